@@ -1,0 +1,1 @@
+"""JSON API for automation: the same service functions and validation as the web forms."""

@@ -1,0 +1,1 @@
+"""Sign-in (Microsoft Entra or dev), users, API tokens."""

@@ -1,0 +1,195 @@
+"""Sign-in pages: Microsoft Entra (MSAL auth-code flow) or, with no tenant, dev sign-in."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from app.auth import service
+from app.auth.forms import (
+    DevSignInForm,
+    EntraSignInForm,
+    NewTokenForm,
+    RevokeTokenForm,
+    SignOutForm,
+)
+from app.auth.models import User
+from app.db import Session
+from app.extensions import csrf, login_manager
+from graph.entra import EntraSignIn, SignInError
+
+bp = Blueprint("auth", __name__)
+
+FLOW_COOKIE = "incident_desk_sign_in"
+FLOW_MAX_AGE = 15 * 60
+
+
+@login_manager.user_loader
+def _load_user(object_id: str) -> User | None:
+    from sqlalchemy import select
+
+    return Session.scalar(select(User).where(User.entra_oid == object_id))
+
+
+def _settings():
+    return current_app.extensions["settings"]
+
+
+def _entra() -> EntraSignIn:
+    s = _settings()
+    return EntraSignIn(s.entra_tenant_id, s.entra_client_id, s.entra_client_secret,
+                       s.entra_authority_host)
+
+
+def _flow_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="entra-sign-in-flow")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so sign-in cannot be used to bounce people elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and "\\" not in target:
+            return target
+    return url_for("incidents.list_incidents")
+
+
+@bp.get("/sign-in")
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template(
+        "auth/sign_in.html",
+        entra_form=EntraSignInForm(),
+        dev_form=DevSignInForm() if _settings().dev_sign_in_allowed else None,
+        next=request.args.get("next", ""),
+    )
+
+
+@bp.post("/sign-in/microsoft")
+def start_entra():
+    if not _settings().entra_configured:
+        flash("Microsoft sign-in is not set up on this installation.", "error")
+        return redirect(url_for("auth.sign_in"))
+    if not EntraSignInForm().validate_on_submit():
+        abort(400)
+    redirect_uri = url_for("auth.entra_callback", _external=True)
+    try:
+        flow = _entra().start(redirect_uri)
+    except SignInError as exc:
+        current_app.logger.warning("Entra sign-in could not start: %s", exc.detail)
+        return render_template("auth/sign_in_failed.html", message=exc.message), 502
+    flow["next"] = _safe_next(request.args.get("next") or request.form.get("next"))
+    response = redirect(flow["auth_uri"])
+    stored = {k: v for k, v in flow.items() if k != "auth_uri"}
+    # Entra posts the answer back cross-site (form_post): this cookie must be SameSite=None.
+    response.set_cookie(
+        FLOW_COOKIE, _flow_serializer().dumps(stored), max_age=FLOW_MAX_AGE,
+        httponly=True, secure=True, samesite="None", path=url_for("auth.entra_callback"),
+    )
+    return response
+
+
+@bp.post("/auth/callback")
+@csrf.exempt  # protected by the flow's state and nonce instead
+def entra_callback():
+    if not _settings().entra_configured:
+        abort(404)
+    try:
+        flow = _flow_serializer().loads(request.cookies.get(FLOW_COOKIE, ""),
+                                        max_age=FLOW_MAX_AGE)
+    except BadSignature:
+        return _failed("Your sign-in took too long or was started in another browser. "
+                       "Sign in again.", "missing or expired flow cookie")
+    next_url = _safe_next(flow.pop("next", None))
+    try:
+        who = _entra().finish(flow, request.form.to_dict())
+    except SignInError as exc:
+        return _failed(exc.message, exc.detail)
+    s = _settings()
+    user = service.upsert_user(
+        Session,
+        object_id=who.object_id,
+        tenant_id=who.tenant_id,
+        name=who.name,
+        email=who.email,
+        admin=who.email in s.admin_emails or service.ADMIN_APP_ROLE in who.app_roles,
+    )
+    service.save_token_cache(Session, user, who.token_cache, s.secret_key)
+    login_user(user)
+    response = redirect(next_url)
+    response.delete_cookie(FLOW_COOKIE, path=url_for("auth.entra_callback"))
+    return response
+
+
+def _failed(message: str, detail: str):
+    current_app.logger.warning("Entra sign-in failed: %s", detail)
+    response = current_app.make_response(
+        (render_template("auth/sign_in_failed.html", message=message), 400)
+    )
+    response.delete_cookie(FLOW_COOKIE, path=url_for("auth.entra_callback"))
+    return response
+
+
+@bp.post("/sign-in/dev")
+def dev_sign_in():
+    if not _settings().dev_sign_in_allowed:
+        abort(404)  # a real tenant is configured: there is no dev sign-in
+    form = DevSignInForm()
+    if not form.validate_on_submit():
+        return render_template("auth/sign_in.html", entra_form=EntraSignInForm(),
+                               dev_form=form, next=request.form.get("next", "")), 400
+    email = form.email.data.strip().lower()
+    user = service.upsert_user(
+        Session, object_id=service.dev_object_id(email), tenant_id=None,
+        name=form.name.data, email=email,
+        admin=form.admin.data or email in _settings().admin_emails,
+    )
+    login_user(user)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/sign-out")
+def sign_out():
+    if SignOutForm().validate_on_submit():
+        logout_user()
+        flash("You have signed out.", "success")
+    return redirect(url_for("auth.sign_in"))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def api_tokens():
+    form = NewTokenForm()
+    new_secret = None
+    if form.validate_on_submit():
+        _row, new_secret = service.create_api_token(Session, current_user, form.name.data)
+        form = NewTokenForm(formdata=None)
+    status = 400 if form.errors else 200
+    return render_template(
+        "auth/tokens.html", form=form, tokens=service.tokens_of(Session, current_user),
+        new_secret=new_secret, revoke_form=RevokeTokenForm(),
+    ), status
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    if not RevokeTokenForm().validate_on_submit():
+        abort(400)
+    if not service.revoke_api_token(Session, current_user, token_id):
+        abort(404)
+    flash("Token revoked. Anything using it can no longer reach the API.", "success")
+    return redirect(url_for("auth.api_tokens"))

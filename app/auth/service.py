@@ -1,0 +1,114 @@
+"""Users from sign-in, encrypted token caches, and API tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import ApiToken, TokenCache, User
+from app.core import clock
+
+ADMIN_APP_ROLE = "IncidentDesk.Admin"
+TOKEN_PREFIX = "idk_"  # noqa: S105 (a marker, not a secret)
+
+
+def upsert_user(
+    session: Session,
+    *,
+    object_id: str,
+    tenant_id: str | None,
+    name: str,
+    email: str,
+    admin: bool,
+) -> User:
+    """Find the person by Entra object id (never by email, which can be reassigned)."""
+    user = session.scalar(select(User).where(User.entra_oid == object_id))
+    if user is None:
+        user = User(entra_oid=object_id)
+        session.add(user)
+    user.tenant_id = tenant_id
+    user.name = name.strip()[:200] or email
+    user.email = email.strip().lower()[:320]
+    user.is_admin = admin
+    user.last_sign_in_at = clock.now()
+    session.commit()
+    return user
+
+
+def dev_object_id(email: str) -> str:
+    return "dev-" + str(uuid.uuid5(uuid.NAMESPACE_URL, "mailto:" + email.strip().lower()))
+
+
+def _fernet(secret: str) -> Fernet:
+    key = hashlib.sha256(b"incident-desk token cache\x00" + secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def save_token_cache(session: Session, user: User, serialized: str, secret: str) -> None:
+    row = session.get(TokenCache, user.id) or TokenCache(user_id=user.id)
+    row.ciphertext = _fernet(secret).encrypt(serialized.encode())
+    row.updated_at = clock.now()
+    session.add(row)
+    session.commit()
+
+
+def load_token_cache(session: Session, user: User, secret: str) -> str | None:
+    """The decrypted cache, or None if there is none or the key has changed."""
+    row = session.get(TokenCache, user.id)
+    if row is None:
+        return None
+    try:
+        return _fernet(secret).decrypt(row.ciphertext).decode()
+    except InvalidToken:
+        return None
+
+
+# ---- API tokens ------------------------------------------------------------------------
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+    """Returns the row and the secret, which is shown once and never stored."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, name=name.strip()[:100], prefix=secret[:10],
+                   token_hash=_hash(secret))
+    session.add(row)
+    session.commit()
+    return row, secret
+
+
+def user_for_api_token(session: Session, secret: str) -> User | None:
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(secret)))
+    if row is None or row.revoked_at is not None:
+        return None
+    row.last_used_at = clock.now()
+    session.commit()
+    return row.user
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> bool:
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        return False
+    row.revoked_at = clock.now()
+    session.commit()
+    return True
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at)
+        )
+    )

@@ -1,0 +1,83 @@
+"""Configuration from environment variables, with defaults that run on a laptop."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("INCIDENT_DESK_INSTANCE", Path.cwd() / "instance"))
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """A stable dev key kept in instance/ so sessions survive restarts.
+
+    Production sets SECRET_KEY.
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass
+class Settings:
+    """Everything the app reads from the environment, in one place."""
+
+    secret_key: str = field(default_factory=_secret_key)
+    database_url: str = field(
+        default_factory=lambda: os.environ.get(
+            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'incident-desk.db'}"
+        )
+    )
+    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
+    entra_tenant_id: str | None = field(
+        default_factory=lambda: os.environ.get("ENTRA_TENANT_ID") or None
+    )
+    entra_client_id: str | None = field(
+        default_factory=lambda: os.environ.get("ENTRA_CLIENT_ID") or None
+    )
+    entra_client_secret: str | None = field(
+        default_factory=lambda: os.environ.get("ENTRA_CLIENT_SECRET") or None
+    )
+    entra_authority_host: str = field(
+        default_factory=lambda: os.environ.get(
+            "ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com"
+        )
+    )
+    # Whose tenant members count as admins of Incident Desk (comma-separated emails).
+    admin_emails: frozenset[str] = field(
+        default_factory=lambda: frozenset(
+            e.strip().lower() for e in os.environ.get("ADMIN_EMAILS", "").split(",") if e.strip()
+        )
+    )
+    org_config_path: str | None = field(
+        default_factory=lambda: os.environ.get("INCIDENT_DESK_ORG_CONFIG") or None
+    )
+    severity_scale: str = field(
+        default_factory=lambda: os.environ.get("INCIDENT_DESK_SEVERITY_SCALE", "p123")
+    )
+    timezone: str = field(default_factory=lambda: os.environ.get("TIMEZONE", "Europe/London"))
+    secure_cookies: bool = field(default_factory=lambda: _env_bool("SECURE_COOKIES", False))
+
+    @property
+    def entra_configured(self) -> bool:
+        return bool(self.entra_tenant_id and self.entra_client_id and self.entra_client_secret)
+
+    @property
+    def dev_sign_in_allowed(self) -> bool:
+        """Dev sign-in exists only while no real tenant is configured."""
+        return not self.entra_configured

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: clock, organisation settings, job queue, time formatting."""

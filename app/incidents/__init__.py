@@ -1,0 +1,1 @@
+"""Declaring and running incidents: models, rules, service, forms and pages."""

@@ -1,0 +1,165 @@
+"""Forms for declaring and running an incident. Choices come from config and the database."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.widgets import HiddenInput
+
+from app.core.org import OrgSettings
+from app.incidents.rules import STATUS_BY_KEY
+
+TITLE_MAX = 200
+TEXT_MAX = 20_000
+
+
+def _split_names(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class _IncidentFields(FlaskForm):
+    title = StringField(
+        "Title",
+        description="Short and clear, for example “example.com returning errors”.",
+        widget=GovTextInput(),
+        validators=[DataRequired("Enter a title."),
+                    Length(max=TITLE_MAX, message="Titles must be 200 characters or fewer.")],
+    )
+    description = TextAreaField(
+        "What is happening?",
+        description="What people are seeing, since when, and what you have checked so far.",
+        widget=GovCharacterCount(),
+        validators=[Optional(), Length(max=TEXT_MAX,
+                                       message="The description must be 20,000 characters "
+                                               "or fewer.")],
+    )
+    severity = RadioField(
+        "Severity",
+        description="If you are torn between two severities, choose the higher one. "
+                    "You can lower it later.",
+        widget=GovRadioInput(),
+        validators=[InputRequired("Choose a severity.")],
+        validate_choice=True,
+    )
+    services = SelectMultipleField(
+        "Impacted services", coerce=int, widget=GovCheckboxesInput(), validate_choice=True,
+    )
+    new_services = StringField(
+        "Other impacted services",
+        description="Not in the list? Type their names, separated by commas.",
+        widget=GovTextInput(),
+        validators=[Optional(), Length(max=1000)],
+    )
+
+    def set_choices(self, org: OrgSettings, services) -> None:
+        self.severity.choices = [(s.key, f"{s.label}") for s in org.severities]
+        self.services.choices = [(s.id, s.name) for s in services]
+        self._severity_hints = [s.description for s in org.severities]
+
+    def severity_params(self) -> dict:
+        return {"items": [{"hint": {"text": h}} for h in self._severity_hints]}
+
+    def new_service_names(self) -> list[str]:
+        return _split_names(self.new_services.data)
+
+
+class DeclareForm(_IncidentFields):
+    is_security = BooleanField(
+        "This is a security incident or a data breach",
+        description="The security contacts are told at once, and only the people working "
+                    "on it can see it.",
+        widget=GovCheckboxInput(),
+    )
+    submit = SubmitField("Declare incident", widget=GovSubmitInput())
+
+
+class EditForm(_IncidentFields):
+    reason = TextAreaField(
+        "Why are you making this change? (optional)",
+        description="This goes on the timeline with the change.",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=2000)],
+    )
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    submit = SubmitField("Save changes", widget=GovSubmitInput())
+
+
+class StatusForm(FlaskForm):
+    status = RadioField("New status", widget=GovRadioInput(),
+                        validators=[InputRequired("Choose the new status.")])
+    note = TextAreaField(
+        "Note",
+        description="What changed? Needed when you resolve or reopen.",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=TEXT_MAX)],
+    )
+    submit = SubmitField("Change status", widget=GovSubmitInput())
+
+    def set_choices(self, options: tuple[str, ...]) -> None:
+        self.status.choices = [(key, STATUS_BY_KEY[key].label) for key in options]
+
+    def status_params(self) -> dict:
+        return {"items": [{"hint": {"text": STATUS_BY_KEY[key].hint}}
+                          for key, _label in self.status.choices]}
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", widget=GovSelect(),
+                       validators=[InputRequired("Choose a role.")])
+    user = SelectField("Person", coerce=int, widget=GovSelect(),
+                       validators=[InputRequired("Choose who will hold the role.")])
+    submit = SubmitField("Assign role", widget=GovSubmitInput())
+
+    def set_choices(self, org: OrgSettings, users) -> None:
+        self.role.choices = [(r.key, r.label + (" (required)" if r.required else ""))
+                             for r in org.roles]
+        self.user.choices = [(u.id, f"{u.name} ({u.email})") for u in users]
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(
+        "Add to the timeline",
+        description="An event, a decision, an action or a result.",
+        widget=GovTextArea(),
+        validators=[DataRequired("Enter the note."),
+                    Length(max=TEXT_MAX, message="Notes must be 20,000 characters or fewer.")],
+    )
+    submit = SubmitField("Add note", widget=GovSubmitInput())
+
+
+class FilterForm(FlaskForm):
+    """GET filters on the incident list; no CSRF (they change nothing)."""
+
+    class Meta:
+        csrf = False
+
+    state = SelectField("Status", widget=GovSelect(), default="open",
+                        choices=[("open", "Open"), ("resolved", "Resolved"),
+                                 ("closed", "Closed"), ("all", "All")])
+    severity = SelectField("Severity", widget=GovSelect(), default="")
+    service = SelectField("Service", widget=GovSelect(), default="")
+    submit = SubmitField("Apply filters", widget=GovSubmitInput())
+
+    def set_choices(self, org: OrgSettings, services) -> None:
+        self.severity.choices = [("", "Any")] + [(s.key, s.label) for s in org.severities]
+        self.service.choices = [("", "Any")] + [(str(s.id), s.name) for s in services]

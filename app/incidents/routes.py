@@ -1,0 +1,205 @@
+"""Incident pages: list, declare, view, and the forms that move an incident along."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.auth.models import User
+from app.db import Session
+from app.incidents import service
+from app.incidents.forms import DeclareForm, EditForm, FilterForm, NoteForm, RoleForm, StatusForm
+from app.incidents.rules import STATUS_BY_KEY, RuleError, next_statuses
+
+bp = Blueprint("incidents", __name__, url_prefix="/incidents")
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every incident page needs a signed-in person."""
+
+
+def _org():
+    return current_app.extensions["org"]
+
+
+def _incident_or_404(reference: str):
+    incident = service.get_for(Session, current_user, reference)
+    if incident is None:
+        abort(404)  # also for restricted incidents: do not reveal they exist
+    return incident
+
+
+def _attach(form, error: RuleError) -> None:
+    """Show a rule failure against its field, or at the top of the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.get("")
+def list_incidents():
+    services = service.all_services(Session)
+    form = FilterForm(request.args)
+    form.set_choices(_org(), services)
+    if not form.validate():
+        form = FilterForm(formdata=None)
+        form.set_choices(_org(), services)
+    filters = service.Filters(
+        state=form.state.data or "open",
+        severity=form.severity.data or None,
+        service_id=int(form.service.data) if form.service.data else None,
+    )
+    page_number = request.args.get("page", 1, type=int) or 1
+    page = service.list_for(Session, current_user, filters, page_number)
+    return render_template("incidents/list.html", form=form, page=page, filters=filters)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def declare():
+    form = DeclareForm()
+    form.set_choices(_org(), service.all_services(Session))
+    if form.validate_on_submit():
+        try:
+            incident = service.declare(
+                Session, _org(), current_user,
+                title=form.title.data, description=form.description.data or "",
+                severity=form.severity.data, service_ids=form.services.data or [],
+                new_services=form.new_service_names(), is_security=form.is_security.data,
+            )
+        except RuleError as error:
+            _attach(form, error)
+        else:
+            flash(f"{incident.reference} declared. You are the incident lead until you hand "
+                  "over.", "success")
+            return redirect(url_for("incidents.show", reference=incident.reference))
+    status = 400 if request.method == "POST" else 200
+    return render_template("incidents/declare.html", form=form), status
+
+
+def _page_forms(incident):
+    status_form = StatusForm(prefix="status")
+    status_form.set_choices(next_statuses(incident.status))
+    role_form = RoleForm(prefix="role")
+    role_form.set_choices(_org(), service.assignable_users(Session))
+    note_form = NoteForm(prefix="note")
+    return status_form, role_form, note_form
+
+
+def _render_show(incident, status_code=200, **forms):
+    status_form, role_form, note_form = _page_forms(incident)
+    return render_template(
+        "incidents/show.html",
+        incident=incident,
+        status_form=forms.get("status_form", status_form),
+        role_form=forms.get("role_form", role_form),
+        note_form=forms.get("note_form", note_form),
+        statuses=STATUS_BY_KEY,
+    ), status_code
+
+
+@bp.get("/<reference>")
+def show(reference: str):
+    return _render_show(_incident_or_404(reference))
+
+
+@bp.post("/<reference>/status")
+def change_status(reference: str):
+    incident = _incident_or_404(reference)
+    form = StatusForm(prefix="status")
+    form.set_choices(next_statuses(incident.status))
+    if form.validate_on_submit():
+        try:
+            service.change_status(Session, _org(), current_user, incident, form.status.data,
+                                  form.note.data or "")
+        except RuleError as error:
+            _attach(form, error)
+        except StaleDataError:
+            Session.rollback()
+            form.form_errors.append("Someone else changed this incident at the same moment. "
+                                    "Check its status below and try again.")
+            incident = _incident_or_404(reference)
+        else:
+            flash(f"Status is now {STATUS_BY_KEY[incident.status].label.lower()}.", "success")
+            return redirect(url_for("incidents.show", reference=incident.reference))
+    return _render_show(incident, 400, status_form=form)
+
+
+@bp.post("/<reference>/roles")
+def assign_role(reference: str):
+    incident = _incident_or_404(reference)
+    form = RoleForm(prefix="role")
+    form.set_choices(_org(), service.assignable_users(Session))
+    if form.validate_on_submit():
+        user = Session.get(User, form.user.data)
+        try:
+            service.assign_role(Session, _org(), current_user, incident, form.role.data, user)
+        except RuleError as error:
+            _attach(form, error)
+        else:
+            flash(f"{user.name} is now {_org().role(form.role.data).label.lower()}.", "success")
+            return redirect(url_for("incidents.show", reference=incident.reference))
+    return _render_show(incident, 400, role_form=form)
+
+
+@bp.post("/<reference>/notes")
+def add_note(reference: str):
+    incident = _incident_or_404(reference)
+    form = NoteForm(prefix="note")
+    if form.validate_on_submit():
+        try:
+            service.add_note(Session, current_user, incident, form.text.data)
+        except RuleError as error:
+            _attach(form, error)
+        else:
+            flash("Added to the timeline.", "success")
+            return redirect(url_for("incidents.show", reference=incident.reference,
+                                    _anchor="timeline"))
+    return _render_show(incident, 400, note_form=form)
+
+
+@bp.route("/<reference>/edit", methods=["GET", "POST"])
+def edit(reference: str):
+    incident = _incident_or_404(reference)
+    if incident.status == "closed":
+        flash("A closed incident cannot be changed.", "error")
+        return redirect(url_for("incidents.show", reference=incident.reference))
+    current = {
+        "title": incident.title, "description": incident.description,
+        "severity": incident.severity, "services": [s.id for s in incident.services],
+        "version": incident.version,
+    }
+    form = EditForm(data=None if request.method == "POST" else current)
+    form.set_choices(_org(), service.all_services(Session))
+    if form.validate_on_submit():
+        try:
+            changed = service.change_details(
+                Session, _org(), current_user, incident,
+                expected_version=form.version.data, title=form.title.data,
+                description=form.description.data or "", severity=form.severity.data,
+                service_ids=form.services.data or [], new_services=form.new_service_names(),
+                reason=form.reason.data or "",
+            )
+        except service.ConflictError as error:
+            form.form_errors.append(error.message)
+            incident = _incident_or_404(reference)
+            form.version.raw_data = None
+            form.version.data = incident.version
+        except StaleDataError:
+            Session.rollback()
+            incident = _incident_or_404(reference)
+            form.form_errors.append(
+                "Someone else changed this incident at the same moment. Your text is still "
+                "in the form: check it and save again.")
+            form.version.data = incident.version
+        except RuleError as error:
+            _attach(form, error)
+        else:
+            flash("Changes saved." if changed else "Nothing was changed.", "success")
+            return redirect(url_for("incidents.show", reference=incident.reference))
+    status = 400 if request.method == "POST" else 200
+    return render_template("incidents/edit.html", form=form, incident=incident), status

@@ -1,0 +1,76 @@
+"""Pure lifecycle rules: which status may follow which, and what each needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Status:
+    key: str
+    label: str
+    hint: str
+
+
+STATUSES = (
+    Status("investigating", "Investigating", "We know something is wrong and are looking into it."),
+    Status("identified", "Identified", "We know the cause and are working on a fix."),
+    Status("monitoring", "Monitoring", "A fix is in place and we are watching that it holds."),
+    Status("resolved", "Resolved", "Users are no longer affected (the fix may be temporary)."),
+    Status("closed", "Closed", "Follow-up is recorded; nothing more to do in the response."),
+)
+STATUS_BY_KEY = {s.key: s for s in STATUSES}
+OPEN_STATUSES = ("investigating", "identified", "monitoring")
+
+_ACTIVE = {"investigating", "identified", "monitoring"}
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "investigating": ("identified", "monitoring", "resolved"),
+    "identified": ("investigating", "monitoring", "resolved"),
+    "monitoring": ("investigating", "identified", "resolved"),
+    "resolved": ("closed", "investigating"),  # investigating again = reopened
+    "closed": (),
+}
+
+
+class RuleError(ValueError):
+    """A request that breaks a rule; `field` names the form field to show it against."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def next_statuses(current: str) -> tuple[str, ...]:
+    return TRANSITIONS.get(current, ())
+
+
+def check_transition(current: str, target: str, note: str) -> None:
+    if target not in STATUS_BY_KEY:
+        raise RuleError("Choose a status from the list.", "status")
+    if target == current:
+        raise RuleError(f"The incident is already {STATUS_BY_KEY[current].label.lower()}.",
+                        "status")
+    if target not in TRANSITIONS.get(current, ()):
+        if current == "closed":
+            raise RuleError("A closed incident cannot change status. Declare a new incident.",
+                            "status")
+        if target == "closed":
+            raise RuleError("Resolve the incident before you close it.", "status")
+        raise RuleError(
+            f"An incident that is {STATUS_BY_KEY[current].label.lower()} cannot move to "
+            f"{STATUS_BY_KEY[target].label.lower()}.",
+            "status",
+        )
+    if target == "resolved" and not note.strip():
+        raise RuleError("Say how the incident was resolved, for example what fixed it.", "note")
+    if current == "resolved" and target in _ACTIVE and not note.strip():
+        raise RuleError("Say why the incident is being reopened.", "note")
+
+
+def format_reference(year: int, number: int) -> str:
+    return f"INC-{year}-{number:04d}"
+
+
+def normalise_service_name(name: str) -> str:
+    return " ".join(name.split())

@@ -1,0 +1,372 @@
+"""Incident use cases shared by the web forms and the JSON API.
+
+Each public function is one unit of work: it validates against the rules, changes the
+incident, writes the timeline entry that explains the change, and commits, or raises
+and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from app.auth.models import User
+from app.core import clock
+from app.core.org import OrgSettings
+from app.incidents.models import Incident, RoleAssignment, Service, TimelineEntry
+from app.incidents.rules import (
+    OPEN_STATUSES,
+    STATUS_BY_KEY,
+    RuleError,
+    check_transition,
+    format_reference,
+    normalise_service_name,
+)
+
+PAGE_SIZE = 25
+
+
+class ConflictError(RuleError):
+    """Someone else changed the incident since the form was loaded."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    state: str = "open"  # open | resolved | closed | all
+    severity: str | None = None
+    service_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Incident]
+    number: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+
+def visible_to(viewer: User):
+    """SQL condition: security incidents only for admins, the declarer and role holders."""
+    if viewer.is_admin:
+        return True
+    took_part = exists().where(
+        RoleAssignment.incident_id == Incident.id, RoleAssignment.user_id == viewer.id
+    )
+    return or_(Incident.is_security.is_(False), Incident.declared_by_id == viewer.id, took_part)
+
+
+def can_view(viewer: User, incident: Incident) -> bool:
+    if not incident.is_security or viewer.is_admin:
+        return True
+    if incident.declared_by_id == viewer.id:
+        return True
+    return any(a.user_id == viewer.id for a in incident.roles)
+
+
+def get_for(session: Session, viewer: User, reference: str) -> Incident | None:
+    """The incident if this person may see it; None otherwise (callers answer 404)."""
+    incident = session.scalar(
+        select(Incident)
+        .where(Incident.reference == reference.upper())
+        .options(
+            selectinload(Incident.services),
+            selectinload(Incident.roles).selectinload(RoleAssignment.user),
+            selectinload(Incident.timeline).selectinload(TimelineEntry.author),
+            selectinload(Incident.declared_by),
+        )
+    )
+    if incident is None or not can_view(viewer, incident):
+        return None
+    return incident
+
+
+def list_for(session: Session, viewer: User, filters: Filters, page: int = 1) -> Page:
+    query = select(Incident).where(visible_to(viewer))
+    if filters.state == "open":
+        query = query.where(Incident.status.in_(OPEN_STATUSES))
+    elif filters.state in ("resolved", "closed"):
+        query = query.where(Incident.status == filters.state)
+    if filters.severity:
+        query = query.where(Incident.severity == filters.severity)
+    if filters.service_id:
+        query = query.where(Incident.services.any(Service.id == filters.service_id))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, page)
+    items = session.scalars(
+        query.options(selectinload(Incident.services))
+        .order_by(Incident.declared_at.desc(), Incident.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return Page(items=items, number=page, total=total)
+
+
+def all_services(session: Session) -> Sequence[Service]:
+    return session.scalars(select(Service).order_by(func.lower(Service.name))).all()
+
+
+def assignable_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(func.lower(User.name))).all()
+
+
+# ---- changing --------------------------------------------------------------------------
+
+
+def declare(
+    session: Session,
+    org: OrgSettings,
+    actor: User,
+    *,
+    title: str,
+    description: str,
+    severity: str,
+    service_ids: Iterable[int] = (),
+    new_services: Iterable[str] = (),
+    is_security: bool = False,
+    take_lead: bool = True,
+) -> Incident:
+    title = " ".join(title.split())
+    if not title:
+        raise RuleError("Enter a title.", "title")
+    if org.severity(severity) is None:
+        raise RuleError("Choose a severity from the list.", "severity")
+    now = clock.now()
+    try:
+        services = _resolve_services(session, service_ids, new_services)
+        incident = Incident(
+            title=title,
+            description=description.strip(),
+            severity=severity,
+            status="investigating",
+            is_security=is_security,
+            declared_by=actor,
+            declared_at=now,
+            updated_at=now,
+            services=services,
+        )
+        _allocate_reference(session, incident, now.year)
+        _record(
+            incident,
+            actor,
+            "declared",
+            f"Declared as {org.severity(severity).label}"
+            + (" (security or data breach)" if is_security else ""),
+            {"severity": severity, "is_security": is_security},
+        )
+        if take_lead and org.role("incident_lead"):
+            _assign(session, org, incident, actor, "incident_lead", actor)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return incident
+
+
+def change_status(
+    session: Session, org: OrgSettings, actor: User, incident: Incident, status: str, note: str
+) -> None:
+    check_transition(incident.status, status, note)
+    now = clock.now()
+    previous = incident.status
+    incident.status = status
+    if status == "resolved":
+        incident.resolved_at = now
+        incident.resolution = note.strip()
+    elif status == "closed":
+        incident.closed_at = now
+    elif previous == "resolved":  # reopened
+        incident.resolved_at = None
+        incident.resolution = None
+    incident.updated_at = now
+    verb = "Reopened" if previous == "resolved" else "Status changed"
+    text = f"{verb}: {STATUS_BY_KEY[previous].label} → {STATUS_BY_KEY[status].label}"
+    _record(incident, actor, "status_change", text, {"from": previous, "to": status},
+            note=note)
+    _commit(session)
+
+
+def change_details(
+    session: Session,
+    org: OrgSettings,
+    actor: User,
+    incident: Incident,
+    *,
+    expected_version: int,
+    title: str,
+    description: str,
+    severity: str,
+    service_ids: Iterable[int],
+    new_services: Iterable[str] = (),
+    reason: str = "",
+) -> list[str]:
+    """Apply edits; returns the kinds of change made (empty if nothing changed)."""
+    if incident.version != expected_version:
+        raise ConflictError(
+            "Someone else changed this incident while you were editing it. Their changes are "
+            "shown below and your text is still in the form: check it and save again."
+        )
+    if incident.status == "closed":
+        raise RuleError("A closed incident cannot be changed.")
+    title = " ".join(title.split())
+    if not title:
+        raise RuleError("Enter a title.", "title")
+    new_severity = org.severity(severity)
+    if new_severity is None:
+        raise RuleError("Choose a severity from the list.", "severity")
+    changed: list[str] = []
+    try:
+        if title != incident.title:
+            _record(incident, actor, "title_change", f"Title changed to “{title}”",
+                    {"from": incident.title, "to": title}, note=reason)
+            incident.title = title
+            changed.append("title")
+        if severity != incident.severity:
+            old = org.severity(incident.severity)
+            old_label = old.label if old else incident.severity
+            direction = (
+                "raised"
+                if org.severity_rank(severity) < org.severity_rank(incident.severity)
+                else "lowered"
+            )
+            _record(incident, actor, "severity_change",
+                    f"Severity {direction}: {old_label} → {new_severity.label}",
+                    {"from": incident.severity, "to": severity}, note=reason)
+            incident.severity = severity
+            changed.append("severity")
+        description = description.strip()
+        if description != incident.description:
+            _record(incident, actor, "description_change", "Description updated",
+                    {"from": incident.description, "to": description}, note=reason)
+            incident.description = description
+            changed.append("description")
+        services = _resolve_services(session, service_ids, new_services)
+        if {s.id for s in services} != {s.id for s in incident.services}:
+            names = ", ".join(s.name for s in services) or "none"
+            _record(incident, actor, "services_change", f"Impacted services: {names}",
+                    {"from": [s.name for s in incident.services],
+                     "to": [s.name for s in services]}, note=reason)
+            incident.services = services
+            changed.append("services")
+        if changed:
+            incident.updated_at = clock.now()
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return changed
+
+
+def assign_role(
+    session: Session, org: OrgSettings, actor: User, incident: Incident, role_key: str,
+    user: User,
+) -> None:
+    if incident.status == "closed":
+        raise RuleError("A closed incident cannot change roles.")
+    if org.role(role_key) is None:
+        raise RuleError("Choose a role from the list.", "role")
+    current = incident.current_roles().get(role_key)
+    if current is not None and current.user_id == user.id:
+        raise RuleError(f"{user.name} already holds this role.", "user")
+    _assign(session, org, incident, actor, role_key, user)
+    incident.updated_at = clock.now()
+    _commit(session)
+
+
+def add_note(session: Session, actor: User, incident: Incident, text: str) -> None:
+    if not text.strip():
+        raise RuleError("Enter the note.", "text")
+    if incident.status == "closed":
+        raise RuleError("A closed incident cannot take new notes.")
+    _record(incident, actor, "note", text.strip(), {})
+    incident.updated_at = clock.now()
+    _commit(session)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _assign(session, org, incident, actor, role_key, user) -> None:
+    now = clock.now()
+    previous = incident.current_roles().get(role_key)
+    if previous is not None:
+        previous.released_at = now
+    incident.roles.append(
+        RoleAssignment(role=role_key, user=user, assigned_by=actor, assigned_at=now)
+    )
+    label = org.role(role_key).label
+    text = f"{user.name} is now {label.lower()}"
+    if previous is not None:
+        text += f", taking over from {previous.user.name}"
+    _record(incident, actor, "role_assigned", text,
+            {"role": role_key, "user_id": user.id,
+             "previous_user_id": previous.user_id if previous else None})
+
+
+def _record(incident, actor, kind, text, data, note: str = "") -> None:
+    now = clock.now()
+    if note.strip():
+        data = {**data, "note": note.strip()}
+    incident.timeline.append(
+        TimelineEntry(kind=kind, text=text, data=data, author=actor, occurred_at=now,
+                      created_at=now)
+    )
+
+
+def _resolve_services(session, service_ids, new_names) -> list[Service]:
+    ids = {int(i) for i in service_ids}
+    services = list(session.scalars(select(Service).where(Service.id.in_(ids)))) if ids else []
+    if len(services) != len(ids):
+        raise RuleError("One of the chosen services no longer exists. Choose again.", "services")
+    for raw in new_names:
+        name = normalise_service_name(raw)
+        if not name:
+            continue
+        if len(name) > 120:
+            raise RuleError("Service names must be 120 characters or fewer.", "new_services")
+        existing = session.scalar(select(Service).where(func.lower(Service.name) == name.lower()))
+        if existing is None:
+            existing = Service(name=name)
+            session.add(existing)
+            session.flush()
+        if existing not in services:
+            services.append(existing)
+    return services
+
+
+def _allocate_reference(session: Session, incident: Incident, year: int) -> None:
+    """Next number in the year; a concurrent declare that wins the race makes us retry."""
+    for _attempt in range(10):
+        number = (
+            session.scalar(select(func.max(Incident.number)).where(Incident.year == year)) or 0
+        ) + 1
+        incident.year, incident.number = year, number
+        incident.reference = format_reference(year, number)
+        try:
+            with session.begin_nested():
+                session.add(incident)
+                session.flush()
+            return
+        except IntegrityError:
+            session.expunge(incident) if incident in session else None
+            continue
+    raise RuntimeError("could not allocate an incident reference after 10 attempts")
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
