@@ -1,0 +1,166 @@
+"""Test fixtures: a database built by the real migrations, and a browser-like client.
+
+DATABASE_URL picks the database (PostgreSQL in CI); without it a temporary SQLite file is
+used. Under CI=true a DATABASE_URL or REDIS_URL that cannot be reached fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app import create_app, db
+from app.cli import upgrade
+from app.config import Settings
+from app.core import clock
+
+CI = os.environ.get("CI", "").lower() == "true"
+TABLES = ["timeline_entries", "role_assignments", "incident_services", "incidents",
+          "services", "api_tokens", "token_caches", "users"]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:  # start from nothing so the migrations are what is tested
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except Exception as exc:
+        pytest.exit(f"DATABASE_URL={url} cannot be reached: {exc}", returncode=3)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url) -> str:
+    upgrade(database_url)
+    return database_url
+
+
+def make_settings(database_url: str, **overrides) -> Settings:
+    values = dict(
+        secret_key="test-secret-key-not-for-production",
+        database_url=database_url,
+        redis_url=None,
+        entra_tenant_id=None,
+        entra_client_id=None,
+        entra_client_secret=None,
+        admin_emails=frozenset(),
+        org_config_path=None,
+        severity_scale="p123",
+        timezone="Europe/London",
+        secure_cookies=False,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(migrated) -> Settings:
+    return make_settings(migrated)
+
+
+@pytest.fixture
+def app(settings):
+    application = create_app(settings, TESTING=True, SERVER_NAME="incident-desk.test")
+    yield application
+    db.Session.remove()
+    with application.extensions["db_engine"].begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
+    application.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def org(app):
+    return app.extensions["org"]
+
+
+@pytest.fixture
+def session(app):
+    with app.app_context():
+        yield db.Session
+
+
+@pytest.fixture
+def frozen_clock():
+    """A clock that moves only when told: `frozen_clock.advance(minutes=5)`."""
+
+    class Frozen:
+        def __init__(self):
+            self.value = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+        def __call__(self):
+            return self.value
+
+        def advance(self, **delta):
+            self.value += timedelta(**delta)
+
+    frozen = Frozen()
+    clock.set_source(frozen)
+    yield frozen
+    clock.set_source(None)
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class Browser:
+    """A test client that behaves like a person: it reads the form's CSRF token first."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, url, **kwargs):
+        return self.client.get(url, **kwargs)
+
+    def submit(self, page_url: str, action: str | None = None, data=None, **kwargs):
+        page = self.client.get(page_url)
+        assert page.status_code == 200, f"{page_url} answered {page.status_code}"
+        form = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+        form.update(data or {})
+        return self.client.post(action or page_url, data=form, **kwargs)
+
+    def sign_in(self, name="Ada Lovelace", email="ada@example.com", admin=False):
+        data = {"name": name, "email": email}
+        if admin:
+            data["admin"] = "y"
+        response = self.submit("/sign-in", "/sign-in/dev", data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    def declare(self, **fields):
+        data = {"title": "example.com returning errors", "severity": "P2",
+                "description": "503s on every page"}
+        data.update(fields)
+        response = self.submit("/incidents/new", data=data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response.location.rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def other_browser(app):
+    return Browser(app.test_client())
