@@ -90,8 +90,9 @@ def org(app):
 
 @pytest.fixture
 def session(app):
-    with app.app_context():
-        yield db.Session
+    """The thread's scoped session; no app context is held, so requests get their own `g`."""
+    yield db.Session
+    db.Session.remove()
 
 
 @pytest.fixture

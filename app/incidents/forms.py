@@ -72,8 +72,8 @@ class _IncidentFields(FlaskForm):
     )
 
     def set_choices(self, org: OrgSettings, services) -> None:
-        self.severity.choices = [(s.key, f"{s.label}") for s in org.severities]
-        self.services.choices = [(s.id, s.name) for s in services]
+        self.severity.choices = {s.key: s.label for s in org.severities}
+        self.services.choices = {s.id: s.name for s in services}
         self._severity_hints = [s.description for s in org.severities]
 
     def severity_params(self) -> dict:
@@ -116,11 +116,11 @@ class StatusForm(FlaskForm):
     submit = SubmitField("Change status", widget=GovSubmitInput())
 
     def set_choices(self, options: tuple[str, ...]) -> None:
-        self.status.choices = [(key, STATUS_BY_KEY[key].label) for key in options]
+        self.status.choices = {key: STATUS_BY_KEY[key].label for key in options}
 
     def status_params(self) -> dict:
         return {"items": [{"hint": {"text": STATUS_BY_KEY[key].hint}}
-                          for key, _label in self.status.choices]}
+                          for key in self.status.choices]}
 
 
 class RoleForm(FlaskForm):
@@ -131,9 +131,9 @@ class RoleForm(FlaskForm):
     submit = SubmitField("Assign role", widget=GovSubmitInput())
 
     def set_choices(self, org: OrgSettings, users) -> None:
-        self.role.choices = [(r.key, r.label + (" (required)" if r.required else ""))
-                             for r in org.roles]
-        self.user.choices = [(u.id, f"{u.name} ({u.email})") for u in users]
+        self.role.choices = {r.key: r.label + (" (required)" if r.required else "")
+                             for r in org.roles}
+        self.user.choices = {u.id: f"{u.name} ({u.email})" for u in users}
 
 
 class NoteForm(FlaskForm):
@@ -154,12 +154,12 @@ class FilterForm(FlaskForm):
         csrf = False
 
     state = SelectField("Status", widget=GovSelect(), default="open",
-                        choices=[("open", "Open"), ("resolved", "Resolved"),
-                                 ("closed", "Closed"), ("all", "All")])
+                        choices={"open": "Open", "resolved": "Resolved", "closed": "Closed",
+                                 "all": "All"})
     severity = SelectField("Severity", widget=GovSelect(), default="")
     service = SelectField("Service", widget=GovSelect(), default="")
     submit = SubmitField("Apply filters", widget=GovSubmitInput())
 
     def set_choices(self, org: OrgSettings, services) -> None:
-        self.severity.choices = [("", "Any")] + [(s.key, s.label) for s in org.severities]
-        self.service.choices = [("", "Any")] + [(str(s.id), s.name) for s in services]
+        self.severity.choices = {"": "Any", **{s.key: s.label for s in org.severities}}
+        self.service.choices = {"": "Any", **{str(s.id): s.name for s in services}}
