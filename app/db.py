@@ -55,14 +55,23 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
+    # Let SQLAlchemy, not pysqlite, issue BEGIN, so savepoints work (SQLAlchemy's recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection):
+    """Take the write lock up front: a deferred transaction that reads and then writes
+    fails with "database is locked" when another writer commits in between."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def bind(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
 TABLES = ["timeline_entries", "role_assignments", "incident_services", "incidents",
+          "reference_counters",
           "services", "api_tokens", "token_caches", "users"]
 
 

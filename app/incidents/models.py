@@ -27,6 +27,15 @@ class Service(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
+class ReferenceCounter(Base):
+    """The last incident number used in a year (INC-2026-0042 → year 2026, 42)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
 class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (

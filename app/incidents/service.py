@@ -11,14 +11,21 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.models import User
 from app.core import clock
 from app.core.org import OrgSettings
-from app.incidents.models import Incident, RoleAssignment, Service, TimelineEntry
+from app.incidents.models import (
+    Incident,
+    ReferenceCounter,
+    RoleAssignment,
+    Service,
+    TimelineEntry,
+)
 from app.incidents.rules import (
     OPEN_STATUSES,
     STATUS_BY_KEY,
@@ -346,22 +353,25 @@ def _resolve_services(session, service_ids, new_names) -> list[Service]:
 
 
 def _allocate_reference(session: Session, incident: Incident, year: int) -> None:
-    """Next number in the year; a concurrent declare that wins the race makes us retry."""
-    for _attempt in range(10):
-        number = (
-            session.scalar(select(func.max(Incident.number)).where(Incident.year == year)) or 0
-        ) + 1
-        incident.year, incident.number = year, number
-        incident.reference = format_reference(year, number)
-        try:
-            with session.begin_nested():
-                session.add(incident)
-                session.flush()
-            return
-        except IntegrityError:
-            session.expunge(incident) if incident in session else None
-            continue
-    raise RuntimeError("could not allocate an incident reference after 10 attempts")
+    """Next number in the year from a counter row; its row lock makes concurrent declares
+    take turns until commit, so numbers are never duplicated and never retried."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(ReferenceCounter)
+        .values(year=year, last_number=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+    number = session.execute(
+        update(ReferenceCounter)
+        .where(ReferenceCounter.year == year)
+        .values(last_number=ReferenceCounter.last_number + 1)
+        .returning(ReferenceCounter.last_number)
+    ).scalar_one()
+    incident.year, incident.number = year, number
+    incident.reference = format_reference(year, number)
+    session.add(incident)
+    session.flush()
 
 
 def _commit(session: Session) -> None:
