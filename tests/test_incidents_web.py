@@ -110,6 +110,7 @@ def test_lifecycle_to_closed(browser, session):
     changes = [(e.data["from"], e.data["to"]) for e in inc.timeline if e.kind == "status_change"]
     assert changes == [("investigating", "identified"), ("identified", "monitoring"),
                        ("monitoring", "resolved"), ("resolved", "closed")]
+    assert inc.timeline[-1].text == "Status changed: Resolved → Closed"
     notes = [e.data.get("note") for e in inc.timeline if e.kind == "status_change"]
     assert notes[0] == "Bad deploy at 09:02"
     page = browser.get(url).get_data(as_text=True)

@@ -86,8 +86,6 @@ class _IncidentFields(FlaskForm):
 class DeclareForm(_IncidentFields):
     is_security = BooleanField(
         "This is a security incident or a data breach",
-        description="The security contacts are told at once, and only the people working "
-                    "on it can see it.",
         widget=GovCheckboxInput(),
     )
     submit = SubmitField("Declare incident", widget=GovSubmitInput())

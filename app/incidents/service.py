@@ -193,11 +193,12 @@ def change_status(
         incident.resolution = note.strip()
     elif status == "closed":
         incident.closed_at = now
-    elif previous == "resolved":  # reopened
+    elif previous == "resolved":  # reopened: the earlier resolution no longer stands
         incident.resolved_at = None
         incident.resolution = None
     incident.updated_at = now
-    verb = "Reopened" if previous == "resolved" else "Status changed"
+    reopened = previous == "resolved" and status != "closed"
+    verb = "Reopened" if reopened else "Status changed"
     text = f"{verb}: {STATUS_BY_KEY[previous].label} → {STATUS_BY_KEY[status].label}"
     _record(incident, actor, "status_change", text, {"from": previous, "to": status},
             note=note)
