@@ -16,6 +16,7 @@ from app.core import org as org_settings
 from app.core.timefmt import register_filters
 from app.extensions import csrf, login_manager
 from app.incidents.rules import STATUS_BY_KEY
+from app.m365.panel import label as delivery_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -63,14 +64,21 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
     csrf.init_app(app)
     login_manager.init_app(app)
+    _init_m365(app, settings)
 
     from app import errors, security
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
+    from app.contacts.routes import bp as contacts_bp
     from app.incidents.routes import bp as incidents_bp
+    from app.m365.routes import bp as m365_bp
+    from app.updates.routes import bp as updates_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(incidents_bp)
+    app.register_blueprint(m365_bp)
+    app.register_blueprint(contacts_bp)
+    app.register_blueprint(updates_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)
@@ -90,6 +98,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
             "settings": settings,
             "cspNonce": g.get("csp_nonce"),
             "statuses": STATUS_BY_KEY,
+            "delivery_label": delivery_label,
         }
 
     @app.get("/")
@@ -101,3 +110,23 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         return {"status": "ok"}
 
     return app
+
+
+def _init_m365(app: Flask, settings: Settings) -> None:
+    """Jobs, where Microsoft 365 work goes, and how it gets there."""
+    from app.core.jobs import make_jobs
+    from app.m365 import targets
+    from app.m365.connect import make_graph_for, make_graph_for_app
+
+    app.extensions["jobs"] = make_jobs(app, settings.redis_url)
+    defaults = {}
+    if settings.graph_sandboxed:
+        from app.m365.sandbox_host import sandbox_defaults
+
+        defaults = sandbox_defaults(settings.graph_sandbox_db)
+    app.extensions["targets"] = targets.from_settings(settings, **defaults)
+    app.extensions["graph_for"] = make_graph_for(app)
+    app.extensions["graph_for_app"] = make_graph_for_app(app)
+    if settings.background_sweep:
+        app.extensions["jobs"].every(60, "app.jobs.sweep_outbox", first_in=1.0)
+        app.extensions["jobs"].every(15 * 60, "app.jobs.sync_contacts", first_in=5.0)

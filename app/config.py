@@ -17,6 +17,10 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
 def _secret_key() -> str:
     """A stable dev key kept in instance/ so sessions survive restarts.
 
@@ -72,10 +76,47 @@ class Settings:
     )
     timezone: str = field(default_factory=lambda: os.environ.get("TIMEZONE", "Europe/London"))
     secure_cookies: bool = field(default_factory=lambda: _env_bool("SECURE_COOKIES", False))
+    # Where links in Teams cards and emails point (jobs have no request to build URLs from).
+    app_base_url: str = field(
+        default_factory=lambda: os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000")
+    )
+    # Microsoft Graph: the real service once a tenant is configured, else the local sandbox.
+    graph_base_url: str | None = field(
+        default_factory=lambda: os.environ.get("GRAPH_BASE_URL") or None
+    )
+    graph_sandbox_db: str = field(
+        default_factory=lambda: os.environ.get(
+            "GRAPH_SANDBOX_DB", str(INSTANCE_DIR / "graph-sandbox.db")
+        )
+    )
+    teams_team_id: str | None = field(default_factory=lambda: _env("M365_TEAM_ID"))
+    teams_broadcast_channel_id: str | None = field(
+        default_factory=lambda: _env("M365_BROADCAST_CHANNEL_ID")
+    )
+    # Stakeholder email comes from this shared mailbox; unset, it is sent as the person.
+    mail_from: str | None = field(default_factory=lambda: _env("M365_MAIL_FROM"))
+    # Work with nobody behind it (alerts, reminders) acts as this account.
+    service_account: str | None = field(default_factory=lambda: _env("M365_SERVICE_ACCOUNT"))
+    contacts_site_id: str | None = field(default_factory=lambda: _env("M365_CONTACTS_SITE_ID"))
+    contacts_list_id: str | None = field(default_factory=lambda: _env("M365_CONTACTS_LIST_ID"))
+    # SharePoint column names, e.g. "name=Title,email=EmailAddress" (see app/contacts).
+    contacts_fields: str | None = field(default_factory=lambda: _env("M365_CONTACTS_FIELDS"))
+    reports_drive_id: str | None = field(default_factory=lambda: _env("M365_REPORTS_DRIVE_ID"))
+    # Re-queue outbox work left behind by restarts or Redis outages (rq cron does this
+    # in production; in-process jobs run it on a timer).
+    background_sweep: bool = field(default_factory=lambda: _env_bool("BACKGROUND_SWEEP", True))
+    reports_folder: str = field(
+        default_factory=lambda: os.environ.get("M365_REPORTS_FOLDER", "Incident reports")
+    )
 
     @property
     def entra_configured(self) -> bool:
         return bool(self.entra_tenant_id and self.entra_client_id and self.entra_client_secret)
+
+    @property
+    def graph_sandboxed(self) -> bool:
+        """No tenant and no explicit Graph URL: talk to the built-in sandbox."""
+        return not self.entra_configured and not self.graph_base_url
 
     @property
     def dev_sign_in_allowed(self) -> bool:

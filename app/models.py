@@ -1,6 +1,7 @@
 """Imports every model so Alembic and tests see the whole schema."""
 
 from app.auth.models import ApiToken, TokenCache, User
+from app.contacts.models import Contact, ContactSync
 from app.incidents.models import (
     Incident,
     ReferenceCounter,
@@ -8,6 +9,10 @@ from app.incidents.models import (
     Service,
     TimelineEntry,
 )
+from app.m365.models import TeamsChannel
+from app.outbox.models import Delivery
+from app.updates.models import StatusUpdate
 
-__all__ = ["ApiToken", "Incident", "ReferenceCounter", "RoleAssignment", "Service",
-           "TimelineEntry", "TokenCache", "User"]
+__all__ = ["ApiToken", "Contact", "ContactSync", "Delivery", "Incident", "ReferenceCounter",
+           "RoleAssignment", "Service", "StatusUpdate", "TeamsChannel", "TimelineEntry",
+           "TokenCache", "User"]

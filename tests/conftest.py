@@ -19,8 +19,9 @@ from app.config import Settings
 from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["timeline_entries", "role_assignments", "incident_services", "incidents",
-          "reference_counters",
+TABLES = ["deliveries", "teams_channels", "status_updates", "contacts", "contact_syncs",
+          "timeline_entries",
+          "role_assignments", "incident_services", "incidents", "reference_counters",
           "services", "api_tokens", "token_caches", "users"]
 
 
@@ -47,11 +48,40 @@ def migrated(database_url) -> str:
     return database_url
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    """REDIS_URL (CI sets it): the suite then runs its jobs through RQ on that Redis."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return None
+    from redis import Redis
+
+    try:
+        Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        pytest.exit(f"REDIS_URL={url} cannot be reached: {exc}", returncode=3)
+    return url
+
+
 def make_settings(database_url: str, **overrides) -> Settings:
     values = dict(
         secret_key="test-secret-key-not-for-production",
         database_url=database_url,
         redis_url=None,
+        background_sweep=False,
+        # Microsoft 365 is off unless a test turns it on (fixture `fake_graph`, or a
+        # sandbox server); this address refuses connections, so nothing leaves the machine.
+        graph_base_url="http://127.0.0.1:9/v1.0",
+        graph_sandbox_db=":memory:",
+        teams_team_id=None,
+        teams_broadcast_channel_id=None,
+        mail_from=None,
+        service_account=None,
+        contacts_site_id=None,
+        contacts_list_id=None,
+        contacts_fields=None,
+        reports_drive_id=None,
+        app_base_url="http://incident-desk.test",
         entra_tenant_id=None,
         entra_client_id=None,
         entra_client_secret=None,
@@ -66,14 +96,20 @@ def make_settings(database_url: str, **overrides) -> Settings:
 
 
 @pytest.fixture
-def settings(migrated) -> Settings:
-    return make_settings(migrated)
+def settings(migrated, redis_url) -> Settings:
+    return make_settings(migrated, redis_url=redis_url)
 
 
 @pytest.fixture
 def app(settings):
+    """The app as configured by `settings`; Microsoft 365 is off until a test asks for
+    `fake_graph` (or points the app at a sandbox server with `use_graph`)."""
     application = create_app(settings, TESTING=True, SERVER_NAME="incident-desk.test")
+    jobs = application.extensions["jobs"]
+    if jobs.kind == "rq":
+        jobs.queue.empty()
     yield application
+    finish_jobs(application)
     db.Session.remove()
     with application.extensions["db_engine"].begin() as conn:
         if conn.dialect.name == "postgresql":
@@ -82,6 +118,53 @@ def app(settings):
             for table in TABLES:
                 conn.execute(text(f"DELETE FROM {table}"))
     application.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def fake_graph(app):
+    """Turn Microsoft 365 on for `app`, going to an in-memory FakeGraph with a team and a
+    broadcast channel."""
+    from graph.fake import FakeGraph
+
+    graph = FakeGraph()
+    graph.add_team("incident-team", "Incidents")
+    broadcast = graph.create_channel("incident-team", "General", "Announcements")
+    graph.broadcast_channel_id = broadcast.id
+    use_graph(app, graph)
+    return graph
+
+
+def use_graph(application, graph, team_id="incident-team") -> None:
+    """Point an app's Microsoft 365 work at `graph` (a FakeGraph or a GraphClient)."""
+    from dataclasses import replace
+
+    application.extensions["graph_for"] = lambda delivery: graph
+    application.extensions["graph_for_app"] = lambda: graph
+    application.extensions["targets"] = replace(
+        application.extensions["targets"], team_id=team_id,
+        broadcast_channel_id=getattr(graph, "broadcast_channel_id", None),
+        contacts_site_id="contacts-site", contacts_list_id="contacts")
+
+
+def drain(application, timeout: float = 20.0) -> None:
+    """Run every queued job to completion: in-process threads, or an RQ worker in this
+    process (inside the app's context, so it uses the test app's settings)."""
+    jobs = application.extensions["jobs"]
+    if jobs.kind == "rq":
+        from rq import SimpleWorker
+
+        with application.app_context():
+            SimpleWorker([jobs.queue], connection=jobs.connection).work(
+                burst=True, with_scheduler=False, logging_level="WARNING")
+    else:
+        jobs.wait(timeout)
+
+
+def finish_jobs(application) -> None:
+    jobs = application.extensions["jobs"]
+    if jobs.kind != "rq":
+        jobs.wait(30)
+    jobs.shutdown()
 
 
 @pytest.fixture

@@ -193,7 +193,7 @@ def declare():
             Session, _org(), g.api_user, title=form.title.data,
             description=form.description.data or "", severity=form.severity.data,
             service_ids=form.services.data or [], new_services=new,
-            is_security=form.is_security.data,
+            is_security=form.is_security.data, targets=current_app.extensions["targets"],
         )
     except RuleError as error:
         return _rule_error(error)

@@ -19,6 +19,9 @@ class Severity:
     update_every_minutes: int
     major: bool = False  # announced widely; gets a major-incident report
     policies: tuple[str, ...] = ()
+    # Contact-list roles that always receive this severity's updates (compared
+    # case-insensitively with the SharePoint list's Role column).
+    notify_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ P123 = (
             "Report as a major incident to the central team after closing.",
             "Update stakeholders at least every hour.",
         ),
+        notify_roles=("Programme delivery manager", "Deputy director", "Service owner"),
     ),
     Severity(
         "P2",
@@ -156,6 +160,7 @@ def _from_file(path: Path) -> OrgSettings:
             update_every_minutes=int(s.get("update_every_minutes", 60)),
             major=bool(s.get("major", False)),
             policies=tuple(s.get("policies", ())),
+            notify_roles=tuple(s.get("notify_roles", ())),
         )
         for s in raw["severities"]
     )

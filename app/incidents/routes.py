@@ -70,6 +70,7 @@ def declare():
                 title=form.title.data, description=form.description.data or "",
                 severity=form.severity.data, service_ids=form.services.data or [],
                 new_services=form.new_service_names(), is_security=form.is_security.data,
+                targets=current_app.extensions["targets"],
             )
         except RuleError as error:
             _attach(form, error)
@@ -91,10 +92,15 @@ def _page_forms(incident):
 
 
 def _render_show(incident, status_code=200, **forms):
+    from app.m365.forms import RetryForm
+    from app.m365.panel import panel
+
     status_form, role_form, note_form = _page_forms(incident)
     return render_template(
         "incidents/show.html",
         incident=incident,
+        m365=panel(Session, incident),
+        retry_form=RetryForm(),
         status_form=forms.get("status_form", status_form),
         role_form=forms.get("role_form", role_form),
         note_form=forms.get("note_form", note_form),

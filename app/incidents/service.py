@@ -34,6 +34,8 @@ from app.incidents.rules import (
     format_reference,
     normalise_service_name,
 )
+from app.m365 import plans
+from app.m365.targets import Targets
 
 PAGE_SIZE = 25
 
@@ -143,7 +145,10 @@ def declare(
     new_services: Iterable[str] = (),
     is_security: bool = False,
     take_lead: bool = True,
+    targets: Targets | None = None,
 ) -> Incident:
+    """Open an incident; with `targets`, its Teams channel and announcements are put in
+    the outbox in the same transaction."""
     title = " ".join(title.split())
     if not title:
         raise RuleError("Enter a title.", "title")
@@ -174,6 +179,9 @@ def declare(
         )
         if take_lead and org.role("incident_lead"):
             _assign(session, org, incident, actor, "incident_lead", actor)
+        if targets is not None:
+            session.flush()
+            plans.on_declared(session, org, targets, incident, actor)
         session.commit()
     except Exception:
         session.rollback()

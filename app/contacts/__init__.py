@@ -1,0 +1,1 @@
+"""Stakeholder contacts, read from a SharePoint list."""

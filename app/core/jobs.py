@@ -1,0 +1,157 @@
+"""Running slow work off the request: RQ on Redis in production, threads out of the box.
+
+Jobs are named by dotted path ("app.jobs.deliver") and take plain ids, so the same call
+works on a thread here and in an `rq worker` process elsewhere. Enqueueing never raises
+into a page: if Redis is down the work stays in the outbox and the sweep picks it up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "incident-desk"
+JOB_TIMEOUT = 300  # seconds; a Graph call that hangs longer is abandoned and retried
+
+
+def resolve(path: str):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class InProcessJobs:
+    """A small thread pool inside the web process, for laptops and the test suite.
+
+    Work is lost if the process stops, which is acceptable only because every delivery
+    is in the outbox first and the sweep (run at start and every minute) resumes it.
+    """
+
+    kind = "in-process"
+
+    def __init__(self, app, workers: int = 4):
+        self._app = app
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+        self._lock = threading.Lock()
+        self._pending: set[Future] = set()
+        self._timers: set[threading.Timer] = set()
+        self._stops: list[threading.Event] = []
+
+    def enqueue(self, path: str, *args, delay: float = 0.0) -> bool:
+        if delay > 0:
+            timer = threading.Timer(delay, self._submit, (path, args))
+            timer.daemon = True
+            with self._lock:
+                self._timers.add(timer)
+            timer.start()
+        else:
+            self._submit(path, args)
+        return True
+
+    def _submit(self, path: str, args: tuple) -> None:
+        with self._lock:
+            self._timers = {t for t in self._timers if t.is_alive()}
+            future = self._pool.submit(self._run, path, args)
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def _run(self, path: str, args: tuple) -> None:
+        with self._app.app_context():
+            try:
+                resolve(path)(*args)
+            except Exception:
+                # The job's own bookkeeping (the outbox row) already says what failed;
+                # this is the trace for whoever reads the logs.
+                log.exception("job %s%r failed", path, args)
+                raise
+
+    def every(self, seconds: float, path: str, first_in: float = 0.0) -> None:
+        """Run a job periodically for as long as the process lives (the outbox sweep)."""
+        stop = threading.Event()
+        self._stops.append(stop)
+
+        def loop() -> None:
+            if stop.wait(first_in):
+                return
+            while True:
+                self._submit(path, ())
+                if stop.wait(seconds):
+                    return
+
+        threading.Thread(target=loop, name=f"every-{path}", daemon=True).start()
+
+    def wait(self, timeout: float = 10.0, include_delayed: bool = False) -> None:
+        """Block until queued work is done (tests and the CLI use this)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = bool(self._pending) or (
+                    include_delayed and any(t.is_alive() for t in self._timers)
+                )
+            if not busy:
+                return
+            time.sleep(0.01)
+        raise TimeoutError(f"jobs still running after {timeout:.1f} s")
+
+    def shutdown(self) -> None:
+        for stop in self._stops:
+            stop.set()
+        with self._lock:
+            for timer in self._timers:
+                timer.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RQJobs:
+    """RQ on Redis: `rq worker --with-scheduler incident-desk` runs what is queued here."""
+
+    kind = "rq"
+
+    def __init__(self, redis_url: str, queue_name: str = QUEUE_NAME):
+        from redis import Redis
+        from rq import Queue
+
+        self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        self.queue = Queue(queue_name, connection=self.connection,
+                           default_timeout=JOB_TIMEOUT)
+
+    def enqueue(self, path: str, *args, delay: float = 0.0) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            if delay > 0:
+                self.queue.enqueue_in(timedelta(seconds=delay), path, *args)
+            else:
+                self.queue.enqueue(path, *args)
+        except RedisError as exc:
+            log.warning("could not queue %s%r, the sweep will retry it: %s", path, args, exc)
+            return False
+        return True
+
+    def every(self, seconds: float, path: str, first_in: float = 0.0) -> None:
+        """Periodic work belongs to `rq cron app/cron.py`, not to each web process."""
+
+    def ping(self) -> bool:
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(self.connection.ping())
+        except RedisError:
+            return False
+
+    def shutdown(self) -> None:
+        self.connection.close()
+
+
+def make_jobs(app, redis_url: str | None):
+    return RQJobs(redis_url) if redis_url else InProcessJobs(app)

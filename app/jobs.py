@@ -1,0 +1,82 @@
+"""RQ entry points: ids in, one service call, exceptions propagate.
+
+`rq worker --with-scheduler incident-desk` imports this module; the Flask app is built
+lazily once per worker process (never at import time, so forking stays cheap and safe).
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, current_app, has_app_context
+
+_app: Flask | None = None
+_pid: int | None = None
+
+
+def _application() -> Flask:
+    global _app, _pid
+    if _app is None or _pid != os.getpid():
+        from app import create_app
+
+        _app, _pid = create_app(), os.getpid()
+    return _app
+
+
+def _run(work):
+    if has_app_context():  # in-process jobs already run inside the app
+        return work(current_app)
+    with _application().app_context():
+        return work(current_app)
+
+
+def deliver(delivery_id: int) -> str:
+    """Deliver one outbox row to Microsoft 365."""
+    from app.db import Session
+    from app.m365.handlers import HANDLERS
+    from app.outbox.runner import deliver as run_delivery
+
+    def work(app):
+        try:
+            return run_delivery(Session, delivery_id, graph_for=app.extensions["graph_for"],
+                                handlers=HANDLERS)
+        finally:
+            Session.remove()
+
+    return _run(work)
+
+
+def sweep_outbox() -> int:
+    """Queue deliveries that are due or were abandoned by a dead worker (every minute)."""
+    from app.db import Session
+    from app.outbox.service import sweep
+
+    def work(_app):
+        try:
+            return sweep(Session)
+        finally:
+            Session.remove()
+
+    return _run(work)
+
+
+def sync_contacts() -> str:
+    """Read the SharePoint contacts list into the database (every 15 minutes, and on
+    demand from the contacts page)."""
+    from app.contacts.mapping import parse_field_map
+    from app.contacts.service import sync
+    from app.db import Session
+
+    def work(app):
+        targets = app.extensions["targets"]
+        if not (targets.contacts_site_id and targets.contacts_list_id):
+            return "not configured"
+        try:
+            run = sync(Session, app.extensions["graph_for_app"](), targets.contacts_site_id,
+                       targets.contacts_list_id,
+                       parse_field_map(app.extensions["settings"].contacts_fields))
+            return run.status
+        finally:
+            Session.remove()
+
+    return _run(work)

@@ -1,0 +1,174 @@
+"""Doing each kind of outbox work against Graph, safely repeatable.
+
+Every handler can be run again after a crash or a lost response without doing the work
+twice: it first looks for what an earlier attempt left (attempt.ambiguous), using our
+own idempotency keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.incidents.models import TimelineEntry
+from app.m365 import plans
+from app.m365.models import TeamsChannel
+from app.outbox.models import Delivery
+from app.outbox.runner import Attempt
+from graph.names import channel_name
+from graph.port import Card, Channel, Conflict, Graph, InvalidRequest, Mail, NotFound, Sender
+
+
+def attachment_id(key: str) -> str:
+    """A stable card attachment id per delivery, so a retry can find an earlier post."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"incident-desk:{key}"))
+
+
+class CreateChannel:
+    """The incident's own standard channel, named from date and title."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        team, day, reference = p["team_id"], date.fromisoformat(p["day"]), p["reference"]
+
+        def ours(channel: Channel) -> bool:
+            return channel.description.startswith(f"{reference}:")
+
+        if not attempt.ambiguous:
+            try:
+                return _channel_result(graph.create_channel(
+                    team, channel_name(day, p["title"]), p["description"]))
+            except Conflict:
+                pass  # someone else's channel has the name: find a free one below
+        found: list[Channel] = []
+
+        def taken(name: str) -> bool:
+            existing = graph.find_channel(team, name)
+            if existing is not None and ours(existing):
+                found.append(existing)
+                return False
+            return existing is not None
+
+        name = channel_name(day, p["title"], taken=taken)
+        if found and found[-1].display_name.lower() == name.lower():
+            return _channel_result(found[-1])
+        return _channel_result(graph.create_channel(team, name, p["description"]))
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        existing = session.get(TeamsChannel, delivery.incident_id)
+        if existing is None:
+            session.add(TeamsChannel(incident_id=delivery.incident_id, team_id=result["team_id"],
+                                     channel_id=result["channel_id"], name=result["name"],
+                                     web_url=result["web_url"], created_at=clock.now()))
+        _timeline(session, delivery, "teams_channel",
+                  f"Teams channel created: {result['name']}", {"web_url": result["web_url"]})
+
+
+def _channel_result(channel: Channel) -> dict:
+    return {"team_id": channel.team_id, "channel_id": channel.id,
+            "name": channel.display_name, "web_url": channel.web_url}
+
+
+class PostToChannel:
+    """A card (with a short HTML summary) in the incident's channel or another one."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        delivery = attempt.delivery
+        p = delivery.payload
+        team, channel = self._where(attempt)
+        content = dict(p["card"])
+        if p.get("link_incident_channel") and delivery.depends_on is not None:
+            web_url = delivery.depends_on.result.get("web_url")
+            if web_url:
+                content["actions"] = [*content.get("actions", []),
+                                      {"type": "Action.OpenUrl", "title": "Open the channel",
+                                       "url": web_url}]
+        card_id = attachment_id(delivery.key)
+        if attempt.ambiguous:
+            earlier = graph.find_message(team, channel, card_id)
+            if earlier is not None:
+                return {"message_id": earlier.id, "web_url": earlier.web_url,
+                        "channel_id": channel, "found_earlier": True}
+        message = graph.post_message(team, channel, p["html"], cards=[Card(card_id, content)])
+        return {"message_id": message.id, "web_url": message.web_url, "channel_id": channel}
+
+    def _where(self, attempt: Attempt) -> tuple[str, str]:
+        p = attempt.delivery.payload
+        if p.get("channel") == "incident":
+            prerequisite = attempt.delivery.depends_on
+            if prerequisite is not None and prerequisite.result.get("channel_id"):
+                return prerequisite.result["team_id"], prerequisite.result["channel_id"]
+            raise InvalidRequest("The incident has no Teams channel yet.", status=400)
+        return p["team_id"], p["channel_id"]
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        """Nothing to record: the status update itself is on the timeline already."""
+
+
+class CreateMeeting:
+    """The incident's command room: createOrGet with our key as externalId, so a retry
+    returns the same meeting instead of a second one."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        meeting = graph.create_online_meeting(
+            Sender(), p["subject"], datetime.fromisoformat(p["start"]),
+            datetime.fromisoformat(p["end"]), external_id=attachment_id(attempt.delivery.key))
+        return {"meeting_id": meeting.id, "join_url": meeting.join_url}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        _timeline(session, delivery, "command_room", "Command room opened (Teams meeting)",
+                  {"join_url": result["join_url"]})
+
+
+class SendMail:
+    """Stakeholder email, as a draft then a send, so a retry never mails anyone twice:
+    sending a draft that was already sent answers 404."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        sender = Sender(p.get("mailbox"))
+        mail = Mail(subject=p["subject"], html_body=p["html"], to=p.get("to", []),
+                    cc=p.get("cc", []), bcc=p.get("bcc", []),
+                    delivery_key=attempt.delivery.key)
+        draft_id = attempt.delivery.progress.get("draft_id")
+        if draft_id is None:
+            draft_id = graph.create_draft(sender, mail)
+            attempt.checkpoint(draft_id=draft_id)
+            first_send = True
+        else:
+            first_send = False
+        try:
+            graph.send_draft(sender, draft_id)
+        except NotFound:
+            if first_send:
+                raise
+            return {"recipients": mail.recipient_count, "found_earlier": True}
+        return {"recipients": mail.recipient_count}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        """Recorded on the timeline when the update was written."""
+
+
+def _timeline(session: Session, delivery: Delivery, kind: str, text: str, data: dict) -> None:
+    already = session.scalar(
+        select(TimelineEntry.id).where(TimelineEntry.incident_id == delivery.incident_id,
+                                       TimelineEntry.kind == kind)
+    )
+    if already is None:
+        now = clock.now()
+        session.add(TimelineEntry(incident_id=delivery.incident_id, kind=kind, text=text,
+                                  data=data, author_id=delivery.actor_id, occurred_at=now,
+                                  created_at=now))
+
+
+HANDLERS = {
+    plans.CREATE_CHANNEL: CreateChannel(),
+    plans.POST: PostToChannel(),
+    plans.MEETING: CreateMeeting(),
+    "mail.send": SendMail(),
+}

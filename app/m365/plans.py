@@ -1,0 +1,98 @@
+"""What Microsoft 365 work each incident event causes, written into the outbox.
+
+These run inside the incident service's transaction, so the work exists exactly when
+the change does. They only describe work; handlers.py does it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from app.core.org import OrgSettings
+from app.incidents.models import Incident
+from app.m365 import cards
+from app.m365.targets import Targets
+from app.outbox import service as outbox
+
+CREATE_CHANNEL = "teams.create_channel"
+POST = "teams.post"
+MEETING = "teams.meeting"
+COMMAND_ROOM_HOURS = 8
+
+
+def snapshot(org: OrgSettings, incident: Incident) -> dict:
+    """Plain facts about an incident, as cards and emails need them."""
+    severity = org.severity(incident.severity)
+    leads = []
+    for role_key, assignment in incident.current_roles().items():
+        role = org.role(role_key)
+        if role is not None and role.required:
+            leads.append((role.label, assignment.user.name))
+    from app.incidents.rules import STATUS_BY_KEY
+
+    return {
+        "reference": incident.reference,
+        "title": incident.title,
+        "severity": incident.severity,
+        "severity_label": severity.label if severity else incident.severity,
+        "major": bool(severity and severity.major),
+        "status_label": STATUS_BY_KEY[incident.status].label,
+        "description": incident.description,
+        "services": [s.name for s in incident.services],
+        "leads": leads,
+        "is_security": incident.is_security,
+    }
+
+
+def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: Incident,
+                actor) -> None:
+    if not targets.teams_enabled:
+        return
+    facts = snapshot(org, incident)
+    url = targets.incident_url(incident.reference)
+    day = incident.declared_at.astimezone(targets.timezone).date()
+    channel = outbox.add(
+        session, key=f"{incident.reference}/channel", kind=CREATE_CHANNEL,
+        incident=incident, actor=actor,
+        payload={
+            "team_id": targets.team_id,
+            "day": day.isoformat(),
+            "title": incident.title,
+            "reference": incident.reference,
+            "description": f"{incident.reference}: {incident.title}"[:1024],
+        },
+    )
+    outbox.add(
+        session, key=f"{incident.reference}/kickoff", kind=POST, incident=incident,
+        actor=actor, depends_on=channel,
+        payload={
+            "channel": "incident",
+            "html": cards.summary_html(facts),
+            "card": cards.kickoff(facts, url),
+            "label": "Kickoff card",
+        },
+    )
+    start = incident.declared_at
+    outbox.add(
+        session, key=f"{incident.reference}/meeting", kind=MEETING, incident=incident,
+        actor=actor,
+        payload={"subject": f"{incident.reference} command room: {incident.title}"[:250],
+                 "start": start.isoformat(),
+                 "end": (start + timedelta(hours=COMMAND_ROOM_HOURS)).isoformat(),
+                 "label": "Command room (Teams meeting)"},
+    )
+    if facts["major"] and targets.broadcast_channel_id and not incident.is_security:
+        outbox.add(
+            session, key=f"{incident.reference}/broadcast", kind=POST, incident=incident,
+            actor=actor, depends_on=channel,
+            payload={
+                "team_id": targets.team_id,
+                "channel_id": targets.broadcast_channel_id,
+                "html": cards.summary_html(facts),
+                "card": cards.announcement(facts, url),
+                "link_incident_channel": True,
+                "label": "Broadcast announcement",
+            },
+        )

@@ -1,0 +1,49 @@
+"""Microsoft 365 pages: retrying a failed delivery, and the sandbox's record of
+everything sent while no tenant is configured."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app.db import Session
+from app.incidents import service as incidents
+from app.m365.forms import RetryForm
+from app.m365.panel import label
+from app.outbox import service as outbox
+from app.outbox.models import FAILED, Delivery
+
+bp = Blueprint("m365", __name__)
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in person."""
+
+
+@bp.post("/incidents/<reference>/deliveries/<int:delivery_id>/retry")
+def retry(reference: str, delivery_id: int):
+    incident = incidents.get_for(Session, current_user, reference)
+    delivery = Session.get(Delivery, delivery_id)
+    if incident is None or delivery is None or delivery.incident_id != incident.id:
+        abort(404)
+    if not RetryForm().validate_on_submit():
+        abort(400)
+    if delivery.status == FAILED:
+        outbox.retry(Session, delivery)
+        flash(f"Trying again: {label(delivery).lower()}.", "success")
+    else:
+        flash(f"{label(delivery)} is not failed, so there is nothing to retry.", "success")
+    return redirect(url_for("incidents.show", reference=reference, _anchor="microsoft-365"))
+
+
+@bp.get("/sandbox")
+def sandbox():
+    """What would have gone to Teams, Outlook and SharePoint (sandbox mode only)."""
+    settings = current_app.extensions["settings"]
+    if not settings.graph_sandboxed:
+        abort(404)
+    from app.m365.sandbox_host import sandbox_view
+
+    return render_template("m365/sandbox.html", view=sandbox_view(settings.graph_sandbox_db))

@@ -1,0 +1,181 @@
+"""Delivering one outbox row exactly once, whatever Graph or the worker does.
+
+1. Claim the row with a conditional UPDATE (pending and due, or sending with an expired
+   lease), committed before any Graph call: two workers never send the same row.
+2. If an earlier attempt may have reached Graph (it timed out, lost its response, or
+   its worker died holding the lease), the handler first looks for the earlier result
+   (card attachment id, channel description, draft id, transactionId) instead of
+   sending again.
+3. Record the outcome and its effects (channel id, timeline entry) in one commit.
+Retryable failures go back to pending with backoff that honours Retry-After; the rest
+fail visibly, with a message a person can act on and a retry button.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.outbox import service
+from app.outbox.models import DELIVERED, FAILED, PENDING, SENDING, Delivery
+from graph.port import Graph, GraphError, TokenUnavailable
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=6)  # longer than the RQ job timeout, so a live worker keeps it
+MAX_ATTEMPTS = 12  # about half an hour of backoff before a person is asked to look
+MAX_BACKOFF = 300.0
+WAIT_FOR_PREREQUISITE = 60.0  # a safety net: the prerequisite's success queues it sooner
+
+
+@dataclass
+class Attempt:
+    delivery: Delivery
+    ambiguous: bool  # an earlier attempt may have reached Graph: look before sending
+    checkpoint: Callable[..., None]  # save progress before an irreversible step
+
+
+class Handler(Protocol):
+    def send(self, graph: Graph, attempt: Attempt) -> dict: ...
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None: ...
+
+
+def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery], Graph],
+            handlers: Mapping[str, Handler]) -> str:
+    """Run one delivery; returns what happened (for logs and tests)."""
+    claimed_from = _claim(session, delivery_id)
+    if claimed_from is None:
+        return "skipped"
+    delivery = session.get(Delivery, delivery_id)
+    prerequisite = delivery.depends_on
+    if prerequisite is not None and prerequisite.status != DELIVERED:
+        return _wait_for(session, delivery, prerequisite)
+
+    def checkpoint(**progress) -> None:
+        delivery.progress = {**delivery.progress, **progress}
+        session.commit()
+
+    ambiguous = claimed_from == SENDING or bool(delivery.progress.get("ambiguous"))
+    handler = handlers[delivery.kind]
+    try:
+        result = handler.send(graph_for(delivery), Attempt(delivery, ambiguous, checkpoint))
+    except GraphError as error:
+        return _failed_attempt(session, delivery, error)
+    except TokenUnavailable as error:
+        return _give_up(session, delivery, str(error))
+    except Exception as error:
+        _give_up(session, delivery, f"Unexpected error ({type(error).__name__}); "
+                                    "the details are in the server log.")
+        raise
+
+    now = clock.now()
+    delivery.status = DELIVERED
+    delivery.result = result
+    delivery.delivered_at = now
+    delivery.updated_at = now
+    delivery.lease_until = None
+    delivery.last_error = None
+    delivery.progress = {k: v for k, v in delivery.progress.items() if k != "ambiguous"}
+    handler.apply(session, delivery, result)
+    session.commit()
+    for dependent in service.release_dependents(session, delivery.id):
+        service.queue(dependent)
+    return "delivered"
+
+
+def _claim(session: Session, delivery_id: int) -> str | None:
+    """Take the row if it is ours to take; returns the status it was taken from."""
+    now = clock.now()
+    current = session.get(Delivery, delivery_id)
+    if current is None:
+        return None
+    previous = current.status
+    taken = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            or_(
+                and_(Delivery.status == PENDING, Delivery.next_attempt_at <= now),
+                and_(Delivery.status == SENDING, Delivery.lease_until < now),
+            ),
+        )
+        .values(status=SENDING, lease_until=now + LEASE, attempts=Delivery.attempts + 1,
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        session.rollback()
+        return None
+    session.commit()
+    session.refresh(current)
+    return previous
+
+
+def _wait_for(session: Session, delivery: Delivery, prerequisite: Delivery) -> str:
+    if prerequisite.status == FAILED:
+        return _give_up(session, delivery,
+                        f"Waiting for an earlier step that failed: {prerequisite.last_error}")
+    delivery.status = PENDING
+    delivery.attempts -= 1  # waiting is not a failed attempt
+    delivery.lease_until = None
+    delivery.next_attempt_at = clock.now() + timedelta(seconds=WAIT_FOR_PREREQUISITE)
+    session.commit()
+    return "waiting"
+
+
+def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> str:
+    if not error.retryable:
+        return _give_up(session, delivery, _describe(error))
+    if delivery.attempts >= MAX_ATTEMPTS:
+        return _give_up(session, delivery,
+                        f"Still failing after {delivery.attempts} attempts: {_describe(error)}")
+    delay = backoff(delivery.attempts, error.retry_after)
+    now = clock.now()
+    delivery.status = PENDING
+    delivery.lease_until = None
+    delivery.next_attempt_at = now + timedelta(seconds=delay)
+    delivery.updated_at = now
+    delivery.last_error = _describe(error)
+    if error.status in (0, 504):  # no answer: the request may or may not have been applied
+        delivery.progress = {**delivery.progress, "ambiguous": True}
+    session.commit()
+    service.queue(delivery.id, delay=delay)
+    return "retrying"
+
+
+def _give_up(session: Session, delivery: Delivery, message: str) -> str:
+    now = clock.now()
+    delivery.status = FAILED
+    delivery.lease_until = None
+    delivery.last_error = message
+    delivery.updated_at = now
+    service.cancel_dependents(session, delivery,
+                              "Not sent because an earlier step failed; retry that step.")
+    session.commit()
+    log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.key, message)
+    return "failed"
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """Exponential with jitter, never sooner than Graph asked."""
+    exponential = min(MAX_BACKOFF, 2.0 ** max(0, attempts - 1))
+    jittered = exponential * random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not security
+    return max(retry_after or 0.0, jittered)
+
+
+def _describe(error: GraphError) -> str:
+    if error.status == 429:
+        return "Microsoft 365 is throttling requests; trying again shortly."
+    if error.status == 0:
+        return f"Microsoft 365 could not be reached ({error.message})."
+    code = f" [{error.code}]" if error.code else ""
+    return f"Microsoft 365 answered {error.status}{code}: {error.message}"

@@ -1,0 +1,143 @@
+"""Adding deliveries with the change that causes them, and queueing them once committed.
+
+A delivery is queued only after its transaction commits (a rolled-back declare must not
+post anything), and only when nothing it depends on is still outstanding. Anything that
+could not be queued (Redis down, process restarted) is found again by `sweep`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from flask import current_app, has_app_context
+from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.db import Session as ScopedSession
+from app.outbox.models import DELIVERED, FAILED, PENDING, SENDING, Delivery
+
+log = logging.getLogger(__name__)
+
+DELIVER_JOB = "app.jobs.deliver"
+_NEW = "outbox_new_ids"
+
+
+def add(session: Session, *, key: str, kind: str, payload: dict, incident=None, actor=None,
+        depends_on: Delivery | None = None) -> Delivery:
+    """Store a delivery in the caller's transaction; it is queued when that commits."""
+    delivery = Delivery(key=key, kind=kind, payload=payload, incident=incident, actor=actor,
+                        depends_on=depends_on, status=PENDING, next_attempt_at=clock.now(),
+                        created_at=clock.now(), updated_at=clock.now())
+    session.add(delivery)
+    return delivery
+
+
+def for_incident(session: Session, incident_id: int) -> Sequence[Delivery]:
+    return session.scalars(
+        select(Delivery).where(Delivery.incident_id == incident_id).order_by(Delivery.id)
+    ).all()
+
+
+def retry(session: Session, delivery: Delivery) -> None:
+    """A person asked to try a failed delivery again: a fresh set of attempts, for it
+    and for whatever failed only because it was waiting on it."""
+    if delivery.status != FAILED:
+        return
+    now = clock.now()
+    dependents = session.scalars(
+        select(Delivery).where(Delivery.depends_on_id == delivery.id, Delivery.status == FAILED)
+    ).all()
+    for row in (delivery, *dependents):
+        row.status = PENDING
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.updated_at = now
+        row.last_error = None
+    session.commit()
+    queue(delivery.id)
+
+
+def queue(delivery_id: int, delay: float = 0.0) -> bool:
+    if not has_app_context():
+        return False
+    return current_app.extensions["jobs"].enqueue(DELIVER_JOB, delivery_id, delay=delay)
+
+
+def sweep(session: Session) -> int:
+    """Queue every delivery that is due and not held by a live worker; returns how many.
+
+    This is what makes the outbox safe against Redis outages, restarts and dead workers:
+    run at start-up and every minute (`rq cron`, or a timer in-process).
+    """
+    now = clock.now()
+    due = session.scalars(
+        select(Delivery.id).where(
+            or_(
+                and_(Delivery.status == PENDING, Delivery.next_attempt_at <= now),
+                and_(Delivery.status == SENDING, Delivery.lease_until < now),
+            )
+        ).order_by(Delivery.id)
+    ).all()
+    session.rollback()
+    queued = sum(1 for delivery_id in due if queue(delivery_id))
+    return queued
+
+
+def release_dependents(session: Session, delivery_id: int) -> list[int]:
+    """A prerequisite was delivered: what waited for it is due now. Returns their ids
+    (committed, so the caller can queue them)."""
+    ids = list(session.scalars(
+        select(Delivery.id).where(Delivery.depends_on_id == delivery_id,
+                                  Delivery.status == PENDING)
+    ))
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids))
+                        .values(next_attempt_at=clock.now()))
+    session.commit()
+    return ids
+
+
+def cancel_dependents(session: Session, delivery: Delivery, reason: str) -> None:
+    """A failed prerequisite fails what waits for it, with a reason a person can act on."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.depends_on_id == delivery.id, Delivery.status == PENDING)
+        .values(status=FAILED, last_error=reason, updated_at=clock.now())
+    )
+
+
+# ---- queue after commit -----------------------------------------------------------------
+
+
+@event.listens_for(ScopedSession, "after_flush")
+def _remember_new(session, _flush_context):
+    new_ids = [obj.id for obj in session.new if isinstance(obj, Delivery)]
+    if new_ids:
+        session.info.setdefault(_NEW, []).extend(new_ids)
+
+
+@event.listens_for(ScopedSession, "after_commit")
+def _queue_committed(session):
+    ids = session.info.pop(_NEW, [])
+    for delivery_id in ids:
+        if not _waiting(session, delivery_id):
+            queue(delivery_id)
+
+
+def _waiting(session, delivery_id: int) -> bool:
+    """Whether a new delivery's prerequisite is outstanding; decided from objects already
+    in the session, because no SQL may run after a commit. Its prerequisite's worker
+    queues it on success; the sweep covers anything this misses."""
+    delivery = session.identity_map.get(session.identity_key(Delivery, delivery_id))
+    if delivery is None or delivery.depends_on_id is None:
+        return False
+    prerequisite = session.identity_map.get(session.identity_key(Delivery,
+                                                                 delivery.depends_on_id))
+    return prerequisite is None or prerequisite.status != DELIVERED
+
+
+@event.listens_for(ScopedSession, "after_rollback")
+def _forget(session):
+    session.info.pop(_NEW, None)

@@ -1,0 +1,1 @@
+"""Status updates: written once, sent to the incident channel and to stakeholders."""

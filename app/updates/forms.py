@@ -1,0 +1,63 @@
+"""The status update form."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextArea,
+)
+from wtforms import BooleanField, RadioField, SelectMultipleField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from app.updates.phrasing import PHASE_LABELS, PHASES
+from app.updates.service import MAX_MESSAGE
+
+
+class UpdateForm(FlaskForm):
+    phase = RadioField(
+        "What stage is the incident at?",
+        choices={p: PHASE_LABELS[p] for p in PHASES},
+        widget=GovRadioInput(),
+        validators=[InputRequired("Choose what stage the incident is at.")],
+    )
+    message = TextAreaField(
+        "Update",
+        description="Say what is happening, who is affected, what you are doing and when "
+                    "you will update next. Write for people outside the team.",
+        widget=GovCharacterCount(),
+        validators=[DataRequired("Enter the update."),
+                    Length(max=MAX_MESSAGE,
+                           message=f"The update must be {MAX_MESSAGE:,} characters or fewer.")],
+    )
+    to_channel = BooleanField("Post it in the incident's Teams channel", default=True,
+                              widget=GovCheckboxInput())
+    contacts = SelectMultipleField(
+        "Contacts for the impacted services",
+        coerce=int,
+        widget=GovCheckboxesInput(),
+        choices={},
+    )
+    extra_recipients = TextAreaField(
+        "Also email",
+        description="Email addresses, one per line or separated by commas.",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=200_000)],
+    )
+    submit = SubmitField("Send update", widget=GovSubmitInput())
+
+    def set_contacts(self, suggested) -> None:
+        self.contacts.choices = {
+            c.id: f"{c.name} ({c.role or 'no role'}{', ' + c.service if c.service else ''})"
+            for c in suggested
+        }
+
+    def addresses(self) -> list[str]:
+        return [a.strip() for a in re.split(r"[\r\n,;]+", self.extra_recipients.data or "")
+                if a.strip()]

@@ -1,0 +1,75 @@
+"""The status update page: write once, send to Teams and email."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.contacts.service import recipients_for
+from app.db import Session
+from app.incidents import service as incidents
+from app.incidents.rules import RuleError
+from app.updates import phrasing
+from app.updates.forms import UpdateForm
+from app.updates.service import post_update
+
+bp = Blueprint("updates", __name__)
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in person."""
+
+
+def _starting_text(incident, phase: str) -> str:
+    severity = current_app.extensions["org"].severity(incident.severity)
+    minutes = severity.update_every_minutes if severity else 60
+    next_update = f"{minutes} minutes from now" if minutes < 120 else f"{minutes // 60} hours"
+    services = ", ".join(s.name for s in incident.services)
+    return phrasing.starting_text(phase, services, "", next_update)
+
+
+@bp.route("/incidents/<reference>/updates/new", methods=["GET", "POST"])
+def new_update(reference: str):
+    incident = incidents.get_for(Session, current_user, reference)
+    if incident is None:
+        abort(404)
+    if incident.status == "closed":
+        flash("A closed incident cannot take new updates.", "error")
+        return redirect(url_for("incidents.show", reference=reference))
+    targets = current_app.extensions["targets"]
+    org = current_app.extensions["org"]
+    recipients = recipients_for(Session, org, incident)
+    form = UpdateForm()
+    form.set_contacts(recipients.suggested)
+    if request.method == "GET":
+        form.contacts.data = [c.id for c in recipients.suggested]
+        phase = request.args.get("phase")
+        if phase not in phrasing.PHASES:
+            phase = incident.status if incident.status in phrasing.PHASES else "investigating"
+        form.phase.data = phase
+        form.message.data = _starting_text(incident, phase)
+        form.to_channel.data = targets.teams_enabled
+    elif form.validate_on_submit():
+        try:
+            chosen = {c.id: c.email for c in recipients.suggested}
+            emails = [c.email for c in recipients.required]
+            emails += [chosen[i] for i in form.contacts.data or [] if i in chosen]
+            post_update(Session, org, targets, current_user, incident,
+                        phase=form.phase.data, message=form.message.data,
+                        to_channel=form.to_channel.data, recipients=emails + form.addresses())
+        except RuleError as error:
+            field = getattr(form, error.field, None) if error.field else None
+            if field is not None:
+                field.errors = [*field.errors, error.message]
+            else:
+                form.form_errors.append(error.message)
+        else:
+            flash("Update sent. You can follow its delivery under Microsoft 365.", "success")
+            return redirect(url_for("incidents.show", reference=reference, _anchor="timeline"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("updates/new.html", form=form, incident=incident,
+                           required=recipients.required,
+                           phases=phrasing.PHASES, phase_labels=phrasing.PHASE_LABELS,
+                           teams_enabled=targets.teams_enabled), status

@@ -1,0 +1,116 @@
+"""Writing a status update once and sending it everywhere it needs to go.
+
+The update, its timeline entry and every delivery (channel card, one email per 500
+recipients) are stored in one transaction; the outbox sends them afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.core.org import OrgSettings
+from app.incidents.models import Incident, TimelineEntry
+from app.incidents.rules import RuleError
+from app.m365 import cards, plans
+from app.m365.targets import Targets
+from app.outbox import service as outbox
+from app.outbox.models import Delivery
+from app.updates import mail
+from app.updates.models import StatusUpdate
+from app.updates.phrasing import PHASE_LABELS
+from graph.port import MAX_MAIL_RECIPIENTS
+
+MAX_MESSAGE = 4000
+MAX_RECIPIENTS = 5000
+
+
+def clean_recipients(addresses: Iterable[str]) -> list[str]:
+    """Valid, de-duplicated (case-insensitively) addresses in the order given."""
+    seen: dict[str, str] = {}
+    bad = []
+    for raw in addresses:
+        address = raw.strip().strip(",;")
+        if not address:
+            continue
+        try:
+            normalised = validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError:
+            bad.append(address)
+            continue
+        seen.setdefault(normalised.lower(), normalised)
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise RuleError(f"These are not email addresses: {shown}.", "extra_recipients")
+    if len(seen) > MAX_RECIPIENTS:
+        raise RuleError(f"Send to {MAX_RECIPIENTS:,} people or fewer at a time.",
+                        "extra_recipients")
+    return list(seen.values())
+
+
+def post_update(session: Session, org: OrgSettings, targets: Targets, actor, incident: Incident,
+                *, phase: str, message: str, to_channel: bool,
+                recipients: Iterable[str]) -> StatusUpdate:
+    message = message.strip()
+    if phase not in PHASE_LABELS:
+        raise RuleError("Choose what stage the incident is at.", "phase")
+    if not message:
+        raise RuleError("Enter the update.", "message")
+    if len(message) > MAX_MESSAGE:
+        raise RuleError(f"The update must be {MAX_MESSAGE:,} characters or fewer.", "message")
+    if incident.status == "closed":
+        raise RuleError("A closed incident cannot take new updates.")
+    people = clean_recipients(recipients)
+    to_channel = to_channel and targets.teams_enabled
+    if not to_channel and not people:
+        raise RuleError("Choose at least one person to email, or send it to the Teams "
+                        "channel.", "recipients")
+    now = clock.now()
+    try:
+        update = StatusUpdate(incident_id=incident.id, phase=phase, message=message,
+                              to_channel=to_channel, recipients=people, author=actor,
+                              created_at=now)
+        session.add(update)
+        session.flush()
+        facts = plans.snapshot(org, incident)
+        label = PHASE_LABELS[phase]
+        url = targets.incident_url(incident.reference)
+        key = f"{incident.reference}/update/{update.id}"
+        if to_channel:
+            outbox.add(session, key=f"{key}/teams", kind=plans.POST, incident=incident,
+                       actor=actor, depends_on=_channel_delivery(session, incident),
+                       payload={"channel": "incident", "html": cards.summary_html(facts),
+                                "card": cards.update(facts, label, message, actor.name, url),
+                                "label": f"Update ({label.lower()}) to Teams"})
+        html = mail.body(facts, label, message, actor.name, url)
+        # Each message also goes To the sender, so a batch leaves room for it.
+        batches = mail.chunks(people, MAX_MAIL_RECIPIENTS - 1)
+        for number, batch in enumerate(batches, start=1):
+            part = f" ({number} of {len(batches)})" if len(batches) > 1 else ""
+            outbox.add(session, key=f"{key}/mail/{number}", kind="mail.send",
+                       incident=incident, actor=actor,
+                       payload={"mailbox": targets.mail_from, "subject": mail.subject(facts, label),
+                                "html": html, "to": [targets.mail_from or actor.email],
+                                "bcc": batch,
+                                "label": f"Update email to {len(batch):,} people{part}"})
+        where = (["the Teams channel"] if to_channel else []) + (
+            [f"{len(people):,} people by email"] if people else [])
+        session.add(TimelineEntry(
+            incident_id=incident.id, kind="status_update",
+            text=f"Update sent ({label.lower()}) to {' and '.join(where)}: {message}",
+            data={"update_id": update.id, "phase": phase, "recipients": len(people),
+                  "to_channel": to_channel},
+            author=actor, occurred_at=now, created_at=now))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return update
+
+
+def _channel_delivery(session: Session, incident: Incident) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.key == f"{incident.reference}/channel"))

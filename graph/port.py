@@ -1,0 +1,248 @@
+"""The Microsoft 365 work Incident Desk needs, as one small interface.
+
+The rest of the app depends on `Graph` and these dataclasses only; `graph.client` is the
+msgraph-sdk implementation and `graph.fake` the in-memory one. Both pass the same
+contract suite (tests/graph/test_contract.py), the client against the sandbox over HTTP.
+
+Every method is synchronous and raises `GraphError` (or a subclass) on failure, so a
+job can tell a retryable failure (`error.retryable`, honouring `error.retry_after`) from
+one that needs a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MAX_CHANNEL_NAME = 50
+ILLEGAL_CHANNEL_CHARACTERS = set("~#%&*{}+/\\:<>?|'\"")
+SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024  # larger files need an upload session
+MAX_MAIL_RECIPIENTS = 500  # per message, across to/cc/bcc
+
+
+# ---- errors ----------------------------------------------------------------------------
+
+
+class GraphError(Exception):
+    """Graph said no, or could not be reached.
+
+    `status` is the HTTP status (0 when there was no response), `code` Graph's error
+    code (e.g. "NameAlreadyExists"), `retry_after` seconds from a Retry-After header.
+    """
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "",
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """Throttling, outages and timeouts pass; trying again later may work."""
+        return self.status in (0, 408, 429, 500, 502, 503, 504)
+
+
+class NotFound(GraphError):
+    """The team, channel, message, draft, list or drive item does not exist (404)."""
+
+
+class Conflict(GraphError):
+    """Something with that name or key already exists (409, or 400 NameAlreadyExists)."""
+
+
+class InvalidRequest(GraphError):
+    """Graph rejected what we sent (400): a bug or bad data, never worth retrying as is."""
+
+
+class TokenUnavailable(Exception):
+    """No usable Microsoft token for whoever this work must act as (their sign-in expired
+    or was never made); the message says who must sign in. Not worth retrying."""
+
+
+# ---- what goes in and comes out ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    """An Adaptive Card to attach to a channel message.
+
+    `attachment_id` is ours to choose: it is how a retried post finds out whether the
+    first attempt got through (`Graph.find_message`).
+    """
+
+    attachment_id: str
+    content: dict  # the Adaptive Card JSON object; serialised to a string on the wire
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    team_id: str
+    display_name: str
+    web_url: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelMessage:
+    id: str
+    html: str
+    web_url: str = ""
+    created_at: datetime | None = None
+    sender_name: str = ""
+    attachment_ids: tuple[str, ...] = ()
+    reply_to_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    html_body: str  # already escaped by the caller
+    to: Sequence[str]
+    cc: Sequence[str] = ()
+    bcc: Sequence[str] = ()
+    reply_to: Sequence[str] = ()
+    # Ours, sent as an x- header, so a message can be traced back to its delivery.
+    delivery_key: str = ""
+
+    @property
+    def recipient_count(self) -> int:
+        return len(self.to) + len(self.cc) + len(self.bcc)
+
+
+@dataclass(frozen=True)
+class ListItem:
+    id: str
+    fields: dict
+    etag: str = ""
+
+
+@dataclass(frozen=True)
+class DriveFile:
+    id: str
+    name: str
+    web_url: str
+    size: int
+    etag: str = ""
+
+
+@dataclass(frozen=True)
+class Meeting:
+    id: str
+    join_url: str
+    subject: str = ""
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    web_url: str
+    subject: str = ""
+    join_url: str = ""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Whose name a call is made in.
+
+    `user_id` None means the signed-in user behind the token (`/me`); otherwise a user id
+    or UPN, e.g. a shared mailbox for stakeholder email.
+    """
+
+    user_id: str | None = None
+
+    @property
+    def path(self) -> str:
+        return "me" if self.user_id is None else f"users/{self.user_id}"
+
+
+ME = Sender()
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    subject: str
+    start: datetime  # timezone-aware
+    end: datetime
+    attendees: Sequence[Attendee] = ()
+    body_html: str = ""
+    online_meeting: bool = True
+    # Graph's own idempotency key for event creation: a retried POST returns the same event.
+    transaction_id: str = ""
+    location: str = ""
+    categories: Sequence[str] = field(default_factory=tuple)
+
+
+# ---- the interface -----------------------------------------------------------------------
+
+
+class Graph(Protocol):
+    """What Incident Desk asks of Microsoft 365. Implementations: client, fake."""
+
+    # Teams
+    def create_channel(self, team_id: str, display_name: str, description: str = "") -> Channel:
+        """Create a standard channel. Raises Conflict if the name is taken,
+        InvalidRequest if it is not Teams-legal (see `graph.names.channel_name`)."""
+
+    def find_channel(self, team_id: str, display_name: str) -> Channel | None:
+        """The channel with exactly this name (case-insensitive, as Teams compares)."""
+
+    def post_message(self, team_id: str, channel_id: str, html: str,
+                     cards: Sequence[Card] = ()) -> ChannelMessage:
+        """Post to a channel; each card is attached and referenced from the body."""
+
+    def reply(self, team_id: str, channel_id: str, message_id: str, html: str,
+              cards: Sequence[Card] = ()) -> ChannelMessage: ...
+
+    def find_message(self, team_id: str, channel_id: str, attachment_id: str,
+                     reply_to_id: str | None = None) -> ChannelMessage | None:
+        """A message (or reply) carrying a card with this attachment id, if one was posted.
+        Looks through recent messages only (the last 50)."""
+
+    def channel_messages(self, team_id: str, channel_id: str,
+                         since: datetime | None = None) -> Iterator[ChannelMessage]:
+        """Top-level messages, newest first, following @odata.nextLink."""
+
+    def add_team_member(self, team_id: str, user_id: str, owner: bool = False) -> None:
+        """Add a person to the team; already a member is not an error."""
+
+    # Outlook
+    def create_draft(self, sender: Sender, mail: Mail) -> str:
+        """Save a draft and return its id; with `send_draft` this makes sending
+        idempotent: sending a draft that was already sent raises NotFound."""
+
+    def send_draft(self, sender: Sender, draft_id: str) -> None: ...
+
+    def send_mail(self, sender: Sender, mail: Mail) -> None:
+        """One-shot send (POST sendMail, 202). Not idempotent: jobs use drafts."""
+
+    def create_event(self, sender: Sender, request: EventRequest) -> Event: ...
+
+    def create_online_meeting(self, sender: Sender, subject: str, start: datetime,
+                              end: datetime, external_id: str) -> Meeting:
+        """createOrGet: the same external id always returns the same meeting."""
+
+    # SharePoint
+    def list_items(self, site_id: str, list_id: str, page_size: int = 200
+                   ) -> Iterator[ListItem]:
+        """Every item with its fields, following @odata.nextLink page by page."""
+
+    def upload_file(self, drive_id: str, folder: str, name: str, content: bytes,
+                    replace: bool = True) -> DriveFile:
+        """Put a file at folder/name; over 4 MB goes through an upload session.
+        With replace False a clash raises Conflict."""
+
+    def get_file(self, drive_id: str, path: str) -> bytes:
+        """The content of folder/name (e.g. an organisation's report template)."""

@@ -1,0 +1,99 @@
+"""Contacts from a SharePoint list: paging, mapping, removals, failures, the page."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.contacts.mapping import parse_field_map, to_contact
+from app.contacts.models import Contact, ContactSync
+from graph.port import GraphError
+from tests.conftest import drain
+
+
+def row(n: int, **extra) -> dict:
+    fields = {"Title": f"Person {n}", "Email": f"person{n}@example.com",
+              "Service": "Payments" if n % 2 else "", "Role": "Service owner",
+              "Severities": ["P1", "P2"]}
+    fields.update(extra)
+    return fields
+
+
+def sync(app):
+    with app.app_context():
+        from app.jobs import sync_contacts
+
+        return sync_contacts()
+
+
+def test_a_long_list_is_read_page_by_page(app, session, fake_graph, frozen_clock):
+    fake_graph.seed_list("contacts-site", "contacts", [row(n) for n in range(1234)])
+    assert sync(app) == "done"
+    assert session.scalar(select(func.count()).select_from(Contact)) == 1234
+    person = session.scalar(select(Contact).where(Contact.email == "person7@example.com"))
+    assert (person.name, person.service, person.role, person.severities) == (
+        "Person 7", "Payments", "Service owner", ["P1", "P2"])
+    run = session.scalar(select(ContactSync))
+    assert (run.status, run.items, run.skipped) == ("done", 1234, 0)
+
+
+def test_rows_without_an_email_are_skipped_and_removed_rows_disappear(app, session,
+                                                                      fake_graph, frozen_clock):
+    fake_graph.seed_list("contacts-site", "contacts",
+                         [row(1), row(2), row(3, Email="not an email"), row(4, Email=None)])
+    sync(app)
+    assert sorted(session.scalars(select(Contact.email))) == ["person1@example.com",
+                                                              "person2@example.com"]
+    frozen_clock.advance(minutes=15)
+    fake_graph.seed_list("contacts-site", "contacts", [row(2, Title="Renamed")], replace=True)
+    sync(app)
+    session.expire_all()
+    (only,) = session.scalars(select(Contact)).all()
+    assert (only.email, only.name) == ("person2@example.com", "Renamed")
+
+
+def test_a_failed_read_keeps_the_contacts_it_had(app, session, fake_graph, frozen_clock):
+    fake_graph.seed_list("contacts-site", "contacts", [row(1), row(2)])
+    sync(app)
+    frozen_clock.advance(minutes=15)
+    app.extensions["graph_for_app"] = lambda: Broken()
+    assert sync(app) == "failed"
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Contact)) == 2
+    last = session.scalars(select(ContactSync).order_by(ContactSync.id.desc())).first()
+    assert last.status == "failed" and "Service unavailable" in last.error
+
+
+class Broken:
+    def list_items(self, site_id, list_id, page_size=200):
+        yield from ()
+        raise GraphError("Service unavailable", status=503)
+
+
+def test_column_names_can_be_mapped_and_values_are_tidied():
+    mapping = parse_field_map("email=WorkEmail, name=FullName,bogus=X")
+    assert mapping["email"] == "WorkEmail" and mapping["name"] == "FullName"
+    contact = to_contact("9", {"FullName": "  Ada   Lovelace ", "WorkEmail": "Ada@Example.COM",
+                               "Severities": "P1; P2,P1", "Role": {"LookupValue": "DPO"}},
+                         mapping)
+    assert contact.name == "Ada Lovelace"
+    assert contact.email == "Ada@example.com"
+    assert contact.severities == ("P1", "P2")
+    assert contact.role == "DPO"
+
+
+def test_the_contacts_page_lists_searches_and_syncs_on_request(app, browser, session,
+                                                               fake_graph, frozen_clock):
+    fake_graph.seed_list("contacts-site", "contacts",
+                         [row(1), row(2, Title="<b>Bold</b> Name", Role="DPO")])
+    browser.sign_in()
+    page = browser.get("/contacts").get_data(as_text=True)
+    assert "Not read yet." in page
+    response = browser.submit("/contacts", "/contacts/sync")
+    assert response.status_code == 302
+    drain(app)
+    page = browser.get("/contacts").get_data(as_text=True)
+    assert "2 contacts." in page and "&lt;b&gt;Bold&lt;/b&gt; Name" in page
+    page = browser.get("/contacts?q=dpo").get_data(as_text=True)
+    assert "person2@example.com" in page and "person1@example.com" not in page
+    assert browser.client.post("/contacts/sync").status_code == 400  # no CSRF token
+    assert session.scalar(select(func.count()).select_from(ContactSync)) == 1
