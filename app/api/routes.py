@@ -53,19 +53,40 @@ def token_required(view):
     return wrapper
 
 
+LIST_FIELDS = {"services"}
+
+
+class BadShape(Exception):
+    """A JSON value of the wrong type (a list where text belongs, an object anywhere)."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        self.fields = fields
+
+
+@bp.errorhandler(BadShape)
+def _bad_shape(error: BadShape):
+    return _error(422, "Some fields have the wrong type: fix the fields listed.", error.fields)
+
+
 def _json_body() -> MultiDict | None:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return None
-    pairs = []
+    pairs, wrong = [], {}
     for key, value in data.items():
-        if isinstance(value, list):
-            pairs.extend((key, _text(v)) for v in value)
+        if isinstance(value, list) and key in LIST_FIELDS:
+            if any(isinstance(v, (list, dict)) for v in value):
+                wrong[key] = ["Give a list of names."]
+            pairs.extend((key, _text(v)) for v in value if v is not None)
+        elif isinstance(value, (list, dict)):
+            wrong[key] = ["Give a single value, not a list or object."]
         elif isinstance(value, bool):
             if value:
                 pairs.append((key, "y"))
         elif value is not None:
             pairs.append((key, _text(value)))
+    if wrong:
+        raise BadShape(wrong)
     return MultiDict(pairs)
 
 
