@@ -11,7 +11,19 @@ from dataclasses import dataclass
 
 import msal
 
-DEFAULT_SCOPES = ("User.Read",)
+# Sign-in asks for what Incident Desk later does as the person (MSAL adds openid, profile
+# and offline_access): the refresh token in their server-side cache lets jobs post to
+# Teams, send mail and book meetings in their name.
+DEFAULT_SCOPES = (
+    "User.Read",
+    "Channel.Create",
+    "ChannelMessage.Send",
+    "ChannelMessage.Read.All",
+    "TeamMember.ReadWrite.All",
+    "Mail.Send",
+    "OnlineMeetings.ReadWrite",
+    "Calendars.ReadWrite",
+)
 
 
 class SignInError(Exception):

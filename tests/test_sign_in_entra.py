@@ -116,6 +116,7 @@ def test_signing_in_creates_the_person_and_keeps_the_tokens_server_side(app, bro
     assert query["response_mode"] == "form_post"
     assert query["client_id"] == CLIENT and query["code_challenge_method"] == "S256"
     assert query["state"] and query["nonce"] and query["code_challenge"]
+    assert {"User.Read", "ChannelMessage.Send", "offline_access"} <= set(query["scope"].split())
     token_reply(entra, nonce)
     response = callback(browser, code="the-code", state=query["state"])
     assert response.status_code == 302 and response.location.endswith("/incidents/new")
