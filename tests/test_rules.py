@@ -97,3 +97,17 @@ def test_org_file(tmp_path):
     assert loaded.severity("SEV1").update_every_minutes == 30
     assert loaded.role("incident_lead").label == "Lead"
     assert loaded.incident_criteria  # defaults kept
+
+
+def test_pagination_links_a_window_of_pages_with_gaps():
+    from app.incidents.service import Page
+
+    def window(number, total):
+        return Page(items=[], number=number, total=total * 25).window()
+
+    assert window(1, 1) == [1]
+    assert window(1, 4) == [1, 2, 3, 4]
+    assert window(1, 400) == [1, 2, 3, None, 400]
+    assert window(200, 400) == [1, None, 198, 199, 200, 201, 202, None, 400]
+    assert window(399, 400) == [1, None, 397, 398, 399, 400]
+    assert window(4, 7) == [1, 2, 3, 4, 5, 6, 7]

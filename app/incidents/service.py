@@ -62,6 +62,20 @@ class Page:
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.size))
 
+    def window(self, around: int = 2) -> list[int | None]:
+        """Page numbers to link: first, last and a few either side; None marks a gap."""
+        pages = self.pages
+        shown = sorted({1, pages, *range(max(1, self.number - around),
+                                         min(pages, self.number + around) + 1)})
+        numbers: list[int | None] = []
+        previous = 0
+        for number in shown:
+            if number - previous > 1:
+                numbers.append(None)
+            numbers.append(number)
+            previous = number
+        return numbers
+
 
 # ---- reading ---------------------------------------------------------------------------
 
