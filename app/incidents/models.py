@@ -41,6 +41,8 @@ class Incident(Base):
     __table_args__ = (
         UniqueConstraint("year", "number", name="uq_incidents_year_number"),
         Index("ix_incidents_status_declared", "status", "declared_at"),
+        # The list's order (newest first) without sorting every incident.
+        Index("ix_incidents_declared_id", "declared_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
