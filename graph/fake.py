@@ -14,10 +14,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+from graph.names import channel_name_problem
 from graph.port import (
     CARD_CONTENT_TYPE,
-    ILLEGAL_CHANNEL_CHARACTERS,
-    MAX_CHANNEL_NAME,
     MAX_MAIL_RECIPIENTS,
     SIMPLE_UPLOAD_LIMIT,
     Card,
@@ -41,19 +40,6 @@ RECENT_MESSAGES = 50
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def channel_name_problem(name: str) -> str | None:
-    """Why Teams would refuse this standard channel name, or None."""
-    if not name.strip():
-        return "Channel name cannot be empty."
-    if len(name) > MAX_CHANNEL_NAME:
-        return f"Channel name cannot be longer than {MAX_CHANNEL_NAME} characters."
-    if set(name) & ILLEGAL_CHANNEL_CHARACTERS:
-        return "Channel name contains invalid characters."
-    if name.startswith("_") or name.endswith("."):
-        return "Channel name cannot start with an underscore or end with a period."
-    return None
 
 
 class FakeGraph:

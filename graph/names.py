@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date
 
-from graph.port import MAX_CHANNEL_NAME
+from graph.port import ILLEGAL_CHANNEL_CHARACTERS, MAX_CHANNEL_NAME
 
 PREFIX = "inc"
 MAX_SUFFIX = 999
@@ -49,3 +49,16 @@ def channel_name(day: date, title: str, taken: Callable[[str], bool] | None = No
         if not taken(candidate):
             return candidate
     raise ValueError(f"no free channel name for {title!r} on {day}")
+
+
+def channel_name_problem(name: str) -> str | None:
+    """Why Teams would refuse this standard channel name, or None."""
+    if not name.strip():
+        return "Channel name cannot be empty."
+    if len(name) > MAX_CHANNEL_NAME:
+        return f"Channel name cannot be longer than {MAX_CHANNEL_NAME} characters."
+    if set(name) & ILLEGAL_CHANNEL_CHARACTERS:
+        return "Channel name contains invalid characters."
+    if name.startswith("_") or name.endswith("."):
+        return "Channel name cannot start with an underscore or end with a period."
+    return None

@@ -7,7 +7,9 @@ and the "what was sent" page can see, across restarts too.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 
 SANDBOX_TEAM = "incident-team"
@@ -31,11 +33,22 @@ def sandbox_defaults(_db_path: str) -> dict:
     }
 
 
+_states: dict[tuple[int, str], object] = {}
+
+
 def state_for(db_path: str):
+    """One state object per process and file (":memory:" stays shared in the process)."""
     from graph.sandbox import SandboxState, seed_defaults
 
-    state = SandboxState(path=None if db_path == ":memory:" else db_path)
-    seed_defaults(state)
+    key = (os.getpid(), db_path)
+    with _lock:
+        state = _states.get(key)
+        if state is None:
+            if db_path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(db_path)), exist_ok=True)
+            state = SandboxState(path=None if db_path == ":memory:" else db_path)
+            seed_defaults(state)
+            _states[key] = state
     return state
 
 
@@ -45,22 +58,72 @@ def sandbox_for(app):
 
     db_path = app.extensions["settings"].graph_sandbox_db
     key = (os.getpid(), db_path)
+    state = state_for(db_path)
     with _lock:
         server = _servers.get(key)
         if server is None:
-            server = SandboxServer(state=state_for(db_path)).start()
+            server = SandboxServer(state=state).start()
             _servers[key] = server
     return server
+
+
+def _card_view(attachment: dict) -> dict:
+    """The text and links of an Adaptive Card, for showing it as plain HTML."""
+    try:
+        content = json.loads(attachment.get("content") or "{}")
+    except ValueError:
+        return {"lines": ["(a card that is not valid JSON)"], "actions": []}
+    lines: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "RichTextBlock":
+                lines.append("".join(i.get("text", "") for i in node.get("inlines", [])))
+                return
+            if node.get("type") == "TextBlock":
+                lines.append(node.get("text", ""))
+                return
+            if node.get("type") == "ColumnSet":
+                parts = []
+                for column in node.get("columns", []):
+                    for item in column.get("items", []):
+                        parts.append("".join(i.get("text", "")
+                                             for i in item.get("inlines", [])))
+                lines.append(": ".join(p for p in parts if p))
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(content.get("body", []))
+    actions = [{"title": a.get("title", ""), "url": a.get("url", "")}
+               for a in content.get("actions", []) if a.get("type") == "Action.OpenUrl"]
+    return {"lines": [line for line in lines if line], "actions": actions}
 
 
 def sandbox_view(db_path: str) -> dict:
     """What the sandbox page lists, newest first."""
     state = state_for(db_path)
+    channels = state.channels()
+    messages = []
+    for raw in reversed(state.messages()):
+        cards = [_card_view(a) for a in raw.get("attachments", [])
+                 if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
+        messages.append({
+            "channel_id": raw["channel_id"], "reply_to": raw.get("replyToId"),
+            "from_name": raw.get("from", {}).get("user", {}).get("displayName", ""),
+            "created": raw.get("createdDateTime", ""), "cards": cards,
+            "text": re.sub(r"<[^>]+>", " ", raw.get("body", {}).get("content", "")).strip(),
+        })
     return {
-        "channels": list(reversed(state.channels())),
-        "messages": list(reversed(state.messages())),
+        "channels": list(reversed(channels)),
+        "channel_names": {c["id"]: c["displayName"] for c in channels},
+        "messages": messages,
         "mails": list(reversed(state.mails())),
         "files": list(reversed(state.files())),
+        "meetings": list(reversed(state.meetings())),
         "events": list(reversed(state.events())),
         "requests": list(reversed(state.requests()))[:100],
     }

@@ -1,0 +1,61 @@
+"""As a new user would: no tenant, so the app talks to its built-in Graph sandbox with the
+real msgraph-sdk over HTTP. Declare a P1, send an update, and see it all on the sandbox
+page."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.outbox.models import Delivery
+from tests.conftest import Browser, drain, finish_jobs, make_settings
+
+
+@pytest.fixture
+def sandbox_app(migrated, redis_url, tmp_path, app):
+    settings = make_settings(migrated, redis_url=redis_url, graph_base_url=None,
+                             graph_sandbox_db=str(tmp_path / "graph-sandbox.db"))
+    application = create_app(settings, TESTING=True, SERVER_NAME="incident-desk.test")
+    yield application
+    finish_jobs(application)
+
+
+def test_a_p1_reaches_teams_and_email_in_the_sandbox(sandbox_app, session, frozen_clock):
+    browser = Browser(sandbox_app.test_client())
+    browser.sign_in(name="Ada Lovelace", email="ada@example.com")
+    assert browser.submit("/contacts", "/contacts/sync").status_code == 302
+    drain(sandbox_app)
+    assert "ama.mensah@example.org" in browser.get("/contacts").get_data(as_text=True)
+    reference = browser.declare(title="Payments down <everywhere>", severity="P1",
+                                new_services="Payments")
+    drain(sandbox_app)
+    response = browser.submit(f"/incidents/{reference}/updates/new", data={
+        "phase": "investigating", "message": "We are on it & will update by 10:00.",
+        "to_channel": "y", "contacts": [], "extra_recipients": "board@example.org"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    drain(sandbox_app)
+    session.expire_all()
+    statuses = {d.key.split("/", 1)[1]: d.status for d in session.scalars(select(Delivery))}
+    assert set(statuses.values()) == {"delivered"}, statuses
+
+    page = browser.get("/sandbox").get_data(as_text=True)
+    assert "inc-2026-11-22-payments-down-everywhere" in page  # the channel
+    assert "Payments down &lt;everywhere&gt;" in page  # kickoff and broadcast, escaped
+    assert "Major incident declared" in page  # the broadcast
+    assert f"[P1] {reference} Investigating: Payments down &lt;everywhere&gt;" in page
+    assert "command room" in page
+    incident_page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
+    assert "Join the command room" in incident_page
+    # P1 policy: the deputy director and programme delivery manager on the sandbox's
+    # contacts list, and the Payments service owner, always get the email.
+    from app.updates.models import StatusUpdate
+
+    update = session.scalar(select(StatusUpdate))
+    assert {"priya.shah@example.org", "tom.baker@example.org", "ama.mensah@example.org",
+            "board@example.org"} <= set(update.recipients)
+
+
+def test_the_sandbox_page_exists_only_in_sandbox_mode(app, browser):
+    browser.sign_in()
+    assert browser.get("/sandbox").status_code == 404
