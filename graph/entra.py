@@ -91,7 +91,9 @@ class EntraSignIn:
             result = self._app(cache).acquire_token_by_auth_code_flow(
                 dict(flow), dict(auth_response)
             )
-        except ValueError as exc:  # state mismatch, nonce mismatch, bad id token
+        # MSAL raises ValueError for a state mismatch or a bad id token, and RuntimeError
+        # when the id token's nonce is not this flow's (a replayed or foreign sign-in).
+        except (ValueError, RuntimeError) as exc:
             raise SignInError(
                 "That sign-in link has expired or was already used. Sign in again.", str(exc)
             ) from exc

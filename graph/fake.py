@@ -1,13 +1,16 @@
 """An in-memory Microsoft 365 behind the `Graph` interface, for fast tests of the app.
 
-It enforces the same rules as Graph and the sandbox (Teams-legal channel names,
-duplicate names, 500 recipients a message, drafts that can be sent once, transactionId
-and externalId idempotency, paging) and keeps everything in Graph's JSON shapes so tests
-can look at what was "sent". The contract suite runs it and the real client side by side.
+It enforces the same rules as Graph and the sandbox (Teams-legal channel names, duplicate
+names, 500 recipients a message, drafts that can be sent once, transactionId and
+externalId idempotency, paging) and keeps what it was sent as the same Graph-shaped
+documents the sandbox's state readers return, so a test can look at either the same way.
+The contract suite (tests/graph/test_contract.py) holds it and the real client to one
+behaviour.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
@@ -36,75 +39,117 @@ from graph.port import (
 
 MAX_MESSAGE_BYTES = 28 * 1024
 RECENT_MESSAGES = 50
+DELIVERY_HEADER = "x-incident-desk-delivery"
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _etag() -> str:
+    return f'"{uuid.uuid4()},1"'
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _copy(doc: dict) -> dict:
+    return json.loads(json.dumps(doc))  # readers hand out copies, as the sandbox does
 
 
 class FakeGraph:
-    def __init__(self):
-        self._lock = threading.RLock()
-        self._teams: dict[str, dict] = {}
-        self._messages: list[dict] = []
-        self._drafts: dict[str, dict] = {}
-        self._sent: list[dict] = []
-        self._events: dict[str, dict] = {}
-        self._meetings: dict[str, dict] = {}
-        self._lists: dict[tuple[str, str], list[dict]] = {}
-        self._drives: dict[str, dict[str, dict]] = {}
+    """`graph.port.Graph` in memory. `actor` plays the signed-in user (`/me`)."""
 
-    # ---- set-up and inspection ---------------------------------------------------------
+    def __init__(self, actor: str = "Incident Desk"):
+        self.actor = actor
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything, as the sandbox's state.reset() does."""
+        with self._lock:
+            self._teams: dict[str, dict] = {}  # id -> {displayName, channels, members}
+            self._messages: list[dict] = []
+            self._drafts: dict[str, dict] = {}
+            self._sent: list[dict] = []
+            self._events: dict[str, dict] = {}  # transactionId (or a fresh key) -> event
+            self._meetings: dict[str, dict] = {}  # externalId -> meeting
+            self._lists: dict[tuple[str, str], list[dict]] = {}
+            self._drives: dict[str, dict[str, dict]] = {}  # id -> lowercased path -> file
+
+    # ---- set-up ----------------------------------------------------------------------------
 
     def add_team(self, team_id: str, display_name: str = "") -> None:
         with self._lock:
             self._teams.setdefault(team_id, {"displayName": display_name, "channels": {},
-                                             "members": set()})
+                                             "members": {}})
+
+    def add_channel(self, team_id: str, display_name: str, channel_id: str | None = None,
+                    description: str = "") -> dict:
+        """A channel that exists already (the sandbox's seed does the same)."""
+        with self._lock:
+            channel_id = channel_id or f"19:{uuid.uuid4().hex}@thread.tacv2"
+            self._team(team_id)["channels"][channel_id] = {
+                "id": channel_id, "displayName": display_name, "description": description,
+                "membershipType": "standard", "createdDateTime": _now(),
+                "webUrl": f"https://teams.microsoft.com/l/channel/{channel_id}/"
+                          f"{display_name}?groupId={team_id}"}
+            return _copy(self._team(team_id)["channels"][channel_id])
 
     def seed_list(self, site_id: str, list_id: str, items: Sequence[dict],
                   replace: bool = False) -> None:
         with self._lock:
             rows = [] if replace else self._lists.get((site_id, list_id), [])
             start = len(rows)
-            rows = rows + [{"id": str(start + n + 1), "eTag": f'"{uuid.uuid4()},1"',
-                            "fields": dict(fields)} for n, fields in enumerate(items)]
-            self._lists[(site_id, list_id)] = rows
+            self._lists[(site_id, list_id)] = rows + [
+                {"id": str(start + n + 1), "eTag": _etag(), "fields": dict(fields)}
+                for n, fields in enumerate(items)]
 
     def add_drive(self, drive_id: str) -> None:
         with self._lock:
             self._drives.setdefault(drive_id, {})
 
+    def put_file(self, drive_id: str, path: str, content: bytes) -> None:
+        """A file that is there already (an organisation's report template)."""
+        folder, _, name = path.strip("/").rpartition("/")
+        self.add_drive(drive_id)
+        self.upload_file(drive_id, folder, name, content)
+
+    # ---- readers (the sandbox's state readers, same shapes) --------------------------------
+
     def channels(self, team_id: str | None = None) -> list[dict]:
         with self._lock:
             teams = [team_id] if team_id else list(self._teams)
-            return [dict(c) for t in teams for c in self._teams.get(t, {}).get(
-                "channels", {}).values()]
+            return [_copy(c) for t in teams
+                    for c in self._teams.get(t, {}).get("channels", {}).values()]
 
     def messages(self, team_id: str | None = None, channel_id: str | None = None) -> list[dict]:
         with self._lock:
-            return [dict(m) for m in self._messages
+            return [_copy(m) for m in self._messages
                     if (team_id is None or m["team_id"] == team_id)
                     and (channel_id is None or m["channel_id"] == channel_id)]
 
     def mails(self) -> list[dict]:
         with self._lock:
-            return [dict(m) for m in self._sent]
+            return [_copy(m) for m in self._sent]
 
     def drafts(self) -> list[dict]:
         with self._lock:
-            return [dict(m) for m in self._drafts.values()]
+            return [_copy(m) for m in self._drafts.values()]
 
     def events(self) -> list[dict]:
         with self._lock:
-            return list(self._events.values())
+            return [_copy(e) for e in self._events.values()]
 
     def meetings(self) -> list[dict]:
         with self._lock:
-            return list(self._meetings.values())
+            return [_copy(m) for m in self._meetings.values()]
 
-    def members(self, team_id: str) -> list[str]:
+    def members(self, team_id: str) -> list[dict]:
         with self._lock:
-            return sorted(self._team(team_id)["members"])
+            return [_copy(m) for m in self._teams.get(team_id, {}).get("members", {}).values()]
 
     def files(self, drive_id: str | None = None) -> list[dict]:
         with self._lock:
@@ -112,10 +157,12 @@ class FakeGraph:
             return [{k: v for k, v in f.items() if k != "content"}
                     for d in drives for f in self._drives.get(d, {}).values()]
 
-    def file_bytes(self, drive_id: str, path: str) -> bytes:
-        return self.get_file(drive_id, path)
+    def file_bytes(self, drive_id: str, path: str) -> bytes | None:
+        with self._lock:
+            found = self._drives.get(drive_id, {}).get(path.strip("/").lower())
+            return None if found is None else found["content"]
 
-    # ---- Teams -----------------------------------------------------------------------
+    # ---- Teams -----------------------------------------------------------------------------
 
     def _team(self, team_id: str) -> dict:
         team = self._teams.get(team_id)
@@ -130,6 +177,11 @@ class FakeGraph:
             raise NotFound("Channel not found", status=404, code="NotFound")
         return channel
 
+    @staticmethod
+    def _as_channel(team_id: str, raw: dict) -> Channel:
+        return Channel(id=raw["id"], team_id=team_id, display_name=raw["displayName"],
+                       web_url=raw["webUrl"], description=raw["description"])
+
     def create_channel(self, team_id: str, display_name: str, description: str = "") -> Channel:
         with self._lock:
             team = self._team(team_id)
@@ -140,19 +192,8 @@ class FakeGraph:
                    for c in team["channels"].values()):
                 raise Conflict("Channel name already existed, please use other name.",
                                status=400, code="NameAlreadyExists")
-            channel_id = f"19:{uuid.uuid4().hex}@thread.tacv2"
-            team["channels"][channel_id] = {
-                "id": channel_id, "displayName": display_name, "description": description,
-                "membershipType": "standard", "createdDateTime": _now(),
-                "webUrl": f"https://teams.microsoft.com/l/channel/{channel_id}/"
-                          f"{display_name}?groupId={team_id}",
-            }
-            return self._as_channel(team_id, team["channels"][channel_id])
-
-    @staticmethod
-    def _as_channel(team_id: str, raw: dict) -> Channel:
-        return Channel(id=raw["id"], team_id=team_id, display_name=raw["displayName"],
-                       web_url=raw["webUrl"], description=raw["description"])
+            raw = self.add_channel(team_id, display_name, description=description)
+            return self._as_channel(team_id, raw)
 
     def find_channel(self, team_id: str, display_name: str) -> Channel | None:
         with self._lock:
@@ -161,7 +202,8 @@ class FakeGraph:
                     return self._as_channel(team_id, raw)
         return None
 
-    def _post(self, team_id, channel_id, html, cards, reply_to_id=None) -> ChannelMessage:
+    def _post(self, team_id: str, channel_id: str, html: str, cards: Sequence[Card],
+              reply_to_id: str | None = None) -> ChannelMessage:
         with self._lock:
             self._channel(team_id, channel_id)
             if reply_to_id is not None and not any(
@@ -171,19 +213,19 @@ class FakeGraph:
             body = html + "".join(f'<attachment id="{c.attachment_id}"></attachment>'
                                   for c in cards)
             attachments = [{"id": c.attachment_id, "contentType": CARD_CONTENT_TYPE,
-                            "content": json.dumps(c.content)} for c in cards]
-            size = len(body.encode()) + sum(len(a["content"].encode()) for a in attachments)
-            if size > MAX_MESSAGE_BYTES:
+                            "content": json.dumps(c.content), "name": None} for c in cards]
+            wire = {"body": {"contentType": "html", "content": body},
+                    "attachments": attachments}
+            if len(json.dumps(wire).encode()) > MAX_MESSAGE_BYTES:
                 raise InvalidRequest("Message is too large.", status=413,
                                      code="RequestEntityTooLarge")
-            message_id = str(int(datetime.now(UTC).timestamp() * 1000) * 1000
-                             + len(self._messages))
-            raw = {"id": message_id, "team_id": team_id, "channel_id": channel_id,
-                   "replyToId": reply_to_id, "createdDateTime": _now(),
-                   "body": {"contentType": "html", "content": body},
-                   "attachments": attachments,
-                   "from": {"user": {"displayName": "Incident Desk"}},
-                   "webUrl": f"https://teams.microsoft.com/l/message/{channel_id}/{message_id}"}
+            message_id = f"{int(datetime.now(UTC).timestamp() * 1000)}{next(self._ids):06d}"
+            raw = {"id": message_id, "replyToId": reply_to_id, "createdDateTime": _now(),
+                   "messageType": "message", **wire,
+                   "from": {"user": {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.actor)),
+                                     "displayName": self.actor}},
+                   "webUrl": f"https://teams.microsoft.com/l/message/{channel_id}/{message_id}",
+                   "team_id": team_id, "channel_id": channel_id}
             self._messages.append(raw)
             return self._as_message(raw)
 
@@ -191,7 +233,7 @@ class FakeGraph:
     def _as_message(raw: dict) -> ChannelMessage:
         return ChannelMessage(
             id=raw["id"], html=raw["body"]["content"], web_url=raw["webUrl"],
-            created_at=datetime.fromisoformat(raw["createdDateTime"].replace("Z", "+00:00")),
+            created_at=_parse(raw["createdDateTime"]),
             sender_name=raw["from"]["user"]["displayName"],
             attachment_ids=tuple(a["id"] for a in raw["attachments"]),
             reply_to_id=raw["replyToId"])
@@ -205,12 +247,18 @@ class FakeGraph:
         return self._post(team_id, channel_id, html, cards, reply_to_id=message_id)
 
     def find_message(self, team_id: str, channel_id: str, attachment_id: str,
-                     reply_to_id: str | None = None) -> ChannelMessage | None:
+                     reply_to_id: str | None = None,
+                     since: datetime | None = None) -> ChannelMessage | None:
+        """Without `since`, the last 50 (one page); with it, back to `since`."""
         with self._lock:
             self._channel(team_id, channel_id)
-            recent = [m for m in self._messages if m["channel_id"] == channel_id
-                      and m["replyToId"] == reply_to_id][-RECENT_MESSAGES:]
-            for raw in reversed(recent):
+            rows = [m for m in self._messages if m["channel_id"] == channel_id
+                    and m["replyToId"] == reply_to_id]
+            if since is None:
+                rows = rows[-RECENT_MESSAGES:]
+            else:
+                rows = [m for m in rows if _parse(m["createdDateTime"]) >= since]
+            for raw in reversed(rows):
                 if any(a["id"] == attachment_id for a in raw["attachments"]):
                     return self._as_message(raw)
         return None
@@ -229,32 +277,31 @@ class FakeGraph:
 
     def add_team_member(self, team_id: str, user_id: str, owner: bool = False) -> None:
         with self._lock:
-            self._team(team_id)["members"].add(user_id)
+            self._team(team_id)["members"][user_id] = {
+                "id": f"{team_id}/{user_id}", "userId": user_id,
+                "roles": ["owner"] if owner else [],
+                "@odata.type": "#microsoft.graph.aadUserConversationMember"}
 
-    # ---- Outlook ---------------------------------------------------------------------
+    # ---- Outlook ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_mail(mail: Mail) -> None:
+    def _mail_record(self, sender: Sender, mail: Mail) -> dict:
         if mail.recipient_count == 0:
-            raise InvalidRequest("At least one recipient is required.", status=400,
+            raise InvalidRequest("At least one recipient is not valid.", status=400,
                                  code="ErrorInvalidRecipients")
         if mail.recipient_count > MAX_MAIL_RECIPIENTS:
-            raise InvalidRequest("The message exceeds the maximum supported size or "
-                                 "recipient count.", status=400,
-                                 code="ErrorExceededMessageLimit")
-
-    @staticmethod
-    def _mail_record(sender: Sender, mail: Mail) -> dict:
-        return {"sender": sender.user_id or "me", "subject": mail.subject,
-                "html": mail.html_body, "to": list(mail.to), "cc": list(mail.cc),
-                "bcc": list(mail.bcc), "reply_to": list(mail.reply_to),
-                "headers": {"x-incident-desk-delivery": mail.delivery_key}}
+            raise InvalidRequest("The message exceeds the maximum supported recipient "
+                                 "count.", status=400, code="ErrorExceededMessageLimit")
+        mailbox = sender.user_id or "me"
+        return {"sender": self.actor if mailbox == "me" else mailbox, "mailbox": mailbox,
+                "subject": mail.subject, "html": mail.html_body, "to": list(mail.to),
+                "cc": list(mail.cc), "bcc": list(mail.bcc), "reply_to": list(mail.reply_to),
+                "headers": {DELIVERY_HEADER: mail.delivery_key} if mail.delivery_key else {}}
 
     def create_draft(self, sender: Sender, mail: Mail) -> str:
-        self._check_mail(mail)
+        record = self._mail_record(sender, mail)
         with self._lock:
             draft_id = f"AAMk{uuid.uuid4().hex}"
-            self._drafts[draft_id] = {"id": draft_id, **self._mail_record(sender, mail)}
+            self._drafts[draft_id] = {"id": draft_id, **record}
             return draft_id
 
     def send_draft(self, sender: Sender, draft_id: str) -> None:
@@ -266,54 +313,72 @@ class FakeGraph:
             self._sent.append({**draft, "sent_at": _now()})
 
     def send_mail(self, sender: Sender, mail: Mail) -> None:
-        self._check_mail(mail)
+        record = self._mail_record(sender, mail)
         with self._lock:
-            self._sent.append({"id": f"AAMk{uuid.uuid4().hex}",
-                               **self._mail_record(sender, mail), "sent_at": _now()})
+            self._sent.append({"id": f"AAMk{uuid.uuid4().hex}", **record, "sent_at": _now()})
 
     def create_event(self, sender: Sender, request: EventRequest) -> Event:
+        def utc(value: datetime) -> dict:
+            return {"dateTime": value.astimezone(UTC).replace(tzinfo=None).isoformat(),
+                    "timeZone": "UTC"}
+
         with self._lock:
             key = request.transaction_id or uuid.uuid4().hex
             if key not in self._events:
                 event_id = f"AAMkEv{uuid.uuid4().hex}"
-                self._events[key] = {
-                    "id": event_id, "subject": request.subject, "organizer": sender.user_id,
-                    "start": request.start.isoformat(), "end": request.end.isoformat(),
-                    "attendees": [{"email": a.email, "name": a.name,
+                event = {
+                    "id": event_id, "transactionId": request.transaction_id or None,
+                    "subject": request.subject, "start": utc(request.start),
+                    "end": utc(request.end),
+                    "attendees": [{"emailAddress": {"address": a.email, "name": a.name},
                                    "type": "required" if a.required else "optional"}
                                   for a in request.attendees],
-                    "body": request.body_html, "transactionId": request.transaction_id,
-                    "webLink": f"https://outlook.office365.com/owa/?itemid={event_id}",
-                    "joinUrl": (f"https://teams.microsoft.com/l/meetup-join/{event_id}"
-                                if request.online_meeting else ""),
-                }
+                    "body": {"contentType": "html", "content": request.body_html},
+                    "organizer": sender.user_id or self.actor,
+                    "isOnlineMeeting": request.online_meeting,
+                    "location": {"displayName": request.location},
+                    "categories": list(request.categories),
+                    "webLink": f"https://outlook.office365.com/owa/?itemid={event_id}"}
+                if request.online_meeting:
+                    event["onlineMeeting"] = {
+                        "joinUrl": f"https://teams.microsoft.com/l/meetup-join/{event_id}"}
+                self._events[key] = event
             raw = self._events[key]
             return Event(id=raw["id"], web_url=raw["webLink"], subject=raw["subject"],
-                         join_url=raw["joinUrl"])
+                         join_url=raw.get("onlineMeeting", {}).get("joinUrl", ""))
 
     def create_online_meeting(self, sender: Sender, subject: str, start: datetime,
                               end: datetime, external_id: str) -> Meeting:
+        if not external_id:
+            raise InvalidRequest("externalId is required.", status=400, code="BadRequest")
         with self._lock:
             if external_id not in self._meetings:
                 meeting_id = uuid.uuid4().hex
                 self._meetings[external_id] = {
-                    "id": meeting_id, "subject": subject, "externalId": external_id,
+                    "id": meeting_id, "externalId": external_id, "subject": subject,
                     "startDateTime": start.isoformat(), "endDateTime": end.isoformat(),
+                    "organizer": sender.user_id or self.actor,
                     "joinWebUrl": f"https://teams.microsoft.com/l/meetup-join/{meeting_id}"}
             raw = self._meetings[external_id]
             return Meeting(id=raw["id"], join_url=raw["joinWebUrl"], subject=raw["subject"])
 
-    # ---- SharePoint ------------------------------------------------------------------
+    # ---- SharePoint ------------------------------------------------------------------------
 
     def list_items(self, site_id: str, list_id: str, page_size: int = 200
                    ) -> Iterator[ListItem]:
+        """Page by page, as Graph returns them: each page is copied when it is reached."""
         with self._lock:
             if (site_id, list_id) not in self._lists:
-                raise NotFound("List not found", status=404, code="itemNotFound")
-            rows = list(self._lists[(site_id, list_id)])
-        for start in range(0, len(rows), page_size):  # page by page, as Graph returns them
-            for raw in rows[start:start + page_size]:
+                raise NotFound("The list was not found.", status=404, code="itemNotFound")
+        start = 0
+        while True:
+            with self._lock:
+                page = self._lists[(site_id, list_id)][start:start + page_size]
+            for raw in page:
                 yield ListItem(id=raw["id"], fields=dict(raw["fields"]), etag=raw["eTag"])
+            if len(page) < page_size:
+                return
+            start += page_size
 
     def upload_file(self, drive_id: str, folder: str, name: str, content: bytes,
                     replace: bool = True) -> DriveFile:
@@ -321,25 +386,23 @@ class FakeGraph:
         with self._lock:
             drive = self._drives.get(drive_id)
             if drive is None:
-                raise NotFound("Drive not found", status=404, code="itemNotFound")
+                raise NotFound("The drive was not found.", status=404, code="itemNotFound")
             existing = drive.get(path.lower())
             if existing is not None and not replace:
-                raise Conflict("An item with the same name already exists.", status=409,
+                raise Conflict("The specified item name already exists.", status=409,
                                code="nameAlreadyExists")
             item_id = existing["id"] if existing else uuid.uuid4().hex
-            drive[path.lower()] = {
+            drive[path.lower()] = raw = {
                 "id": item_id, "name": name, "path": path, "size": len(content),
-                "content": bytes(content), "eTag": f'"{uuid.uuid4()},1"',
+                "content": bytes(content), "eTag": _etag(),
                 "upload_session": len(content) > SIMPLE_UPLOAD_LIMIT,
                 "webUrl": f"https://contoso.sharepoint.com/{drive_id}/{path}"}
-            raw = drive[path.lower()]
             return DriveFile(id=raw["id"], name=name, web_url=raw["webUrl"], size=raw["size"],
                              etag=raw["eTag"])
 
     def get_file(self, drive_id: str, path: str) -> bytes:
-        with self._lock:
-            raw = self._drives.get(drive_id, {}).get(path.strip("/").lower())
-            if raw is None:
-                raise NotFound("The resource could not be found.", status=404,
-                               code="itemNotFound")
-            return raw["content"]
+        content = self.file_bytes(drive_id, path)
+        if content is None:
+            raise NotFound("The resource could not be found.", status=404,
+                           code="itemNotFound")
+        return content

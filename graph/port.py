@@ -207,9 +207,11 @@ class Graph(Protocol):
               cards: Sequence[Card] = ()) -> ChannelMessage: ...
 
     def find_message(self, team_id: str, channel_id: str, attachment_id: str,
-                     reply_to_id: str | None = None) -> ChannelMessage | None:
+                     reply_to_id: str | None = None,
+                     since: datetime | None = None) -> ChannelMessage | None:
         """A message (or reply) carrying a card with this attachment id, if one was posted.
-        Looks through recent messages only (the last 50)."""
+        Pages back through the channel to `since` (when the work was first tried): in a
+        busy channel the earlier post may be far down the list."""
 
     def channel_messages(self, team_id: str, channel_id: str,
                          since: datetime | None = None) -> Iterator[ChannelMessage]:

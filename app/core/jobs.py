@@ -40,8 +40,11 @@ class InProcessJobs:
         self._pending: set[Future] = set()
         self._timers: set[threading.Timer] = set()
         self._stops: list[threading.Event] = []
+        self._closed = False
 
     def enqueue(self, path: str, *args, delay: float = 0.0) -> bool:
+        if self._closed:
+            return False
         if delay > 0:
             timer = threading.Timer(delay, self._submit, (path, args))
             timer.daemon = True
@@ -54,6 +57,8 @@ class InProcessJobs:
 
     def _submit(self, path: str, args: tuple) -> None:
         with self._lock:
+            if self._closed:  # a retry timer firing after shutdown: the sweep has it
+                return
             self._timers = {t for t in self._timers if t.is_alive()}
             future = self._pool.submit(self._run, path, args)
             self._pending.add(future)
@@ -107,6 +112,7 @@ class InProcessJobs:
         for stop in self._stops:
             stop.set()
         with self._lock:
+            self._closed = True
             for timer in self._timers:
                 timer.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -8,7 +8,7 @@ own idempotency keys.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -89,7 +89,9 @@ class PostToChannel:
                                        "url": web_url}]
         card_id = attachment_id(delivery.key)
         if attempt.ambiguous:
-            earlier = graph.find_message(team, channel, card_id)
+            earlier = graph.find_message(
+                team, channel, card_id,
+                since=delivery.created_at - timedelta(minutes=5))  # allow for clock skew
             if earlier is not None:
                 return {"message_id": earlier.id, "web_url": earlier.web_url,
                         "channel_id": channel, "found_earlier": True}

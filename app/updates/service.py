@@ -96,9 +96,9 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
                        payload={"mailbox": targets.mail_from, "subject": mail.subject(facts, label),
                                 "html": html, "to": [targets.mail_from or actor.email],
                                 "bcc": batch,
-                                "label": f"Update email to {len(batch):,} people{part}"})
+                                "label": f"Update email to {_people(len(batch))}{part}"})
         where = (["the Teams channel"] if to_channel else []) + (
-            [f"{len(people):,} people by email"] if people else [])
+            [f"{_people(len(people))} by email"] if people else [])
         session.add(TimelineEntry(
             incident_id=incident.id, kind="status_update",
             text=f"Update sent ({label.lower()}) to {' and '.join(where)}: {message}",
@@ -110,6 +110,10 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
         session.rollback()
         raise
     return update
+
+
+def _people(count: int) -> str:
+    return f"{count:,} {'person' if count == 1 else 'people'}"
 
 
 def _channel_delivery(session: Session, incident: Incident) -> Delivery | None:

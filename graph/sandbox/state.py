@@ -1,196 +1,368 @@
-"""What the sandbox received, kept as Graph-shaped JSON documents in SQLite.
+"""What the sandbox holds: Graph-shaped JSON documents in SQLite (stdlib sqlite3).
 
-SQLite lets the web process, in-process jobs and an RQ worker share one sandbox (each
-runs its own server thread on the same file) and keeps it across restarts. Without a
-path it lives in memory, for tests.
+In memory by default (tests); with a `path` the file is shared by every process that
+opens it (the web process, in-process jobs, an RQ worker: each runs its own server on the
+same file) and survives restarts. WAL mode; every change is one `BEGIN IMMEDIATE`
+transaction, so a check-then-write (a duplicate channel name, a transactionId, a draft
+sent twice) holds across threads and processes alike.
+
+Readers return plain dicts, oldest first ("newest last").
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
-import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from graph.sandbox import shapes
+from graph.sandbox.wire import clock_of, iso
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
-    id TEXT NOT NULL,
+    key TEXT NOT NULL,
     scope TEXT NOT NULL DEFAULT '',
+    parent TEXT NOT NULL DEFAULT '',
+    num INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL,
-    UNIQUE (kind, id)
+    UNIQUE (kind, key)
 );
-CREATE INDEX IF NOT EXISTS docs_kind_scope ON docs (kind, scope, seq);
+CREATE INDEX IF NOT EXISTS docs_by_scope ON docs (kind, scope, parent, seq);
+CREATE INDEX IF NOT EXISTS docs_by_num ON docs (kind, scope, num);
 CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+REQUEST_LOG_KEEP = 5000
+
+
+class Tx:
+    """Reads and writes inside one transaction (or one locked read)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def get(self, kind: str, key: str, scope: str | None = None) -> dict | None:
+        """The document, if it exists (and is in `scope`, when given)."""
+        if scope is None:
+            row = self.conn.execute("SELECT body FROM docs WHERE kind = ? AND key = ?",
+                                    (kind, key)).fetchone()
+        else:
+            row = self.conn.execute("SELECT body FROM docs WHERE kind = ? AND key = ? "
+                                    "AND scope = ?", (kind, key, scope)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind: str, key: str, body: dict, *, scope: str = "", parent: str = "",
+            num: int = 0) -> dict:
+        """Insert, or replace the body of an existing document (it keeps its place)."""
+        self.conn.execute(
+            "INSERT INTO docs (kind, key, scope, parent, num, body) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
+            (kind, key, scope, parent, num, json.dumps(body)))
+        return body
+
+    def put_many(self, kind: str, rows: Iterable[tuple[str, int, dict]], *,
+                 scope: str = "") -> None:
+        self.conn.executemany(
+            "INSERT INTO docs (kind, key, scope, num, body) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body",
+            ((kind, key, scope, num, json.dumps(body)) for key, num, body in rows))
+
+    def delete(self, kind: str, key: str) -> bool:
+        return self.conn.execute("DELETE FROM docs WHERE kind = ? AND key = ?",
+                                 (kind, key)).rowcount == 1
+
+    def select(self, kind: str, *, scope: str | None = None, parent: str | None = None,
+               num_after: int | None = None, seq_before: int | None = None,
+               newest_first: bool = False, limit: int = -1) -> list[tuple[int, dict]]:
+        """(seq, body) pairs; ordered by `num` when paging by `num_after`, else by seq."""
+        query, args = "SELECT seq, body FROM docs WHERE kind = ?", [kind]
+        for column, value in (("scope", scope), ("parent", parent)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                args.append(value)
+        if num_after is not None:
+            query += " AND num > ?"
+            args.append(num_after)
+        if seq_before is not None:
+            query += " AND seq < ?"
+            args.append(seq_before)
+        order = "num" if num_after is not None else "seq"
+        query += f" ORDER BY {order} {'DESC' if newest_first else 'ASC'} LIMIT ?"
+        args.append(limit)
+        rows = self.conn.execute(query, args).fetchall()
+        return [(seq, json.loads(body)) for seq, body in rows]
+
+    def bodies(self, kind: str, **filters) -> list[dict]:
+        return [body for _seq, body in self.select(kind, **filters)]
+
+    def max_num(self, kind: str, scope: str) -> int:
+        row = self.conn.execute("SELECT MAX(num) FROM docs WHERE kind = ? AND scope = ?",
+                                (kind, scope)).fetchone()
+        return row[0] or 0
+
+    def next_number(self, name: str, floor: int = 0) -> int:
+        """A counter that only goes up: max(previous + 1, floor)."""
+        row = self.conn.execute("SELECT value FROM counters WHERE name = ?",
+                                (name,)).fetchone()
+        value = max((row[0] + 1) if row else 1, floor)
+        self.conn.execute("INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT "
+                          "(name) DO UPDATE SET value = excluded.value", (name, value))
+        return value
+
+    def blob(self, key: str) -> bytes | None:
+        row = self.conn.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)",
+                          (key, sqlite3.Binary(data)))
+
+    def blobs(self, prefix: str) -> list[bytes]:
+        rows = self.conn.execute("SELECT data FROM blobs WHERE key >= ? AND key < ? "
+                                 "ORDER BY key", (prefix, prefix + "\uffff")).fetchall()
+        return [bytes(row[0]) for row in rows]
+
+    def delete_blobs(self, prefix: str) -> None:
+        self.conn.execute("DELETE FROM blobs WHERE key >= ? AND key < ?",
+                          (prefix, prefix + "\uffff"))
 
 
 class SandboxState:
-    def __init__(self, path: str | None = None):
+    """Thread-safe; safe across processes too when given a `path`.
+
+    `clock` (a callable returning an aware datetime) dates what the sandbox makes, e.g. a
+    test's frozen clock, so `createdDateTime`s agree with the app's idea of now.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None,
+                 clock: Callable[[], datetime] | None = None):
+        self.path = None if path in (None, ":memory:") else os.fspath(path)
+        self.clock = clock
+        self._open()
+        self._logged = 0
+
+    def _open(self) -> None:
+        self._pid = os.getpid()
         self._lock = threading.RLock()
-        self._local = threading.local()
-        self._path = path
-        if path is None:
-            self._shared = sqlite3.connect(":memory:", check_same_thread=False)
-            self._shared.executescript(SCHEMA)
-        else:
-            self._shared = None
-            self._conn().executescript(SCHEMA)
+        self._conn = sqlite3.connect(self.path or ":memory:", timeout=30,
+                                     isolation_level=None, check_same_thread=False)
+        if self.path:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
 
-    def _conn(self) -> sqlite3.Connection:
-        if self._shared is not None:
-            return self._shared
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
-        return conn
+    def _connection(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():  # forked (an RQ work-horse): never share a handle
+            self._open()
+        return self._conn
 
-    # ---- documents ---------------------------------------------------------------------
+    @contextmanager
+    def tx(self) -> Iterator[Tx]:
+        """One write transaction (nested calls join the outer one)."""
+        conn = self._connection()
+        with self._lock, clock_of(self.clock):
+            if conn.in_transaction:
+                yield Tx(conn)
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
-    def put(self, kind: str, doc_id: str, body: dict, scope: str = "") -> dict:
-        with self._lock, self._conn() as conn:
-            conn.execute(
-                "INSERT INTO docs (kind, id, scope, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
-                (kind, doc_id, scope, json.dumps(body)))
-        return body
-
-    def put_many(self, kind: str, rows: Iterable[tuple[str, dict]], scope: str = "") -> None:
-        with self._lock, self._conn() as conn:
-            conn.executemany(
-                "INSERT INTO docs (kind, id, scope, body) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
-                ((kind, doc_id, scope, json.dumps(body)) for doc_id, body in rows))
-
-    def get(self, kind: str, doc_id: str) -> dict | None:
-        with self._lock:
-            row = self._conn().execute("SELECT body FROM docs WHERE kind = ? AND id = ?",
-                                       (kind, doc_id)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def delete(self, kind: str, doc_id: str) -> bool:
-        with self._lock, self._conn() as conn:
-            return conn.execute("DELETE FROM docs WHERE kind = ? AND id = ?",
-                                (kind, doc_id)).rowcount == 1
-
-    def all(self, kind: str, scope: str | None = None, after: int = 0,
-            limit: int = -1) -> list[tuple[int, dict]]:
-        query = "SELECT seq, body FROM docs WHERE kind = ? AND seq > ?"
-        args: list = [kind, after]
-        if scope is not None:
-            query += " AND scope = ?"
-            args.append(scope)
-        query += " ORDER BY seq LIMIT ?"
-        args.append(limit)
-        with self._lock:
-            rows = self._conn().execute(query, args).fetchall()
-        return [(seq, json.loads(body)) for seq, body in rows]
-
-    def blob(self, key: str, data: bytes | None = None) -> bytes | None:
-        with self._lock, self._conn() as conn:
-            if data is not None:
-                conn.execute("INSERT OR REPLACE INTO blobs (key, data) VALUES (?, ?)",
-                             (key, data))
-                return data
-            row = conn.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        conn = self._connection()
+        with self._lock, clock_of(self.clock):
+            yield Tx(conn)
 
     def reset(self) -> None:
-        with self._lock, self._conn() as conn:
-            conn.execute("DELETE FROM docs")
-            conn.execute("DELETE FROM blobs")
+        """Forget everything (teams, lists and drives too)."""
+        with self.tx() as tx:
+            for table in ("docs", "blobs", "counters"):
+                tx.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
 
     # ---- set-up ----------------------------------------------------------------------
 
-    def add_team(self, team_id: str, display_name: str = "") -> None:
-        if self.get("team", team_id) is None:
-            self.put("team", team_id, {"id": team_id, "displayName": display_name})
+    def add_team(self, team_id: str, display_name: str = "") -> dict:
+        with self.tx() as tx:
+            team = tx.get("team", team_id)
+            if team is None:
+                team = tx.put("team", team_id, {
+                    "id": team_id, "displayName": display_name or team_id,
+                    "description": None, "createdDateTime": iso(), "isArchived": False,
+                    "webUrl": f"https://teams.microsoft.com/l/team/{team_id}"})
+            return team
 
     def add_channel(self, team_id: str, display_name: str, channel_id: str | None = None,
                     description: str = "") -> dict:
-        channel_id = channel_id or f"19:{uuid.uuid4().hex}@thread.tacv2"
-        return self.put("channel", channel_id, {
-            "id": channel_id, "displayName": display_name, "description": description,
-            "membershipType": "standard",
-            "webUrl": f"https://teams.microsoft.com/l/channel/{channel_id}/"
-                      f"{display_name}?groupId={team_id}"}, scope=team_id)
+        """A channel made without the name rules (e.g. the team's "General")."""
+        with self.tx() as tx:
+            if tx.get("team", team_id) is None:
+                raise ValueError(f"no team {team_id!r}: add_team first")
+            channel_id = channel_id or shapes.new_channel_id()
+            existing = tx.get("channel", channel_id)
+            if existing is not None:
+                return existing
+            return tx.put("channel", channel_id,
+                          shapes.channel(team_id, channel_id, display_name, description),
+                          scope=team_id)
 
-    def seed_list(self, site_id: str, list_id: str, items: list[dict],
+    def add_site(self, site_id: str, display_name: str = "") -> dict:
+        with self.tx() as tx:
+            site = tx.get("site", site_id)
+            if site is None:
+                site = tx.put("site", site_id, {
+                    "id": site_id, "displayName": display_name or site_id,
+                    "webUrl": f"{shapes.SHAREPOINT}/sites/{site_id}"})
+            return site
+
+    def seed_list(self, site_id: str, list_id: str, items: Iterable[dict],
                   replace: bool = False) -> None:
+        """Append list items (dicts of fields); ids count up from 1 per list."""
         scope = f"{site_id}/{list_id}"
-        with self._lock:
+        created = iso()
+        with self.tx() as tx:
+            self.add_site(site_id)
+            if tx.get("list", scope) is None:
+                tx.put("list", scope, {"id": list_id, "name": list_id,
+                                       "displayName": list_id, "createdDateTime": created},
+                       scope=site_id)
             if replace:
-                with self._conn() as conn:
-                    conn.execute("DELETE FROM docs WHERE kind = 'item' AND scope = ?", (scope,))
-            self.put("list", scope, {"id": list_id, "site": site_id})
-            start = len(self.all("item", scope))
-            self.put_many("item", (
-                (f"{scope}/{start + n + 1}",
-                 {"id": str(start + n + 1), "eTag": f'"{uuid.uuid4()},1"',
-                  "createdDateTime": "2026-01-01T00:00:00Z", "fields": dict(fields)})
-                for n, fields in enumerate(items)), scope=scope)
+                tx.conn.execute("DELETE FROM docs WHERE kind = 'item' AND scope = ?",
+                                (scope,))
+            first = tx.max_num("item", scope) + 1
+            tx.put_many("item", ((f"{scope}/{number}", number, item) for number, item in
+                                 shapes.list_items(site_id, list_id, first, items, created)),
+                        scope=scope)
 
-    def add_drive(self, drive_id: str) -> None:
-        if self.get("drive", drive_id) is None:
-            self.put("drive", drive_id, {"id": drive_id})
+    def add_drive(self, drive_id: str, name: str = "Documents") -> dict:
+        with self.tx() as tx:
+            drive = tx.get("drive", drive_id)
+            if drive is None:
+                drive = tx.put("drive", drive_id, {
+                    "id": drive_id, "name": name, "driveType": "documentLibrary",
+                    "createdDateTime": iso(),
+                    "webUrl": f"{shapes.SHAREPOINT}/{drive_id}"})
+            return drive
 
-    # ---- readers for tests and the "what was sent" page --------------------------------
+    def put_file(self, drive_id: str, path: str, data: bytes,
+                 mime_type: str | None = None) -> dict:
+        """Store (or replace) a file at `path` (e.g. `Templates/report.docx`)."""
+        self.add_drive(drive_id)
+        with self.tx() as tx:
+            return store_file(tx, drive_id, path.strip("/"), bytes(data), mime_type,
+                              via="seed", actor="")[0]
+
+    # ---- readers for tests and the "what was sent" page ---------------------------------
 
     def channels(self, team_id: str | None = None) -> list[dict]:
-        return [doc for _seq, doc in self.all("channel", team_id)]
+        with self.read() as tx:
+            if team_id is None:
+                rows = tx.conn.execute("SELECT scope, body FROM docs WHERE kind = 'channel' "
+                                       "ORDER BY seq").fetchall()
+            else:
+                rows = tx.conn.execute("SELECT scope, body FROM docs WHERE kind = 'channel' "
+                                       "AND scope = ? ORDER BY seq", (team_id,)).fetchall()
+        return [{**json.loads(body), "team_id": scope} for scope, body in rows]
 
-    def messages(self, team_id: str | None = None, channel_id: str | None = None) -> list[dict]:
-        return [doc for _seq, doc in self.all("message")
-                if (team_id is None or doc["team_id"] == team_id)
-                and (channel_id is None or doc["channel_id"] == channel_id)]
+    def messages(self, team_id: str | None = None, channel_id: str | None = None
+                 ) -> list[dict]:
+        """Posts and replies (`reply_to` is the parent's id, None for a post)."""
+        with self.read() as tx:
+            rows = tx.bodies("message", scope=channel_id)
+        result = []
+        for message in rows:
+            where = message.get("channelIdentity") or {}
+            if team_id is not None and where.get("teamId") != team_id:
+                continue
+            result.append({**message, "team_id": where.get("teamId"),
+                           "channel_id": where.get("channelId"),
+                           "reply_to": message.get("replyToId")})
+        return result
 
     def mails(self) -> list[dict]:
-        return [doc for _seq, doc in self.all("sent")]
+        """Sent mail: mailbox, sender, to/cc/bcc, subject, html, headers, sent_at."""
+        with self.read() as tx:
+            return tx.bodies("mail")
 
     def drafts(self) -> list[dict]:
-        return [doc for _seq, doc in self.all("draft")]
+        with self.read() as tx:
+            return tx.bodies("draft")
 
     def events(self) -> list[dict]:
-        return [doc for _seq, doc in self.all("event")]
+        with self.read() as tx:
+            return tx.bodies("event")
 
     def meetings(self) -> list[dict]:
-        return [doc for _seq, doc in self.all("meeting")]
+        with self.read() as tx:
+            return tx.bodies("meeting")
 
     def members(self, team_id: str) -> list[dict]:
-        return [doc for _seq, doc in self.all("member", team_id)]
+        with self.read() as tx:
+            return tx.bodies("member", scope=team_id)
 
     def files(self, drive_id: str | None = None) -> list[dict]:
-        return [doc for _seq, doc in self.all("file", drive_id)]
+        """Metadata (path, name, size, id, eTag, webUrl, mimeType, ...) without bytes."""
+        with self.read() as tx:
+            return [record_of(item) for item in tx.bodies("file", scope=drive_id)]
 
     def file_bytes(self, drive_id: str, path: str) -> bytes | None:
-        return self.blob(f"{drive_id}/{path.strip('/').lower()}")
+        with self.read() as tx:
+            return tx.blob(f"file:{drive_id}/{path.strip('/').lower()}")
 
     def requests(self) -> list[dict]:
-        return [doc for _seq, doc in self.all("request")]
+        """Every /v1.0 and upload request: method, path, status, actor, duration, fault."""
+        with self.read() as tx:
+            return tx.bodies("request")
+
+    def summary(self) -> dict:
+        with self.read() as tx:
+            rows = tx.conn.execute("SELECT kind, COUNT(*) FROM docs GROUP BY kind").fetchall()
+        return dict(rows)
+
+    def log_request(self, entry: dict) -> None:
+        with self.tx() as tx:
+            tx.put("request", entry["request_id"], entry)
+            self._logged += 1
+            if self._logged % 500 == 0:
+                tx.conn.execute(
+                    "DELETE FROM docs WHERE kind = 'request' AND seq <= (SELECT seq FROM docs "
+                    "WHERE kind = 'request' ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (REQUEST_LOG_KEEP,))
 
 
-def seed_defaults(state: SandboxState) -> None:
-    """A small tenant to try things in: a team with a broadcast channel, a contacts list
-    and a drive for reports. Ids match app.m365.sandbox_host."""
-    if state.get("team", "incident-team") is not None:
-        return
-    state.add_team("incident-team", "Incidents")
-    state.add_channel("incident-team", "General", "19:general@thread.tacv2",
-                      "Announcements for everyone")
-    state.seed_list("contacts-site", "contacts", [
-        {"Title": "Priya Shah", "Email": "priya.shah@example.org", "Service": "",
-         "Role": "Deputy director", "Severities": ["P1"]},
-        {"Title": "Tom Baker", "Email": "tom.baker@example.org", "Service": "",
-         "Role": "Programme delivery manager", "Severities": ["P1", "P2"]},
-        {"Title": "Ama Mensah", "Email": "ama.mensah@example.org", "Service": "Payments",
-         "Role": "Service owner", "Severities": ["P1", "P2"]},
-        {"Title": "Li Wei", "Email": "li.wei@example.org", "Service": "Payments",
-         "Role": "Product manager", "Severities": []},
-        {"Title": "Sam Jones", "Email": "sam.jones@example.org", "Service": "Search",
-         "Role": "Service owner", "Severities": ["P1"]},
-    ])
-    state.add_drive("incident-reports")
+def record_of(item: dict) -> dict:
+    """A stored file's metadata as readers see it (the Graph driveItem is under `item`)."""
+    return {key: value for key, value in item.items() if not key.startswith("@")}
+
+
+def file_key(drive_id: str, path: str) -> str:
+    return f"{drive_id}/{path.strip('/').lower()}"
+
+
+def store_file(tx: Tx, drive_id: str, path: str, data: bytes, mime: str | None, *,
+               via: str, actor: str) -> tuple[dict, bool]:
+    """Create or replace the file at `path`; (stored record, created?)."""
+    key = file_key(drive_id, path)
+    existing = tx.get("file", key)
+    item = shapes.drive_item(drive_id, path, len(data),
+                             existing["id"] if existing else shapes.new_item_id(),
+                             existing["createdDateTime"] if existing else iso(), mime)
+    record = {**item, "drive_id": drive_id, "path": path, "mimeType": item["file"]["mimeType"],
+              "via": via, "upload_session": via == "session", "actor": actor}
+    tx.put("file", key, record, scope=drive_id)
+    tx.put_blob(f"file:{key}", data)
+    return record, existing is None

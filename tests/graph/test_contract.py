@@ -1,17 +1,26 @@
 """One contract, two implementations: the in-memory FakeGraph and the real msgraph-sdk
-client talking HTTP to the sandbox. What the app relies on must hold for both."""
+client talking HTTP to the sandbox. What the app relies on must hold for both.
+
+`world` runs a test once per implementation (see conftest.py); `client_world` tests are
+the client's own: faults, timeouts, retries, threads and processes.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from graph.client import GraphClient
-from graph.fake import FakeGraph
 from graph.port import (
     ME,
+    SIMPLE_UPLOAD_LIMIT,
     Attendee,
     Card,
     Conflict,
@@ -22,141 +31,295 @@ from graph.port import (
     NotFound,
     Sender,
 )
-from graph.sandbox import SandboxServer
-from graph.tokens import sandbox_token
+from tests.graph.conftest import ACTOR, DRIVE, TEAM, client_for
 
-TEAM = "team-1"
-HOSTILE = '<img src=x onerror=alert(1)> & "quotes" \u202e'
-
-
-@pytest.fixture(scope="module")
-def server():
-    with SandboxServer() as running:
-        yield running
+# What a person might type: markup, entities, quotes, a right-to-left override, astral
+# characters. The port passes it through untouched; escaping is the caller's job.
+HOSTILE = ('<img src=x onerror=alert(1)> &amp; & "quotes" \'single\' </attachment> '
+           '\u202eevil\u202c 🔥 ${{7*7}} \\n')
+START = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
 
-class World:
-    """The implementation under test, and where to look at what it did."""
-
-    def __init__(self, graph, store, faults=None):
-        self.graph, self.store, self.faults = graph, store, faults
+def card(text: str = "hello") -> dict:
+    return {"type": "AdaptiveCard", "version": "1.5",
+            "body": [{"type": "TextBlock", "text": text, "wrap": True}]}
 
 
-@pytest.fixture(params=["fake", "client"])
-def world(request, server):
-    if request.param == "fake":
-        fake = FakeGraph()
-        store = fake
-        world = World(fake, store)
-    else:
-        server.state.reset()
-        server.faults.reset()
-        world = World(GraphClient(server.graph_base_url, sandbox_token("ada@example.com"),
-                                  timeout=5), server.state, server.faults)
-    world.store.add_team(TEAM, "Incidents")
-    world.store.add_drive("drive-1")
-    return world
+def mail(**overrides) -> Mail:
+    values = dict(subject="Update", html_body="<p>Update</p>", to=["a@example.com"])
+    values.update(overrides)
+    return Mail(**values)
 
 
-def test_channels_are_created_found_and_refused_when_illegal_or_taken(world):
+# ---- Teams: channels ---------------------------------------------------------------------
+
+
+def test_a_channel_is_created_and_found_whatever_the_case(world):
     channel = world.graph.create_channel(TEAM, "inc-2026-11-24-login", "INC-2026-0001: Login")
     assert channel.id and channel.web_url and channel.team_id == TEAM
+    assert channel.display_name == "inc-2026-11-24-login"
     found = world.graph.find_channel(TEAM, "INC-2026-11-24-LOGIN")
     assert found.id == channel.id and found.description == "INC-2026-0001: Login"
-    assert world.graph.find_channel(TEAM, "nope") is None
-    with pytest.raises(Conflict):
+    assert world.graph.find_channel(TEAM, "inc-2026-11-24") is None
+    (stored,) = [c for c in world.state.channels(TEAM) if c["id"] == channel.id]
+    assert stored["displayName"] == "inc-2026-11-24-login"
+
+
+def test_a_taken_name_is_a_conflict_whatever_the_case(world):
+    world.graph.create_channel(TEAM, "inc-2026-11-24-login")
+    with pytest.raises(Conflict) as caught:
         world.graph.create_channel(TEAM, "Inc-2026-11-24-Login")
-    for bad in ("a" * 51, "what?", "a/b", "_hidden", "ends."):
-        with pytest.raises(InvalidRequest):
-            world.graph.create_channel(TEAM, bad)
-    with pytest.raises(NotFound):
+    assert caught.value.code == "NameAlreadyExists" and not caught.value.retryable
+    assert len(world.state.channels(TEAM)) == 1
+
+
+@pytest.mark.parametrize("name", ["a" * 51, "what?", "a/b", "50%", "x#y", "_hidden",
+                                  "ends.", 'say "hi"', ""])
+def test_an_illegal_channel_name_is_an_invalid_request(world, name):
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.create_channel(TEAM, name)
+    assert caught.value.status == 400 and not caught.value.retryable
+    assert world.state.channels(TEAM) == []
+
+
+def test_a_missing_team_is_not_found(world):
+    with pytest.raises(NotFound) as caught:
         world.graph.create_channel("no-such-team", "fine")
-
-
-def test_posts_carry_cards_and_can_be_found_again(world):
-    channel = world.graph.create_channel(TEAM, "posts")
-    card = {"type": "AdaptiveCard", "version": "1.5",
-            "body": [{"type": "TextRun", "text": HOSTILE}]}
-    posted = world.graph.post_message(TEAM, channel.id, "<p>hello</p>", [Card("att-1", card)])
-    assert posted.id and "att-1" in posted.attachment_ids
-    (stored,) = world.store.messages(channel_id=channel.id)
-    assert json.loads(stored["attachments"][0]["content"]) == card  # bytes arrive unchanged
-    assert '<attachment id="att-1"></attachment>' in stored["body"]["content"]
-    assert world.graph.find_message(TEAM, channel.id, "att-1").id == posted.id
-    assert world.graph.find_message(TEAM, channel.id, "att-2") is None
-    reply = world.graph.reply(TEAM, channel.id, posted.id, "<p>re</p>", [Card("att-3", card)])
-    assert world.graph.find_message(TEAM, channel.id, "att-3", reply_to_id=posted.id).id \
-        == reply.id
-    assert [m.id for m in world.graph.channel_messages(TEAM, channel.id)] == [posted.id]
-
-
-def test_drafts_are_sent_once(world):
-    mail = Mail(subject="Update", html_body="<p>&lt;b&gt;</p>", to=["a@example.com"],
-                bcc=[f"p{n}@example.com" for n in range(499)], delivery_key="K1")
-    draft = world.graph.create_draft(ME, mail)
-    world.graph.send_draft(ME, draft)
+    assert caught.value.status == 404
     with pytest.raises(NotFound):
+        world.graph.find_channel("no-such-team", "fine")
+
+
+def test_adding_a_member_twice_is_not_an_error(world):
+    world.graph.add_team_member(TEAM, "user-1", owner=True)
+    world.graph.add_team_member(TEAM, "user-1", owner=True)
+    world.graph.add_team_member(TEAM, "user-2")
+    members = {m["userId"]: m["roles"] for m in world.state.members(TEAM)}
+    assert members == {"user-1": ["owner"], "user-2": []}
+    with pytest.raises(NotFound):
+        world.graph.add_team_member("no-such-team", "user-1")
+
+
+# ---- Teams: messages ---------------------------------------------------------------------
+
+
+def test_html_and_cards_arrive_byte_for_byte(world):
+    channel = world.graph.create_channel(TEAM, "posts")
+    html = f"<p>{HOSTILE}</p>"
+    content = card(HOSTILE)
+    posted = world.graph.post_message(TEAM, channel.id, html,
+                                      [Card("att-1", content), Card("att-2", card())])
+    assert posted.id and posted.attachment_ids == ("att-1", "att-2")
+    assert posted.sender_name == ACTOR and posted.created_at is not None
+    assert posted.html == html + '<attachment id="att-1"></attachment>' \
+                                 '<attachment id="att-2"></attachment>'
+    (stored,) = world.state.messages(channel_id=channel.id)
+    assert stored["body"] == {"contentType": "html", "content": posted.html}
+    first = stored["attachments"][0]
+    assert first["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert first["content"] == json.dumps(content)  # a JSON string, unchanged
+    assert json.loads(first["content"])["body"][0]["text"] == HOSTILE
+
+
+def test_a_posted_card_is_found_again_by_its_attachment_id(world):
+    channel = world.graph.create_channel(TEAM, "find")
+    posted = world.graph.post_message(TEAM, channel.id, "<p>a</p>", [Card("k-1", card())])
+    world.graph.post_message(TEAM, channel.id, "<p>b</p>")
+    assert world.graph.find_message(TEAM, channel.id, "k-1").id == posted.id
+    assert world.graph.find_message(TEAM, channel.id, "k-2") is None
+    reply = world.graph.reply(TEAM, channel.id, posted.id, "<p>re</p>", [Card("k-3", card())])
+    assert reply.reply_to_id == posted.id
+    found = world.graph.find_message(TEAM, channel.id, "k-3", reply_to_id=posted.id)
+    assert found.id == reply.id and found.reply_to_id == posted.id
+    assert world.graph.find_message(TEAM, channel.id, "k-3") is None  # not top level
+
+
+def test_find_message_looks_at_the_last_fifty_or_back_to_since(world):
+    channel = world.graph.create_channel(TEAM, "busy")
+    old = world.graph.post_message(TEAM, channel.id, "old", [Card("old", card())])
+    for n in range(55):
+        world.graph.post_message(TEAM, channel.id, f"<p>{n}</p>")
+    assert world.graph.find_message(TEAM, channel.id, "old") is None
+    since = old.created_at - timedelta(minutes=5)
+    assert world.graph.find_message(TEAM, channel.id, "old", since=since).id == old.id
+    assert world.graph.find_message(TEAM, channel.id, "nope", since=since) is None
+    messages = list(world.graph.channel_messages(TEAM, channel.id))  # pages past 50
+    assert len(messages) == 56 and messages[-1].id == old.id
+
+
+def test_channel_messages_are_newest_first_without_replies(world):
+    channel = world.graph.create_channel(TEAM, "history")
+    first = world.graph.post_message(TEAM, channel.id, "<p>1</p>")
+    world.graph.reply(TEAM, channel.id, first.id, "<p>1.1</p>")
+    time.sleep(0.01)
+    second = world.graph.post_message(TEAM, channel.id, "<p>2</p>")
+    assert [m.id for m in world.graph.channel_messages(TEAM, channel.id)] == \
+        [second.id, first.id]
+    recent = list(world.graph.channel_messages(TEAM, channel.id, since=second.created_at))
+    assert [m.id for m in recent] == [second.id]
+    later = second.created_at + timedelta(minutes=1)
+    assert list(world.graph.channel_messages(TEAM, channel.id, since=later)) == []
+
+
+def test_posting_to_what_does_not_exist_is_not_found(world):
+    channel = world.graph.create_channel(TEAM, "exists")
+    with pytest.raises(NotFound):
+        world.graph.post_message(TEAM, "19:missing@thread.tacv2", "<p>x</p>")
+    with pytest.raises(NotFound):
+        world.graph.reply(TEAM, channel.id, "404", "<p>x</p>")
+    with pytest.raises(NotFound):
+        world.graph.find_message(TEAM, "19:missing@thread.tacv2", "k")
+    assert world.state.messages() == []
+
+
+def test_a_message_over_the_size_cap_is_refused(world):
+    channel = world.graph.create_channel(TEAM, "big")
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.post_message(TEAM, channel.id, "<p>x</p>", [Card("big", card("x" * 30_000))])
+    assert not caught.value.retryable
+    assert world.state.messages() == []
+
+
+# ---- Outlook -------------------------------------------------------------------------------
+
+
+def test_a_draft_is_sent_once(world):
+    draft = world.graph.create_draft(ME, mail(html_body=f"<p>{HOSTILE}</p>",
+                                              delivery_key="incident/1/update/2"))
+    assert [d["id"] for d in world.state.drafts()] == [draft]
+    assert world.state.mails() == []
+    world.graph.send_draft(ME, draft)
+    with pytest.raises(NotFound) as caught:
         world.graph.send_draft(ME, draft)
-    (sent,) = world.store.mails()
-    assert sent["subject"] == "Update" and len(sent["bcc"]) == 499
-    assert sent["html"] == "<p>&lt;b&gt;</p>"
+    assert caught.value.status == 404 and not caught.value.retryable
+    (sent,) = world.state.mails()
+    assert sent["html"] == f"<p>{HOSTILE}</p>" and sent["subject"] == "Update"
+    assert sent["headers"] == {"x-incident-desk-delivery": "incident/1/update/2"}
+    assert sent["sender"] == ACTOR and world.state.drafts() == []
+
+
+def test_five_hundred_recipients_pass_and_more_are_refused(world):
+    many = [f"p{n}@example.com" for n in range(500)]
+    draft = world.graph.create_draft(ME, mail(to=many[:1], cc=many[1:2], bcc=many[2:]))
+    world.graph.send_draft(ME, draft)
+    (sent,) = world.state.mails()
+    assert len(sent["to"]) + len(sent["cc"]) + len(sent["bcc"]) == 500
+    too_many = mail(bcc=[*many, "one.more@example.com"])
     with pytest.raises(InvalidRequest):
-        world.graph.create_draft(ME, Mail(subject="x", html_body="", to=["a@example.com"],
-                                          bcc=[f"p{n}@example.com" for n in range(500)]))
+        world.graph.create_draft(ME, too_many)
+    with pytest.raises(InvalidRequest):
+        world.graph.send_mail(ME, too_many)
+    with pytest.raises(InvalidRequest):
+        world.graph.send_mail(ME, mail(to=[]))
+    assert len(world.state.mails()) == 1 and world.state.drafts() == []
 
 
-def test_shared_mailbox_and_one_shot_mail(world):
+def test_one_shot_mail_from_a_shared_mailbox(world):
     world.graph.send_mail(Sender("incidents@example.com"),
-                          Mail(subject="Hi", html_body="<p>x</p>", to=["b@example.com"]))
-    (sent,) = world.store.mails()
-    assert sent["to"] == ["b@example.com"]
+                          mail(to=["b@example.com"], cc=["c@example.com"], delivery_key="K"))
+    (sent,) = world.state.mails()
+    assert sent["mailbox"] == "incidents@example.com" and sent["to"] == ["b@example.com"]
+    assert sent["cc"] == ["c@example.com"]
+    assert sent["headers"]["x-incident-desk-delivery"] == "K"
 
 
-def test_events_and_meetings_are_idempotent(world):
-    start = datetime(2026, 11, 25, 9, tzinfo=UTC)
-    request = EventRequest(subject="Review", start=start, end=start + timedelta(hours=1),
-                           attendees=[Attendee("a@example.com", "A")], transaction_id="T1")
+def test_an_event_with_a_transaction_id_is_created_once(world):
+    request = EventRequest(subject="Review", start=START, end=START + timedelta(hours=1),
+                           attendees=[Attendee("a@example.com", "A"),
+                                      Attendee("b@example.com", required=False)],
+                           body_html=f"<p>{HOSTILE}</p>", transaction_id="T1",
+                           location="Room 1", categories=("Incident",))
     first = world.graph.create_event(ME, request)
-    assert world.graph.create_event(ME, request).id == first.id
-    assert len(world.store.events()) == 1
-    meeting = world.graph.create_online_meeting(ME, "Room", start, start + timedelta(hours=8),
-                                                external_id="E1")
-    again = world.graph.create_online_meeting(ME, "Room", start, start + timedelta(hours=8),
-                                              external_id="E1")
-    assert meeting.id == again.id and meeting.join_url.startswith("https://")
+    again = world.graph.create_event(ME, request)
+    assert again.id == first.id and first.web_url and first.join_url.startswith("https://")
+    assert first.subject == "Review"
+    (stored,) = world.state.events()
+    assert stored["transactionId"] == "T1"
+    assert stored["start"]["dateTime"].startswith("2026-11-25T09:00:00")
+    assert [a["type"] for a in stored["attendees"]] == ["required", "optional"]
+    offline = world.graph.create_event(ME, EventRequest(
+        subject="Other", start=START, end=START + timedelta(hours=1), online_meeting=False))
+    assert offline.id != first.id and offline.join_url == ""
+    assert len(world.state.events()) == 2
 
 
-def test_list_items_are_paged_through(world):
-    world.store.seed_list("site", "list", [{"Title": f"P{n}", "Email": f"p{n}@x.org"}
-                                           for n in range(10_000)])
-    titles = [item.fields["Title"] for item in world.graph.list_items("site", "list",
-                                                                     page_size=1000)]
-    assert len(titles) == 10_000 and len(set(titles)) == 10_000
+def test_an_online_meeting_is_created_or_got_by_external_id(world):
+    end = START + timedelta(hours=8)
+    meeting = world.graph.create_online_meeting(ME, "Command room", START, end, "E1")
+    again = world.graph.create_online_meeting(ME, "Command room", START, end, "E1")
+    other = world.graph.create_online_meeting(ME, "Command room", START, end, "E2")
+    assert meeting.id == again.id != other.id
+    assert meeting.join_url.startswith("https://") and meeting.subject == "Command room"
+    assert sorted(m["externalId"] for m in world.state.meetings()) == ["E1", "E2"]
+
+
+# ---- SharePoint ----------------------------------------------------------------------------
+
+
+def test_ten_thousand_list_items_are_paged_through(world):
+    world.state.seed_list("site", "list", [{"Title": f"P{n}", "Email": f"p{n}@x.org",
+                                            "Tags": ["a", HOSTILE]} for n in range(10_000)])
+    items = world.graph.list_items("site", "list", page_size=500)
+    first = next(items)
+    seeded = {"Title": "P0", "Email": "p0@x.org", "Tags": ["a", HOSTILE]}
+    assert {k: first.fields.get(k) for k in seeded} == seeded  # and SharePoint's own
+    assert first.id == "1" and first.etag
+    titles = [first.fields["Title"]] + [item.fields["Title"] for item in items]
+    assert titles == [f"P{n}" for n in range(10_000)]
+
+
+def test_a_missing_list_is_not_found(world):
     with pytest.raises(NotFound):
         list(world.graph.list_items("site", "missing"))
+    world.state.seed_list("site", "empty", [])
+    assert list(world.graph.list_items("site", "empty")) == []
 
 
-def test_files_are_uploaded_replaced_and_read(world):
-    first = world.graph.upload_file("drive-1", "Incident reports", "INC-1.docx", b"one")
-    second = world.graph.upload_file("drive-1", "Incident reports", "INC-1.docx", b"two!")
-    assert first.id == second.id and second.size == 4
-    assert world.graph.get_file("drive-1", "Incident reports/INC-1.docx") == b"two!"
+def test_a_small_file_is_uploaded_replaced_and_read(world):
+    name, body = "INC-2026-0001 review.docx", b"one"
+    first = world.graph.upload_file(DRIVE, "Incident reports", name, body)
+    second = world.graph.upload_file(DRIVE, "/Incident reports/", name, b"two!")
+    assert first.id == second.id and second.size == 4 and second.name == name
+    assert second.web_url and second.etag
+    assert world.graph.get_file(DRIVE, f"Incident reports/{name}") == b"two!"
+    assert world.state.file_bytes(DRIVE, f"Incident reports/{name}") == b"two!"
     with pytest.raises(Conflict):
-        world.graph.upload_file("drive-1", "Incident reports", "INC-1.docx", b"x",
-                                replace=False)
+        world.graph.upload_file(DRIVE, "Incident reports", name, b"x", replace=False)
+    assert world.graph.get_file(DRIVE, f"Incident reports/{name}") == b"two!"
+    root = world.graph.upload_file(DRIVE, "", "top.txt", b"at the root")
+    assert root.name == "top.txt" and world.graph.get_file(DRIVE, "top.txt") == b"at the root"
 
 
-@pytest.fixture
-def client_world(server):
-    """The real client only: failures that need a network to happen."""
-    server.state.reset()
-    server.faults.reset()
-    server.state.add_team(TEAM, "Incidents")
-    return World(GraphClient(server.graph_base_url, sandbox_token("ada@example.com"),
-                             timeout=5), server.state, server.faults)
+def test_reading_or_writing_what_does_not_exist_is_not_found(world):
+    with pytest.raises(NotFound):
+        world.graph.get_file(DRIVE, "Templates/missing.docx")
+    with pytest.raises(NotFound):
+        world.graph.upload_file("no-such-drive", "x", "y.txt", b"y")
 
 
-def test_throttling_and_outages_are_retryable_errors(client_world):
+def test_a_large_file_goes_through_an_upload_session(world):
+    body = random.Random(7).randbytes(SIMPLE_UPLOAD_LIMIT * 2 + 12345)  # three chunks
+    uploaded = world.graph.upload_file(DRIVE, "Reports", "big.docx", body)
+    assert uploaded.size == len(body) and uploaded.name == "big.docx"
+    assert world.graph.get_file(DRIVE, "Reports/big.docx") == body
+    (stored,) = world.state.files(DRIVE)
+    assert stored["upload_session"] is True and stored["size"] == len(body)
+    again = world.graph.upload_file(DRIVE, "Reports", "big.docx", body[::-1])
+    assert again.id == uploaded.id
+    assert world.graph.get_file(DRIVE, "Reports/big.docx") == body[::-1]
+    with pytest.raises(Conflict):
+        world.graph.upload_file(DRIVE, "Reports", "big.docx", body, replace=False)
+
+
+# ---- the client's own: HTTP, faults, threads, processes ----------------------------------
+
+
+def requests_to(world, fragment: str, method: str | None = None) -> list[dict]:
+    return [r for r in world.state.requests() if fragment in r["path"]
+            and (method is None or r["method"] == method)]
+
+
+def test_throttling_is_a_retryable_error_with_retry_after_and_no_hidden_retry(client_world):
     world = client_world
     channel = world.graph.create_channel(TEAM, "faults")
     world.faults.configure(retry_after=7)
@@ -164,36 +327,186 @@ def test_throttling_and_outages_are_retryable_errors(client_world):
     with pytest.raises(GraphError) as caught:
         world.graph.post_message(TEAM, channel.id, "x")
     assert caught.value.status == 429 and caught.value.retryable
-    assert caught.value.retry_after == 7
-    assert world.store.messages(channel_id=channel.id) == []
-    world.faults.fail_next(1, "503", "/messages")
+    assert caught.value.retry_after == 7 and caught.value.code == "TooManyRequests"
+    assert world.state.messages(channel_id=channel.id) == []
+    assert len(requests_to(world, "/messages", "POST")) == 1  # the SDK did not retry
+
+
+def test_an_outage_is_a_retryable_error(client_world):
+    world = client_world
+    world.faults.configure(retry_after=2)
+    world.faults.fail_next(1, "503", "/channels")
     with pytest.raises(GraphError) as caught:
-        world.graph.post_message(TEAM, channel.id, "x")
+        world.graph.create_channel(TEAM, "down")
     assert caught.value.status == 503 and caught.value.retryable
+    assert caught.value.retry_after == 2
+    assert world.state.channels(TEAM) == [] and len(requests_to(world, "/channels")) == 1
 
 
-def test_a_lost_response_was_applied_though_the_caller_saw_an_error(client_world):
+def test_a_lost_response_is_retryable_though_graph_did_the_work(client_world):
     world = client_world
     channel = world.graph.create_channel(TEAM, "lost")
     world.faults.fail_next(1, "lost_response", "/messages")
     with pytest.raises(GraphError) as caught:
-        world.graph.post_message(TEAM, channel.id, "x", [Card("k", {"type": "AdaptiveCard"})])
-    assert caught.value.retryable
+        world.graph.post_message(TEAM, channel.id, "x", [Card("k", card())])
+    assert caught.value.retryable and caught.value.status == 504
     assert world.graph.find_message(TEAM, channel.id, "k") is not None
 
 
-def test_a_hung_request_times_out_as_a_retryable_error(client_world):
+def test_a_hung_request_times_out_within_the_timeout_as_status_0(client_world):
     client_world.faults.configure(hang=3)
-    client_world.faults.fail_next(1, "timeout", "/channels")
-    client = GraphClient(client_world.graph.base_url,
-                         sandbox_token("ada@example.com"), timeout=1)
+    client_world.faults.fail_next(1, "timeout", "/members")
+    client = client_for(client_world.server, timeout=0.5)
+    started = time.monotonic()
     with pytest.raises(GraphError) as caught:
-        client.create_channel(TEAM, "slow")
+        client.add_team_member(TEAM, "slow")
+    assert caught.value.status == 0 and caught.value.retryable
+    assert time.monotonic() - started < 1.5
+    assert client.find_channel(TEAM, "anything") is None  # the loop is not stuck
+
+
+def test_nobody_listening_is_status_0():
+    from graph.client import GraphClient
+
+    client = GraphClient("http://127.0.0.1:9/v1.0", lambda: "t", timeout=2)
+    with pytest.raises(GraphError) as caught:
+        client.find_channel(TEAM, "x")
     assert caught.value.status == 0 and caught.value.retryable
 
 
-def test_no_token_is_refused(server):
-    client = GraphClient(server.graph_base_url, lambda: "", timeout=5)
+def test_no_token_is_refused_and_not_retryable(client_world):
+    client = client_world.graph.__class__(client_world.server.graph_base_url, lambda: "")
     with pytest.raises(GraphError) as caught:
         client.find_channel(TEAM, "x")
-    assert caught.value.status == 401
+    assert caught.value.status == 401 and not caught.value.retryable
+
+
+def test_a_token_failure_is_raised_as_is_in_the_callers_thread(client_world):
+    from graph.client import GraphClient
+    from graph.port import TokenUnavailable
+
+    threads = []
+
+    def token():
+        threads.append(threading.current_thread())
+        if len(threads) > 1:
+            raise TokenUnavailable("Ada must sign in again")
+        return ACTOR
+
+    client = GraphClient(client_world.server.graph_base_url, token)
+    assert client.find_channel(TEAM, "x") is None
+    with pytest.raises(TokenUnavailable):
+        client.find_channel(TEAM, "x")
+    assert threads == [threading.current_thread()] * 2
+
+
+def test_list_pages_are_fetched_only_as_they_are_read(client_world):
+    world = client_world
+    world.state.seed_list("site", "list", [{"Title": str(n)} for n in range(1000)])
+    items = world.graph.list_items("site", "list", page_size=100)
+    assert requests_to(world, "/items") == []
+    for _ in range(150):
+        next(items)
+    assert len(requests_to(world, "/items")) == 2
+    assert sum(1 for _ in items) == 850 and len(requests_to(world, "/items")) == 10
+
+
+def test_a_lost_chunk_is_resumed_from_next_expected_ranges(client_world):
+    world = client_world
+    body = random.Random(3).randbytes(SIMPLE_UPLOAD_LIMIT + 1)
+    world.faults.fail_next(1, "lost_response", "/_upload/")
+    world.graph.upload_file(DRIVE, "Reports", "resumed.docx", body)
+    assert world.graph.get_file(DRIVE, "Reports/resumed.docx") == body
+    chunks = requests_to(world, "/_upload/")
+    assert [r["method"] for r in chunks] == ["PUT", "GET", "PUT"]
+    assert all(r["bytes"] <= SIMPLE_UPLOAD_LIMIT for r in chunks)
+
+
+def test_a_lost_last_chunk_still_gives_the_file(client_world, monkeypatch):
+    world, graph = client_world, client_world.graph
+    body = random.Random(4).randbytes(SIMPLE_UPLOAD_LIMIT + 99)
+    send = graph._raw
+
+    def lose_the_last_answer(method, url, content=None, headers=None):
+        if method == "PUT" and headers["Content-Range"].endswith(f"/{len(body)}") and \
+                headers["Content-Range"].split("-")[1].startswith(f"{len(body) - 1}/"):
+            world.faults.fail_next(1, "lost_response", "/_upload/")
+        return send(method, url, content, headers)
+
+    monkeypatch.setattr(graph, "_raw", lose_the_last_answer)
+    uploaded = graph.upload_file(DRIVE, "Reports", "last.docx", body)
+    assert uploaded.size == len(body) and graph.get_file(DRIVE, "Reports/last.docx") == body
+    assert [r["method"] for r in requests_to(world, "/_upload/")] == ["PUT", "PUT", "GET"]
+
+
+def test_many_threads_share_one_loop(client_world):
+    world = client_world
+    channel = world.graph.create_channel(TEAM, "busy")
+    errors = []
+
+    def post(n):
+        try:
+            client_for(world.server).post_message(TEAM, channel.id, f"<p>{n}</p>")
+        except Exception as error:  # collected, then asserted on below
+            errors.append(error)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == [] and len(world.state.messages(channel_id=channel.id)) == 16
+    assert [t.name for t in threading.enumerate()].count("graph-sdk-loop") == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_the_client_works_in_a_forked_child(client_world):
+    graph = client_world.graph
+    graph.create_channel(TEAM, "before-fork")  # the parent's loop thread is running
+    pid = os.fork()
+    if pid == 0:  # the child: exit codes only, never back into pytest
+        code = 3
+        try:
+            code = 0 if graph.find_channel(TEAM, "before-fork") else 1
+            graph.create_channel(TEAM, "from-the-child")
+        except BaseException:
+            code = 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung")
+        time.sleep(0.02)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert graph.find_channel(TEAM, "from-the-child") is not None
+
+
+def test_importing_the_client_does_not_import_msgraph():
+    code = ("import sys, graph.client, graph.fake, graph.names; "
+            "assert not any(m.split('.')[0] in ('msgraph', 'kiota_http', 'msgraph_core') "
+            "for m in sys.modules), sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60,  # noqa: S603 - our code
+                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+
+
+def test_both_implement_every_port_method_with_its_signature():
+    import inspect
+
+    from graph.client import GraphClient
+    from graph.fake import FakeGraph
+    from graph.port import Graph
+
+    wanted = {name: inspect.signature(member) for name, member in vars(Graph).items()
+              if callable(member) and not name.startswith("_")}
+    assert len(wanted) == 15
+    for implementation in (FakeGraph, GraphClient):
+        for name, signature in wanted.items():
+            found = inspect.signature(getattr(implementation, name))
+            assert [(p.name, p.default) for p in found.parameters.values()] == \
+                [(p.name, p.default) for p in signature.parameters.values()], \
+                f"{implementation.__name__}.{name}{found} is not Graph.{name}{signature}"

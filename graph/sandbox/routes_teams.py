@@ -1,0 +1,329 @@
+"""Teams: channels, channel messages and replies, team members.
+
+Error answers follow what Graph is documented or reported to return:
+- unknown team: 404 NotFound "No team found with Group Id {id}"
+- an illegal channel name: 400 BadRequest "Channel.DisplayName doesn't contain allowed
+  characters, please use the valid values."
+- a taken channel name (compared case-insensitively): 400 NameAlreadyExists "Channel name
+  already existed, please use other name."
+- an attachment not referenced from the body: 400 BadRequest "Body does not contain marker
+  for attachment with Id '...'"; card content that is not a JSON string: 400 BadRequest
+  "Failed to process content in attachment with Id '...'."
+- a message over ~28 KB: 413 RequestEntityTooLarge
+- $top over 50 when listing messages: 400 "Limit of '50' for Top Query has been exceeded."
+- adding someone who is already a member: 201 again (Graph does not refuse it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+from werkzeug.routing import Rule
+
+from graph.port import CARD_CONTENT_TYPE, ILLEGAL_CHANNEL_CHARACTERS, MAX_CHANNEL_NAME
+from graph.sandbox import shapes
+from graph.sandbox.wire import (
+    TENANT_ID,
+    ApiError,
+    Ctx,
+    decode_token,
+    encode_token,
+    identity,
+    iso,
+    item_body,
+    json_response,
+    list_field,
+    text_field,
+    utc_now,
+)
+
+MAX_MESSAGE_BYTES = 28 * 1024
+MESSAGES_PAGE, MESSAGES_MAX_PAGE = 20, 50
+FILTER = re.compile(r"^\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+BIND = re.compile(r"users(?:\('([^']+)'\)|/([^/?]+))\s*$")
+MEMBER_TYPE = "#microsoft.graph.aadUserConversationMember"
+
+
+def _team(tx, team: str) -> dict:
+    found = tx.get("team", team)
+    if found is None:
+        raise ApiError(404, "NotFound", f"No team found with Group Id {team}",
+                       inner={"code": "ItemNotFound"})
+    return found
+
+
+def _channel(tx, team: str, channel: str) -> dict:
+    _team(tx, team)
+    found = tx.get("channel", channel, scope=team)
+    if found is None:
+        raise ApiError(404, "NotFound", f"Channel {channel} was not found in team {team}.")
+    return found
+
+
+def name_problem(name: str) -> str | None:
+    if not name.strip():
+        return "Channel.DisplayName cannot be empty."
+    if len(name) > MAX_CHANNEL_NAME:
+        return f"Channel.DisplayName cannot be longer than {MAX_CHANNEL_NAME} characters."
+    if set(name) & ILLEGAL_CHANNEL_CHARACTERS or name.startswith("_") or name.endswith("."):
+        return "Channel.DisplayName doesn't contain allowed characters, please use the " \
+               "valid values."
+    return None
+
+
+# ---- teams and channels -------------------------------------------------------------------
+
+
+def get_team(ctx: Ctx, team: str):
+    with ctx.state.read() as tx:
+        return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#teams/$entity",
+                              **_team(tx, team)})
+
+
+def list_channels(ctx: Ctx, team: str):
+    wanted = ctx.arg("$filter")
+    name = None
+    if wanted:
+        match = FILTER.match(wanted)
+        if match is None:
+            raise ApiError(400, "BadRequest", f"Invalid filter clause: {wanted}")
+        name = match.group(1).replace("''", "'")
+    with ctx.state.read() as tx:
+        _team(tx, team)
+        channels = tx.bodies("channel", scope=team)
+    if name is not None:
+        channels = [c for c in channels if c["displayName"].lower() == name.lower()]
+    return json_response({
+        "@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/channels",
+        "@odata.count": len(channels), "value": channels})
+
+
+def create_channel(ctx: Ctx, team: str):
+    body = ctx.body()
+    name = text_field(body, "displayName")
+    description = text_field(body, "description")
+    kind = text_field(body, "membershipType", "standard")
+    if kind != "standard":
+        raise ApiError(400, "BadRequest", "The sandbox creates standard channels only.")
+    problem = name_problem(name)
+    with ctx.state.tx() as tx:
+        _team(tx, team)  # an unknown team is a 404 whatever the name
+        if problem:
+            raise ApiError(400, "BadRequest", problem)
+        if any(c["displayName"].lower() == name.lower()
+               for c in tx.bodies("channel", scope=team)):
+            raise ApiError(400, "NameAlreadyExists",
+                           "Channel name already existed, please use other name.")
+        channel_id = shapes.new_channel_id()
+        channel = tx.put("channel", channel_id,
+                         shapes.channel(team, channel_id, name, description), scope=team)
+    return json_response({
+        "@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/channels/$entity",
+        **channel}, 201)
+
+
+def get_channel(ctx: Ctx, team: str, channel: str):
+    with ctx.state.read() as tx:
+        found = _channel(tx, team, channel)
+    return json_response({
+        "@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/channels/$entity",
+        **found})
+
+
+# ---- messages ---------------------------------------------------------------------------
+
+
+def _attachments(html: str, raw: list) -> list[dict]:
+    attachments = []
+    for attachment in raw:
+        if not isinstance(attachment, dict):
+            raise ApiError(400, "BadRequest", "Invalid request body was sent.")
+        attachment_id = attachment.get("id")
+        if not isinstance(attachment_id, str) or not attachment_id:
+            raise ApiError(400, "BadRequest", "Attachment id is required.")
+        content_type = text_field(attachment, "contentType")
+        content = attachment.get("content")
+        if content is not None and not isinstance(content, str):
+            raise ApiError(400, "BadRequest", "Invalid request body was sent.")
+        if content_type == CARD_CONTENT_TYPE:
+            try:
+                card = json.loads(content or "")
+            except ValueError:
+                card = None
+            if not isinstance(card, dict):
+                raise ApiError(400, "BadRequest", "Failed to process content in attachment "
+                                                  f"with Id '{attachment_id}'.")
+        marker = re.compile(r"<attachment\s+id\s*=\s*[\"']" + re.escape(attachment_id)
+                            + r"[\"']\s*>\s*</attachment>")
+        if not marker.search(html):
+            raise ApiError(400, "BadRequest", "Body does not contain marker for attachment "
+                           f"with Id '{attachment_id}'. Add '<attachment id=\""
+                           f"{attachment_id}\"></attachment>' to the body.")
+        attachments.append({
+            "id": attachment_id, "contentType": content_type,
+            "contentUrl": attachment.get("contentUrl"), "content": content,
+            "name": attachment.get("name"), "thumbnailUrl": attachment.get("thumbnailUrl"),
+            "teamsAppId": attachment.get("teamsAppId")})
+    return attachments
+
+
+def _post(ctx: Ctx, team: str, channel: str, reply_to: str | None):
+    body = ctx.body()
+    if body.get("body") is None:
+        raise ApiError(400, "BadRequest", "Missing body content.")
+    content = item_body(body.get("body"))
+    attachments = _attachments(content["content"], list_field(body, "attachments"))
+    size = len(content["content"].encode()) + sum(
+        len((a["content"] or "").encode()) for a in attachments)
+    if size > MAX_MESSAGE_BYTES:
+        raise ApiError(413, "RequestEntityTooLarge", "Request Entity too large.")
+    with ctx.state.tx() as tx:
+        _channel(tx, team, channel)
+        if reply_to is not None:
+            parent = tx.get("message", reply_to)
+            if parent is None or parent["channelIdentity"]["channelId"] != channel \
+                    or parent.get("replyToId"):
+                raise ApiError(404, "NotFound", f"Message {reply_to} was not found.")
+        floor = int(utc_now().timestamp() * 1000)  # Teams' ids are epoch milliseconds
+        message_id = str(tx.next_number("message", floor=floor))
+        now = iso()
+        link = (f"https://teams.microsoft.com/l/message/{quote(channel, safe='')}/"
+                f"{message_id}?groupId={team}&tenantId={TENANT_ID}&createdTime={message_id}"
+                + (f"&parentMessageId={reply_to}" if reply_to else ""))
+        message = tx.put("message", message_id, {
+            "id": message_id, "replyToId": reply_to, "etag": message_id,
+            "messageType": "message", "createdDateTime": now, "lastModifiedDateTime": now,
+            "lastEditedDateTime": None, "deletedDateTime": None,
+            "subject": text_field(body, "subject") or None, "summary": None, "chatId": None,
+            "importance": "normal", "locale": "en-us", "webUrl": link,
+            "policyViolation": None, "eventDetail": None,
+            "from": {"application": None, "device": None, "user": identity(ctx.actor)},
+            "body": content,
+            "channelIdentity": {"teamId": team, "channelId": channel},
+            "attachments": attachments, "mentions": [], "reactions": []},
+            scope=channel, parent=reply_to or "")
+    context = f"teams('{team}')/channels('{quote(channel, safe='')}')/messages"
+    if reply_to:
+        context += f"('{reply_to}')/replies"
+    return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#{context}/$entity",
+                          **message}, 201)
+
+
+def _list(ctx: Ctx, team: str, channel: str, parent: str = ""):
+    top = ctx.top(MESSAGES_PAGE, MESSAGES_MAX_PAGE, strict=True)
+    token = ctx.arg("$skiptoken")
+    before = None
+    if token:
+        try:
+            before = int(decode_token(token))
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", "The $skiptoken is not valid.") from exc
+    with ctx.state.read() as tx:
+        _channel(tx, team, channel)
+        if parent and tx.get("message", parent) is None:
+            raise ApiError(404, "NotFound", f"Message {parent} was not found.")
+        rows = tx.select("message", scope=channel, parent=parent, seq_before=before,
+                         newest_first=True, limit=top + 1)
+    path = f"{ctx.graph_url}/teams/{quote(team)}/channels/{quote(channel, safe=':@')}/messages"
+    if parent:
+        path += f"/{parent}/replies"
+    page = [body for _seq, body in rows[:top]]
+    result = {"@odata.context": f"{ctx.graph_url}/$metadata#Collection(chatMessage)",
+              "@odata.count": len(page), "value": page}
+    if len(rows) > top:
+        result["@odata.nextLink"] = f"{path}?$top={top}&$skiptoken=" \
+                                    f"{encode_token(str(rows[top - 1][0]))}"
+    return json_response(result)
+
+
+def post_message(ctx: Ctx, team: str, channel: str):
+    return _post(ctx, team, channel, None)
+
+
+def list_messages(ctx: Ctx, team: str, channel: str):
+    return _list(ctx, team, channel)
+
+
+def get_message(ctx: Ctx, team: str, channel: str, message: str, reply: str | None = None):
+    with ctx.state.read() as tx:
+        _channel(tx, team, channel)
+        found = tx.get("message", reply or message)
+    if found is None or found["channelIdentity"]["channelId"] != channel \
+            or (reply and found.get("replyToId") != message):
+        raise ApiError(404, "NotFound", f"Message {reply or message} was not found.")
+    return json_response(found)
+
+
+def post_reply(ctx: Ctx, team: str, channel: str, message: str):
+    return _post(ctx, team, channel, message)
+
+
+def list_replies(ctx: Ctx, team: str, channel: str, message: str):
+    return _list(ctx, team, channel, parent=message)
+
+
+# ---- members ----------------------------------------------------------------------------
+
+
+def add_member(ctx: Ctx, team: str):
+    body = ctx.body()
+    if body.get("@odata.type", MEMBER_TYPE) != MEMBER_TYPE:
+        raise ApiError(400, "BadRequest", "Only aadUserConversationMember can be added.")
+    bind = body.get("user@odata.bind")
+    match = BIND.search(bind) if isinstance(bind, str) else None
+    if match is None:
+        raise ApiError(400, "BadRequest", "The 'user@odata.bind' property is required, as "
+                                          "https://graph.microsoft.com/v1.0/users('{id}').")
+    user = match.group(1) or match.group(2)
+    roles = list_field(body, "roles")
+    if any(role not in ("owner", "guest") for role in roles):
+        raise ApiError(400, "BadRequest", f"Invalid roles {roles}.")
+    with ctx.state.tx() as tx:
+        _team(tx, team)
+        key = f"{team}/{user.lower()}"
+        existing = tx.get("member", key)
+        member = tx.put("member", key, {
+            "@odata.type": MEMBER_TYPE,
+            "id": existing["id"] if existing else encode_token(f"{team}#{user}"),
+            "roles": roles, "displayName": user,
+            "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
+            "userId": user, "email": user if "@" in user else None,
+            "tenantId": TENANT_ID,
+            "user": user, "added_by": ctx.actor,
+            "added_at": existing["added_at"] if existing else iso()}, scope=team)
+    public = {k: v for k, v in member.items() if k not in ("user", "added_by", "added_at")}
+    return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/"
+                                            "members/$entity", **public}, 201)
+
+
+def list_members(ctx: Ctx, team: str):
+    with ctx.state.read() as tx:
+        _team(tx, team)
+        members = tx.bodies("member", scope=team)
+    return json_response({"value": [{k: v for k, v in m.items()
+                                     if k not in ("user", "added_by", "added_at")}
+                                    for m in members]})
+
+
+def rules() -> list[Rule]:
+    base = "/v1.0/teams/<team>"
+    channel = f"{base}/channels/<channel>"
+    return [
+        Rule(base, endpoint=get_team, methods=["GET"]),
+        Rule(f"{base}/channels", endpoint=list_channels, methods=["GET"]),
+        Rule(f"{base}/channels", endpoint=create_channel, methods=["POST"]),
+        Rule(channel, endpoint=get_channel, methods=["GET"]),
+        Rule(f"{channel}/messages", endpoint=list_messages, methods=["GET"]),
+        Rule(f"{channel}/messages", endpoint=post_message, methods=["POST"]),
+        Rule(f"{channel}/messages/<message>", endpoint=get_message, methods=["GET"]),
+        Rule(f"{channel}/messages/<message>/replies", endpoint=list_replies,
+             methods=["GET"]),
+        Rule(f"{channel}/messages/<message>/replies", endpoint=post_reply,
+             methods=["POST"]),
+        Rule(f"{channel}/messages/<message>/replies/<reply>", endpoint=get_message,
+             methods=["GET"]),
+        Rule(f"{base}/members", endpoint=list_members, methods=["GET"]),
+        Rule(f"{base}/members", endpoint=add_member, methods=["POST"]),
+    ]
