@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.contacts.routes import bp as contacts_bp
+    from app.documents.routes import bp as documents_bp
     from app.incidents.routes import bp as incidents_bp
     from app.m365.routes import bp as m365_bp
     from app.updates.routes import bp as updates_bp
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(m365_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(updates_bp)
+    app.register_blueprint(documents_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)

@@ -108,6 +108,16 @@ class Settings:
     reports_folder: str = field(
         default_factory=lambda: os.environ.get("M365_REPORTS_FOLDER", "Incident reports")
     )
+    # Security incidents' reports go only to this (restricted) folder; unset, they are not
+    # put in SharePoint at all and can only be downloaded by the people allowed to see them.
+    security_reports_folder: str | None = field(
+        default_factory=lambda: _env("M365_SECURITY_REPORTS_FOLDER"))
+    # Shown on reports' cover pages and footers.
+    organisation_name: str = field(
+        default_factory=lambda: os.environ.get("ORGANISATION_NAME", ""))
+    # The organisation's report template: a .docx path in the reports library.
+    report_template_path: str | None = field(
+        default_factory=lambda: _env("M365_REPORT_TEMPLATE"))
 
     @property
     def entra_configured(self) -> bool:

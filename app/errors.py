@@ -15,7 +15,8 @@ MESSAGES = {
     404: ("Page not found", "If you typed the web address, check it is correct. "
           "If you followed a link to an incident, it may be restricted."),
     405: ("That action is not allowed here", "Go back and use the buttons on the page."),
-    413: ("That is too large", "Send less at once."),
+    413: ("That is too large", "Send less at once: a form, with any file in it, can be "
+          "up to 2 MB."),
     500: ("Sorry, something went wrong", "Nothing you entered was saved. Try again in a "
           "minute; if it keeps happening, tell the team that runs Incident Desk."),
 }

@@ -47,13 +47,31 @@ def deliver(delivery_id: int) -> str:
 
 
 def sweep_outbox() -> int:
-    """Queue deliveries that are due or were abandoned by a dead worker (every minute)."""
+    """Queue deliveries and report writes that are due or were abandoned by a dead worker
+    or lost with Redis (every minute)."""
     from app.db import Session
+    from app.documents.service import sweep as sweep_reports
     from app.outbox.service import sweep
 
     def work(_app):
         try:
-            return sweep(Session)
+            return sweep(Session) + sweep_reports(Session)
+        finally:
+            Session.remove()
+
+    return _run(work)
+
+
+def write_report(report_id: int) -> str:
+    """Write one Word report into SharePoint from the incident as it is now."""
+    from app.db import Session
+    from app.documents.writer import write
+
+    def work(app):
+        try:
+            return write(Session, report_id, graph_for_app=app.extensions["graph_for_app"],
+                         targets=app.extensions["targets"], org=app.extensions["org"],
+                         settings=app.extensions["settings"])
         finally:
             Session.remove()
 

@@ -2,6 +2,7 @@
 
 from app.auth.models import ApiToken, TokenCache, User
 from app.contacts.models import Contact, ContactSync
+from app.documents.models import ReportFile, ReportTemplate, Review
 from app.incidents.models import (
     Incident,
     ReferenceCounter,
@@ -14,5 +15,5 @@ from app.outbox.models import Delivery
 from app.updates.models import StatusUpdate
 
 __all__ = ["ApiToken", "Contact", "ContactSync", "Delivery", "Incident", "ReferenceCounter",
-           "RoleAssignment", "Service", "StatusUpdate", "TeamsChannel", "TimelineEntry",
-           "TokenCache", "User"]
+           "ReportFile", "ReportTemplate", "Review", "RoleAssignment", "Service",
+           "StatusUpdate", "TeamsChannel", "TimelineEntry", "TokenCache", "User"]

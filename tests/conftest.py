@@ -19,7 +19,8 @@ from app.config import Settings
 from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["deliveries", "teams_channels", "status_updates", "contacts", "contact_syncs",
+TABLES = ["report_files", "reviews", "report_templates",
+          "deliveries", "teams_channels", "status_updates", "contacts", "contact_syncs",
           "timeline_entries",
           "role_assignments", "incident_services", "incidents", "reference_counters",
           "services", "api_tokens", "token_caches", "users"]

@@ -59,3 +59,47 @@ def test_a_p1_reaches_teams_and_email_in_the_sandbox(sandbox_app, session, froze
 def test_the_sandbox_page_exists_only_in_sandbox_mode(app, browser):
     browser.sign_in()
     assert browser.get("/sandbox").status_code == 404
+
+
+def test_a_p1_leaves_its_reports_in_the_sandbox_sharepoint_folder(
+        sandbox_app, session, frozen_clock):
+    """Declaring, updating and closing a P1 leaves the running report and the major-incident
+    report in the reports folder, named by day and reference, through the real client."""
+    from io import BytesIO
+
+    from docx import Document
+
+    from app.jobs import sweep_outbox
+    from app.m365.sandbox_host import state_for
+
+    browser = Browser(sandbox_app.test_client())
+    browser.sign_in(name="Ada Lovelace", email="ada@example.com")
+    reference = browser.declare(title="Payments down", severity="P1")
+    drain(sandbox_app)
+    browser.submit(f"/incidents/{reference}/updates/new", data={
+        "phase": "identified", "message": "A bad release; rolling back.", "to_channel": "y"})
+    for status in ("resolved", "closed"):
+        frozen_clock.advance(minutes=30)
+        response = browser.submit(f"/incidents/{reference}", f"/incidents/{reference}/status",
+                                  {"status-status": status, "status-note": "Rolled back"})
+        assert response.status_code == 302
+    drain(sandbox_app)
+    frozen_clock.advance(minutes=5)  # past the debounce: the minute's sweep writes the rest
+    with sandbox_app.app_context():
+        sweep_outbox()
+    drain(sandbox_app)
+
+    state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
+    day = "2026-11-22"
+    paths = {f["path"] for f in state.files()}
+    running = f"Incident reports/{day} {reference} Running incident report.docx"
+    major = f"Incident reports/{day} {reference} Major incident report.docx"
+    assert {running, major, f"Incident reports/{day} {reference} Public version.docx"} <= paths
+    drive = next(f["drive_id"] for f in state.files())
+    text = "\n".join(c.text for t in Document(BytesIO(state.file_bytes(drive, running))).tables
+                     for r in t.rows for c in r.cells)
+    assert "A bad release; rolling back." in text  # the update, in the refreshed report
+    page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
+    assert "Up to date" in page and "/sandbox/file?" in page
+    download = browser.get(f"/sandbox/file?drive={drive}&path={major}")
+    assert download.status_code == 200 and download.data[:2] == b"PK"

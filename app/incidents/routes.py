@@ -92,6 +92,9 @@ def _page_forms(incident):
 
 
 def _render_show(incident, status_code=200, **forms):
+    from app.documents import panel as reports_panel
+    from app.documents.forms import WriteAgainForm
+    from app.documents.kinds import KINDS
     from app.m365.forms import RetryForm
     from app.m365.panel import panel
 
@@ -101,6 +104,10 @@ def _render_show(incident, status_code=200, **forms):
         incident=incident,
         m365=panel(Session, incident),
         retry_form=RetryForm(),
+        reports=reports_panel.panel(Session, _org(), current_app.extensions["targets"],
+                                    incident),
+        report_kinds=KINDS,
+        write_again_form=WriteAgainForm(),
         status_form=forms.get("status_form", status_form),
         role_form=forms.get("role_form", role_form),
         note_form=forms.get("note_form", note_form),

@@ -3,7 +3,19 @@ everything sent while no tenant is configured."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from io import BytesIO
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from app.db import Session
@@ -47,3 +59,22 @@ def sandbox():
     from app.m365.sandbox_host import sandbox_view
 
     return render_template("m365/sandbox.html", view=sandbox_view(settings.graph_sandbox_db))
+
+
+@bp.get("/sandbox/file")
+def sandbox_file():
+    """A file the sandbox's SharePoint holds, so a report can be opened in Word
+    (in a tenant, the report's link goes to SharePoint instead)."""
+    settings = current_app.extensions["settings"]
+    if not settings.graph_sandboxed:
+        abort(404)
+    from app.m365.sandbox_host import state_for
+
+    drive, path = request.args.get("drive", ""), request.args.get("path", "")
+    content = state_for(settings.graph_sandbox_db).file_bytes(drive, path) if drive else None
+    if content is None:
+        abort(404)
+    response = send_file(BytesIO(content), as_attachment=True,
+                         download_name=path.rsplit("/", 1)[-1] or "file")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -18,6 +18,8 @@ class Targets:
     contacts_list_id: str | None = None
     reports_drive_id: str | None = None
     reports_folder: str = "Incident reports"
+    security_reports_folder: str | None = None
+    report_template_path: str | None = None
 
     def incident_url(self, reference: str) -> str:
         return f"{self.app_base_url.rstrip('/')}/incidents/{reference}"
@@ -25,6 +27,15 @@ class Targets:
     @property
     def teams_enabled(self) -> bool:
         return bool(self.team_id)
+
+    def reports_folder_for(self, is_security: bool) -> str | None:
+        """Where an incident's reports go in SharePoint; None keeps them out of it.
+
+        Security incidents are private, so their reports never go to the shared folder:
+        only to a separately configured (restricted) one."""
+        if not self.reports_drive_id:
+            return None
+        return self.security_reports_folder if is_security else self.reports_folder
 
 
 def from_settings(settings, **sandbox_defaults) -> Targets:
@@ -44,4 +55,6 @@ def from_settings(settings, **sandbox_defaults) -> Targets:
         contacts_list_id=pick("contacts_list_id", settings.contacts_list_id),
         reports_drive_id=pick("reports_drive_id", settings.reports_drive_id),
         reports_folder=settings.reports_folder,
+        security_reports_folder=settings.security_reports_folder,
+        report_template_path=settings.report_template_path,
     )

@@ -67,7 +67,11 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
     ambiguous = claimed_from == SENDING or bool(delivery.progress.get("ambiguous"))
     handler = handlers[delivery.kind]
     try:
-        result = handler.send(graph_for(delivery), Attempt(delivery, ambiguous, checkpoint))
+        graph = graph_for(delivery)
+        # End the read transaction before calling Graph: on SQLite every transaction holds
+        # the write lock (BEGIN IMMEDIATE), and no page may wait while Graph answers.
+        session.commit()
+        result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint))
     except GraphError as error:
         return _failed_attempt(session, delivery, error)
     except TokenUnavailable as error:

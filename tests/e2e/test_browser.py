@@ -69,6 +69,11 @@ def shot(page, name: str) -> None:
 
 
 def test_declare_update_resolve_close_as_a_person_would(app, page, fake_graph, frozen_clock):
+    from dataclasses import replace
+
+    fake_graph.add_drive("reports-drive")
+    app.extensions["targets"] = replace(app.extensions["targets"],
+                                        reports_drive_id="reports-drive")
     page.goto("/")
     assert page.title().startswith("Sign in")
     check_accessibility(page, "sign-in")
@@ -106,17 +111,29 @@ def test_declare_update_resolve_close_as_a_person_would(app, page, fake_graph, f
     page.get_by_label("Note").fill("Rolled back the deploy; payments are flowing.")
     page.get_by_role("button", name="Change status").click()
     page.get_by_text("Status is now resolved.").wait_for()
+    page.get_by_role("link", name="Write up the review").click()
+    check_accessibility(page, "review")
+    page.get_by_label("What happened, in plain English").fill(
+        "Card payments failed for 40 minutes after a deploy.")
+    page.get_by_label("Lessons learnt").fill("Canary releases for the payments service")
+    shot(page, "05-review")
+    page.get_by_role("button", name="Save and write the draft report").click()
+    page.get_by_text("Review saved.").wait_for()
     page.get_by_label("Closed").check()
     page.get_by_role("button", name="Change status").click()
     page.get_by_text("Status is now closed.").wait_for()
     drain(app)
     page.reload()
-    shot(page, "05-closed")
+    shot(page, "06-closed")
     check_accessibility(page, "closed incident")
 
     page.get_by_role("link", name="Incidents").first.click()
     page.get_by_label("Status").select_option("all")
     page.get_by_role("button", name="Apply filters").click()
     page.get_by_role("link", name=reference).first.wait_for()
-    shot(page, "06-list")
+    shot(page, "07-list")
     assert len(fake_graph.mails()) == 1
+    names = sorted(f["name"] for f in fake_graph.files("reports-drive"))
+    assert names == [f"2026-11-22 {reference} {kind}.docx" for kind in (
+        "Major incident report", "Post-incident review (draft)", "Public version",
+        "Running incident report")]

@@ -1,0 +1,83 @@
+"""Saving the review's findings, and asking for the reports that depend on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.core.org import OrgSettings
+from app.documents import service
+from app.documents.kinds import MAJOR, PUBLIC, REVIEW_DRAFT, REVIEW_FINAL
+from app.documents.models import Review
+from app.incidents.models import Incident, TimelineEntry
+from app.incidents.rules import RuleError
+
+
+@dataclass(frozen=True)
+class Findings:
+    summary: str = ""
+    impact_summary: str = ""
+    users_affected: int | None = None
+    contributing_factors: str = ""
+    what_went_well: str = ""
+    lessons_learnt: str = ""
+    public_summary: str = ""
+    answers: dict | None = None
+    name_people_in_draft: bool = False
+
+
+def can_review(incident: Incident) -> bool:
+    """A review looks back: it starts once users are no longer affected."""
+    return incident.status in ("resolved", "closed")
+
+
+def get(session: Session, incident: Incident) -> Review | None:
+    return session.get(Review, incident.id)
+
+
+def save(session: Session, org: OrgSettings, actor, incident: Incident, findings: Findings,
+         write: str | None = None) -> list[int]:
+    """Store the findings; `write` "draft" or "final" also asks for that report (and, for
+    final, updates the major-incident and public reports). Returns the report ids asked
+    for (empty where reports are not kept in SharePoint)."""
+    if not can_review(incident):
+        raise RuleError("The review starts once the incident is resolved.")
+    now = clock.now()
+    review = session.get(Review, incident.id) or Review(incident_id=incident.id)
+    session.add(review)
+    review.summary = findings.summary.strip()
+    review.impact_summary = findings.impact_summary.strip()
+    review.users_affected = findings.users_affected
+    review.contributing_factors = findings.contributing_factors.strip()
+    review.what_went_well = findings.what_went_well.strip()
+    review.lessons_learnt = findings.lessons_learnt.strip()
+    review.public_summary = findings.public_summary.strip()
+    review.answers = {q: a for q, a in (findings.answers or {}).items() if a}
+    review.name_people_in_draft = findings.name_people_in_draft
+    review.updated_by = actor
+    review.updated_at = now
+    requested: list[int] = []
+    try:
+        if write == "draft":
+            requested += service.request(session, incident, [REVIEW_DRAFT])
+        elif write == "final":
+            first = review.finalised_at is None
+            review.finalised_at = now
+            if first:
+                session.add(TimelineEntry(
+                    incident_id=incident.id, kind="review_final", author=actor,
+                    text="Post-incident review marked final", data={}, occurred_at=now,
+                    created_at=now))
+            severity = org.severity(incident.severity)
+            requested += service.request(session, incident, [REVIEW_FINAL])
+            requested += service.request(session, incident, [MAJOR],
+                                         create=bool(severity and severity.major))
+            requested += service.request(session, incident, [PUBLIC],
+                                         create=incident.status == "closed")
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return requested

@@ -1,0 +1,182 @@
+"""Report pages: download a report, write one again, the review, the org's template."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from app.db import Session
+from app.documents import review as reviews
+from app.documents import service, snapshot, templates
+from app.documents.forms import RemoveTemplateForm, ReviewForm, TemplateForm, WriteAgainForm
+from app.documents.kinds import KINDS, REVIEW_DRAFT
+from app.documents.models import ReportFile, ReportTemplate
+from app.documents.panel import downloadable
+from app.incidents import service as incidents
+from app.incidents.rules import RuleError
+from reports import TemplateError
+from reports.review import PROMPTS
+
+bp = Blueprint("documents", __name__)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in person."""
+
+
+def _incident_or_404(reference: str):
+    incident = incidents.get_for(Session, current_user, reference)
+    if incident is None:
+        abort(404)  # restricted incidents are not revealed
+    return incident
+
+
+def _org():
+    return current_app.extensions["org"]
+
+
+@bp.get("/incidents/<reference>/reports/<kind>.docx")
+def download(reference: str, kind: str):
+    """The report built now from the incident as it stands (what the next write to
+    SharePoint will contain)."""
+    incident = _incident_or_404(reference)
+    review = reviews.get(Session, incident)
+    allowed = {k.key for k in downloadable(_org(), incident, review is not None)}
+    if kind not in allowed:
+        abort(404)
+    settings = current_app.extensions["settings"]
+    snap = snapshot.take(Session, _org(), incident, timezone=settings.timezone,
+                         organisation=settings.organisation_name)
+    names = bool(review and review.name_people_in_draft) if kind == REVIEW_DRAFT else True
+    try:
+        content = KINDS[kind].build(snap, templates.for_download(Session), names)
+    except TemplateError:
+        content = KINDS[kind].build(snap, None, names)
+        flash("The report template could not be used, so this download has the built-in "
+              "look. An administrator can upload a working template.", "error")
+    existing = Session.query(ReportFile).filter_by(incident_id=incident.id, kind=kind).first()
+    name = existing.file_name if existing else KINDS[kind].file_name(
+        incident.declared_at.astimezone(current_app.extensions["targets"].timezone).date(),
+        incident.reference)
+    response = send_file(BytesIO(content), mimetype=DOCX, as_attachment=True,
+                         download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/incidents/<reference>/reports/<int:report_id>/write")
+def write_again(reference: str, report_id: int):
+    incident = _incident_or_404(reference)
+    report = Session.get(ReportFile, report_id)
+    if report is None or report.incident_id != incident.id:
+        abort(404)
+    if not WriteAgainForm().validate_on_submit():
+        abort(400)
+    service.retry(Session, report)
+    flash(f"Writing the {KINDS[report.kind].label.lower()} again.", "success")
+    return redirect(url_for("incidents.show", reference=reference, _anchor="reports"))
+
+
+@bp.route("/incidents/<reference>/review", methods=["GET", "POST"])
+def review(reference: str):
+    incident = _incident_or_404(reference)
+    existing = reviews.get(Session, incident)
+    form = ReviewForm(obj=existing if request.method == "GET" else None)
+    if request.method == "GET" and existing is not None:
+        for i, question in enumerate(PROMPTS):
+            getattr(form, f"answer_{i}").data = existing.answers.get(question, "")
+    status = 200
+    if not reviews.can_review(incident):
+        flash("The review starts once the incident is resolved.", "error")
+        return redirect(url_for("incidents.show", reference=reference))
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            write = "final" if form.write_final.data else "draft" if form.write_draft.data \
+                else None
+            try:
+                asked = reviews.save(Session, _org(), current_user, incident, _findings(form),
+                                     write)
+            except RuleError as error:
+                form.form_errors.append(error.message)
+            else:
+                flash(_saved_message(write, asked), "success")
+                return redirect(url_for("incidents.show", reference=reference,
+                                        _anchor="reports"))
+    return render_template("documents/review.html", form=form, incident=incident,
+                           review=existing, prompts=PROMPTS), status
+
+
+def _findings(form: ReviewForm) -> reviews.Findings:
+    return reviews.Findings(
+        summary=form.summary.data or "", impact_summary=form.impact_summary.data or "",
+        users_affected=form.users_affected.data,
+        contributing_factors=form.contributing_factors.data or "",
+        what_went_well=form.what_went_well.data or "",
+        lessons_learnt=form.lessons_learnt.data or "",
+        public_summary=form.public_summary.data or "", answers=form.answers(),
+        name_people_in_draft=bool(form.name_people_in_draft.data))
+
+
+def _saved_message(write: str | None, asked: list[int]) -> str:
+    if write is None:
+        return "Review saved."
+    which = "final" if write == "final" else "draft"
+    if asked:
+        return f"Review saved. The {which} report is being written to SharePoint."
+    return f"Review saved. Download the {which} report below."
+
+
+@bp.route("/reports/template", methods=["GET", "POST"])
+def template():
+    """The organisation's Word template (administrators only)."""
+    if not current_user.is_admin:
+        abort(403)
+    form = TemplateForm()
+    remove_form = RemoveTemplateForm(prefix="remove")
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            upload = form.template.data
+            try:
+                templates.upload(Session, upload.filename or "template.docx", upload.read(),
+                                 current_user)
+            except TemplateError as error:
+                form.template.errors = [*form.template.errors, str(error)]
+            else:
+                flash("Template uploaded: every report written from now on uses it.",
+                      "success")
+                return redirect(url_for("documents.template"))
+    targets = current_app.extensions["targets"]
+    return render_template(
+        "documents/template.html", form=form, remove_form=remove_form,
+        uploaded=Session.get(ReportTemplate, templates.UPLOADED),
+        sharepoint=Session.get(ReportTemplate, templates.SHAREPOINT),
+        sharepoint_path=targets.report_template_path), status
+
+
+@bp.post("/reports/template/remove")
+def remove_template():
+    if not current_user.is_admin:
+        abort(403)
+    if not RemoveTemplateForm(prefix="remove").validate_on_submit():
+        abort(400)
+    templates.remove_upload(Session)
+    flash("The uploaded template is removed.", "success")
+    return redirect(url_for("documents.template"))

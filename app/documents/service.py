@@ -1,0 +1,184 @@
+"""Asking for a report to be (re)written, in the same transaction as the change.
+
+Every change to an incident writes a timeline entry, so a new entry is what marks the
+incident's reports out of date: whatever feature made the change, its reports follow.
+The request is an upsert on (incident, kind) that only moves `requested_at`; the job
+that writes the file waits for changes to settle (debounce) and queues itself again if
+more arrive while it writes. Jobs are queued after commit; the sweep finds any that a
+Redis outage or restart lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import and_, case, event, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.db import Session as ScopedSession
+from app.documents.kinds import KINDS, MAJOR, PUBLIC, REVIEW_FINAL, RUNNING
+from app.documents.models import FAILED, PENDING, WRITING, WRITTEN, ReportFile
+from app.incidents.models import Incident, TimelineEntry
+
+WRITE_JOB = "app.jobs.write_report"
+DEBOUNCE = timedelta(seconds=15)  # a burst of edits becomes one write
+MAX_WAIT = timedelta(minutes=2)  # ...but a busy incident's report is never staler than this
+_TOUCHED = "reports_touched_incidents"
+_QUEUE = "reports_to_queue"
+
+
+def request(session: Session, incident: Incident, kinds: Iterable[str], *, create: bool = True
+            ) -> list[int]:
+    """Mark these reports of `incident` out of date (creating them if `create`); returns
+    the ids written. Nothing happens where reports are not kept (no SharePoint drive, or
+    a security incident without a restricted folder)."""
+    if not has_app_context():
+        return []
+    targets = current_app.extensions["targets"]
+    folder = targets.reports_folder_for(incident.is_security)
+    if folder is None:
+        return []
+    now = clock.now()
+    day = now.astimezone(targets.timezone).date()
+    ids = []
+    for kind in kinds:
+        if kind == PUBLIC and incident.is_security:
+            continue  # never published automatically (playbook 001)
+        if not create and session.scalar(select(ReportFile.id).where(
+                ReportFile.incident_id == incident.id, ReportFile.kind == kind)) is None:
+            continue
+        row_id, due = _upsert(session, incident, kind, folder,
+                              KINDS[kind].file_name(day, incident.reference), now)
+        ids.append(row_id)
+        session.info.setdefault(_QUEUE, {})[row_id] = max(0.0, (due - now).total_seconds())
+    return ids
+
+
+def _upsert(session, incident, kind, folder, file_name, now):
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    settled = ReportFile.status.in_((WRITTEN, FAILED))
+    stmt = insert(ReportFile).values(
+        incident_id=incident.id, kind=kind, file_name=file_name, folder=folder,
+        status=PENDING, requested_at=now, pending_since=now, next_attempt_at=now,
+        attempts=0, created_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ReportFile.incident_id, ReportFile.kind],
+        set_={
+            "requested_at": now,
+            "next_attempt_at": case((settled, now + DEBOUNCE),
+                                    else_=ReportFile.next_attempt_at),
+            "pending_since": case((settled, now), else_=ReportFile.pending_since),
+            "attempts": case((ReportFile.status == FAILED, 0), else_=ReportFile.attempts),
+            "status": case((settled, PENDING), else_=ReportFile.status),
+        },
+    ).returning(ReportFile.id, ReportFile.next_attempt_at)
+    row = session.execute(stmt).one()
+    due = row.next_attempt_at
+    if due.tzinfo is None:  # SQLite's RETURNING bypasses the column type
+        from datetime import UTC
+
+        due = due.replace(tzinfo=UTC)
+    return row.id, due
+
+
+def retry(session: Session, report: ReportFile) -> None:
+    """A person asked for a failed (or any) report to be written again now."""
+    if report.status == WRITING:
+        return
+    now = clock.now()
+    report.status = PENDING
+    report.attempts = 0
+    report.last_error = None
+    report.next_attempt_at = now
+    report.pending_since = now
+    report.requested_at = now
+    session.commit()
+    queue(report.id)
+
+
+def queue(report_id: int, delay: float = 0.0) -> bool:
+    if not has_app_context():
+        return False
+    return current_app.extensions["jobs"].enqueue(WRITE_JOB, report_id, delay=delay)
+
+
+def sweep(session: Session) -> int:
+    """Queue every report that is due and not held by a live writer."""
+    now = clock.now()
+    due = session.scalars(
+        select(ReportFile.id).where(or_(
+            and_(ReportFile.status == PENDING, ReportFile.next_attempt_at <= now),
+            and_(ReportFile.status == WRITING, ReportFile.lease_until < now),
+        )).order_by(ReportFile.id)
+    ).all()
+    session.rollback()
+    return sum(1 for report_id in due if queue(report_id))
+
+
+def for_incident(session: Session, incident_id: int) -> list[ReportFile]:
+    rows = session.scalars(select(ReportFile).where(ReportFile.incident_id == incident_id))
+    order = list(KINDS)
+    return sorted(rows, key=lambda r: order.index(r.kind) if r.kind in order else 99)
+
+
+# ---- the timeline drives refreshes ----------------------------------------------------
+
+
+def kinds_after(entry: TimelineEntry, incident: Incident, org) -> tuple[list[str], list[str]]:
+    """(reports to create, reports to refresh if they exist) after this timeline entry."""
+    create = [RUNNING]
+    refresh = [kind for kind in KINDS if kind not in (RUNNING, REVIEW_FINAL)]
+    if entry.kind == "status_change" and (entry.data or {}).get("to") == "closed":
+        severity = org.severity(incident.severity)
+        if severity is not None and severity.major:
+            create.append(MAJOR)
+        create.append(PUBLIC)
+    return create, refresh
+
+
+@event.listens_for(ScopedSession, "after_flush")
+def _remember_touched(session, _flush_context):
+    entries = [obj for obj in session.new if isinstance(obj, TimelineEntry)]
+    if entries:
+        touched = session.info.setdefault(_TOUCHED, [])
+        touched.extend(entries)
+
+
+@event.listens_for(ScopedSession, "before_commit")
+def _request_for_touched(session):
+    if not has_app_context():
+        return
+    if any(isinstance(obj, TimelineEntry) for obj in session.new):
+        session.flush()
+    entries = session.info.pop(_TOUCHED, [])
+    if not entries:
+        return
+    org = current_app.extensions["org"]
+    wanted: dict[int, tuple[Incident, set[str], set[str]]] = {}
+    for entry in entries:
+        incident = entry.incident or session.get(Incident, entry.incident_id)
+        create, refresh = kinds_after(entry, incident, org)
+        _, creating, refreshing = wanted.setdefault(incident.id, (incident, set(), set()))
+        creating.update(create)
+        refreshing.update(refresh)
+    for incident, creating, refreshing in wanted.values():
+        request(session, incident, sorted(creating))
+        request(session, incident, sorted(refreshing - creating), create=False)
+
+
+@event.listens_for(ScopedSession, "after_commit")
+def _queue_requested(session):
+    for report_id, delay in session.info.pop(_QUEUE, {}).items():
+        queue(report_id, delay=delay)
+
+
+@event.listens_for(ScopedSession, "after_rollback")
+def _forget(session):
+    session.info.pop(_TOUCHED, None)
+    session.info.pop(_QUEUE, None)

@@ -1,0 +1,150 @@
+"""Writing one report file into SharePoint, from the incident as it is now.
+
+Claimed with a lease like outbox deliveries, so two workers never write the same file
+at once and a dead worker's claim expires. Writing is naturally repeatable (the same
+name is replaced), so there is nothing to reconcile after a crash: the next attempt
+simply writes the file again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.documents import snapshot, templates
+from app.documents.kinds import KINDS, REVIEW_DRAFT
+from app.documents.models import FAILED, PENDING, WRITING, WRITTEN, ReportFile, Review
+from app.documents.service import DEBOUNCE, MAX_WAIT, queue
+from app.outbox.runner import backoff
+from graph.port import GraphError, TokenUnavailable
+from reports import NotPublishable, TemplateError
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=6)
+MAX_ATTEMPTS = 12
+
+
+def write(session: Session, report_id: int, *, graph_for_app, targets, org, settings) -> str:
+    """Write the report if it is due; returns what happened (for logs and tests)."""
+    if not _claim(session, report_id):
+        return "skipped"
+    report = session.get(ReportFile, report_id)
+    now = clock.now()
+    if report.written_at is not None and _still_settling(report, now):
+        return _wait(session, report, now)
+    covered = report.requested_at
+    try:
+        incident = snapshot.load_incident(session, report.incident_id)
+        graph = graph_for_app()
+        template = templates.for_writing(session, graph, targets)
+        review = session.get(Review, incident.id)
+        snap = snapshot.take(session, org, incident, timezone=settings.timezone,
+                             organisation=settings.organisation_name)
+        names = bool(review and review.name_people_in_draft) if report.kind == REVIEW_DRAFT \
+            else True
+        content = KINDS[report.kind].build(snap, template, names)
+        folder, file_name = report.folder, report.file_name
+        # End the transaction before the upload: on SQLite it holds the write lock, and
+        # no page may wait while SharePoint answers. (Keeps the template copy, too.)
+        session.commit()
+        written = graph.upload_file(targets.reports_drive_id, folder, file_name, content,
+                                    replace=True)
+    except GraphError as error:
+        return _failed_attempt(session, report, error)
+    except (TemplateError, templates.TemplateMissing, NotPublishable, TokenUnavailable) as error:
+        return _give_up(session, report, str(error))
+    except Exception as error:
+        _give_up(session, report, f"Unexpected error ({type(error).__name__}); the details "
+                                  "are in the server log.")
+        raise
+    done = clock.now()
+    file_facts = dict(drive_id=targets.reports_drive_id, item_id=written.id,
+                      web_url=written.web_url, size=written.size, written_at=done,
+                      lease_until=None, attempts=0, last_error=None)
+    up_to_date = session.execute(
+        update(ReportFile).where(ReportFile.id == report_id, ReportFile.requested_at <= covered)
+        .values(status=WRITTEN, pending_since=None, **file_facts)
+        .execution_options(synchronize_session=False)).rowcount
+    if not up_to_date:  # changed while we wrote: write again once it settles
+        session.execute(
+            update(ReportFile).where(ReportFile.id == report_id)
+            .values(status=PENDING, next_attempt_at=done, **file_facts)
+            .execution_options(synchronize_session=False))
+    session.commit()
+    if not up_to_date:
+        queue(report_id, delay=DEBOUNCE.total_seconds())
+    return "written"
+
+
+def _claim(session: Session, report_id: int) -> bool:
+    now = clock.now()
+    taken = session.execute(
+        update(ReportFile).where(
+            ReportFile.id == report_id,
+            or_(and_(ReportFile.status == PENDING, ReportFile.next_attempt_at <= now),
+                and_(ReportFile.status == WRITING, ReportFile.lease_until < now)),
+        ).values(status=WRITING, lease_until=now + LEASE, attempts=ReportFile.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return taken == 1
+
+
+def _still_settling(report: ReportFile, now) -> bool:
+    """More edits may be on the way: the last came less than DEBOUNCE ago, and the
+    report has not been waiting for MAX_WAIT already."""
+    waiting_since = report.pending_since or report.requested_at
+    return now < report.requested_at + DEBOUNCE and now < waiting_since + MAX_WAIT
+
+
+def _wait(session: Session, report: ReportFile, now) -> str:
+    waiting_since = report.pending_since or report.requested_at
+    due = min(report.requested_at + DEBOUNCE, waiting_since + MAX_WAIT)
+    report.status = PENDING
+    report.attempts -= 1  # waiting is not a failed attempt
+    report.lease_until = None
+    report.next_attempt_at = due
+    session.commit()
+    queue(report.id, delay=(due - now).total_seconds())
+    return "waiting"
+
+
+def _failed_attempt(session: Session, report: ReportFile, error: GraphError) -> str:
+    session.rollback()
+    report = session.get(ReportFile, report.id)
+    if not error.retryable or report.attempts >= MAX_ATTEMPTS:
+        prefix = "" if not error.retryable else f"Still failing after {report.attempts} attempts: "
+        return _give_up(session, report, prefix + _describe(error))
+    delay = backoff(report.attempts, error.retry_after)
+    report.status = PENDING
+    report.lease_until = None
+    report.next_attempt_at = clock.now() + timedelta(seconds=delay)
+    report.last_error = _describe(error)
+    session.commit()
+    queue(report.id, delay=delay)
+    return "retrying"
+
+
+def _give_up(session: Session, report: ReportFile, message: str) -> str:
+    session.rollback()
+    report = session.get(ReportFile, report.id)
+    report.status = FAILED
+    report.lease_until = None
+    report.last_error = message
+    session.commit()
+    log.warning("report %s (%s) failed: %s", report.id, report.file_name, message)
+    return "failed"
+
+
+def _describe(error: GraphError) -> str:
+    if error.status == 429:
+        return "SharePoint is throttling requests; trying again shortly."
+    if error.status == 0:
+        return f"SharePoint could not be reached ({error.message})."
+    code = f" [{error.code}]" if error.code else ""
+    return f"SharePoint answered {error.status}{code}: {error.message}"
