@@ -118,7 +118,7 @@ def _init_m365(app: Flask, settings: Settings) -> None:
     """Jobs, where Microsoft 365 work goes, and how it gets there."""
     from app.core.jobs import make_jobs
     from app.m365 import targets
-    from app.m365.connect import make_graph_for, make_graph_for_app
+    from app.m365.connect import make_graph_for, make_graph_for_app, make_teams_webhook
 
     app.extensions["jobs"] = make_jobs(app, settings.redis_url)
     defaults = {}
@@ -129,6 +129,7 @@ def _init_m365(app: Flask, settings: Settings) -> None:
     app.extensions["targets"] = targets.from_settings(settings, **defaults)
     app.extensions["graph_for"] = make_graph_for(app)
     app.extensions["graph_for_app"] = make_graph_for_app(app)
+    app.extensions["teams_webhook"] = make_teams_webhook(app)
     if settings.background_sweep:
         app.extensions["jobs"].every(60, "app.jobs.sweep_outbox", first_in=1.0)
         app.extensions["jobs"].every(15 * 60, "app.jobs.sync_contacts", first_in=5.0)

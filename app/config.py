@@ -97,6 +97,10 @@ class Settings:
     mail_from: str | None = field(default_factory=lambda: _env("M365_MAIL_FROM"))
     # Work with nobody behind it (alerts, reminders) acts as this account.
     service_account: str | None = field(default_factory=lambda: _env("M365_SERVICE_ACCOUNT"))
+    # A Teams Workflows webhook into the broadcast channel: announcements then need nobody's
+    # Microsoft sign-in (incidents opened by alerts, lapsed sign-ins).
+    teams_webhook_url: str | None = field(
+        default_factory=lambda: _env("M365_TEAMS_WEBHOOK_URL"))
     contacts_site_id: str | None = field(default_factory=lambda: _env("M365_CONTACTS_SITE_ID"))
     contacts_list_id: str | None = field(default_factory=lambda: _env("M365_CONTACTS_LIST_ID"))
     # SharePoint column names, e.g. "name=Title,email=EmailAddress" (see app/contacts).

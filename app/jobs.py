@@ -53,7 +53,9 @@ def sweep_outbox() -> int:
     from app.documents.service import sweep as sweep_reports
     from app.outbox.service import sweep
 
-    def work(_app):
+    def work(app):
+        if not app.extensions["jobs"].recheck():
+            return 0  # Redis is still away: everything due stays in the database
         try:
             return sweep(Session) + sweep_reports(Session)
         finally:

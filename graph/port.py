@@ -59,6 +59,11 @@ class InvalidRequest(GraphError):
     """Graph rejected what we sent (400): a bug or bad data, never worth retrying as is."""
 
 
+class Unconfirmed(Exception):
+    """Work that may already have been done and cannot be checked (a webhook call that
+    got no answer): repeating it automatically could post twice, so a person decides."""
+
+
 class TokenUnavailable(Exception):
     """No usable Microsoft token for whoever this work must act as (their sign-in expired
     or was never made); the message says who must sign in. Not worth retrying."""

@@ -108,6 +108,9 @@ class InProcessJobs:
             time.sleep(0.01)
         raise TimeoutError(f"jobs still running after {timeout:.1f} s")
 
+    def recheck(self) -> bool:
+        return True
+
     def shutdown(self) -> None:
         for stop in self._stops:
             stop.set()
@@ -122,27 +125,43 @@ class RQJobs:
     """RQ on Redis: `rq worker --with-scheduler incident-desk` runs what is queued here."""
 
     kind = "rq"
+    # After Redis fails, leave new work to the sweep for this long: a Redis that accepts
+    # connections but never answers would otherwise cost every page a timeout per job.
+    COOL_OFF = 30.0
 
     def __init__(self, redis_url: str, queue_name: str = QUEUE_NAME):
         from redis import Redis
         from rq import Queue
 
-        self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        self.connection = Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=2)
         self.queue = Queue(queue_name, connection=self.connection,
                            default_timeout=JOB_TIMEOUT)
+        self._down_until = 0.0
 
     def enqueue(self, path: str, *args, delay: float = 0.0) -> bool:
+        import time
+
         from redis.exceptions import RedisError
 
+        if time.monotonic() < self._down_until:
+            return False  # Redis failed moments ago: the sweep queues this later
         try:
             if delay > 0:
                 self.queue.enqueue_in(timedelta(seconds=delay), path, *args)
             else:
                 self.queue.enqueue(path, *args)
         except RedisError as exc:
+            self._down_until = time.monotonic() + self.COOL_OFF
             log.warning("could not queue %s%r, the sweep will retry it: %s", path, args, exc)
             return False
         return True
+
+    def recheck(self) -> bool:
+        """End the cool-off if Redis answers now (the sweep calls this before queueing)."""
+        if self.ping():
+            self._down_until = 0.0
+            return True
+        return False
 
     def every(self, seconds: float, path: str, first_in: float = 0.0) -> None:
         """Periodic work belongs to `rq cron app/cron.py`, not to each web process."""

@@ -111,3 +111,19 @@ def _user_token(settings, person: User | None, service_account: str | None):
     return user_token(settings.entra_tenant_id, settings.entra_client_id,
                       settings.entra_client_secret, settings.entra_authority_host,
                       cache, person.entra_oid, GRAPH_SCOPES, save)
+
+
+def make_teams_webhook(app: Flask) -> Callable[[dict], None]:
+    """Posting a card through the configured Teams Workflows webhook."""
+
+    def post(card: dict) -> None:
+        from graph.webhook import post_card
+
+        url = app.extensions["targets"].teams_webhook_url
+        if not url:
+            from graph.port import InvalidRequest
+
+            raise InvalidRequest("No Teams webhook is configured (M365_TEAMS_WEBHOOK_URL).")
+        post_card(url, card)
+
+    return post

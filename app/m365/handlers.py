@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,17 @@ from app.m365.models import TeamsChannel
 from app.outbox.models import Delivery
 from app.outbox.runner import Attempt
 from graph.names import channel_name
-from graph.port import Card, Channel, Conflict, Graph, InvalidRequest, Mail, NotFound, Sender
+from graph.port import (
+    Card,
+    Channel,
+    Conflict,
+    Graph,
+    InvalidRequest,
+    Mail,
+    NotFound,
+    Sender,
+    Unconfirmed,
+)
 
 
 def attachment_id(key: str) -> str:
@@ -111,6 +122,23 @@ class PostToChannel:
         """Nothing to record: the status update itself is on the timeline already."""
 
 
+class PostViaWebhook:
+    """A card through the Teams Workflows webhook. The webhook cannot be asked what it
+    posted, so an attempt after one that got no answer is handed to a person."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        if attempt.ambiguous:
+            attempt.checkpoint(unconfirmed=True)
+            raise Unconfirmed(
+                "The Teams webhook did not answer, so this may already be in the channel. "
+                "Check the channel; if it is not there, press Try again.")
+        current_app.extensions["teams_webhook"](attempt.delivery.payload["card"])
+        return {"via": "workflow"}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        """Nothing to record."""
+
+
 class CreateMeeting:
     """The incident's command room: createOrGet with our key as externalId, so a retry
     returns the same meeting instead of a second one."""
@@ -172,5 +200,6 @@ HANDLERS = {
     plans.CREATE_CHANNEL: CreateChannel(),
     plans.POST: PostToChannel(),
     plans.MEETING: CreateMeeting(),
+    plans.WEBHOOK: PostViaWebhook(),
     "mail.send": SendMail(),
 }

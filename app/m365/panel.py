@@ -15,6 +15,7 @@ KIND_LABELS = {
     "teams.create_channel": "Teams channel",
     "teams.post": "Teams post",
     "teams.meeting": "Command room (Teams meeting)",
+    "teams.webhook": "Teams post (Workflows)",
     "mail.send": "Email",
 }
 

@@ -19,6 +19,7 @@ from app.outbox import service as outbox
 CREATE_CHANNEL = "teams.create_channel"
 POST = "teams.post"
 MEETING = "teams.meeting"
+WEBHOOK = "teams.webhook"
 COMMAND_ROOM_HOURS = 8
 
 
@@ -83,7 +84,15 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
                  "end": (start + timedelta(hours=COMMAND_ROOM_HOURS)).isoformat(),
                  "label": "Command room (Teams meeting)"},
     )
-    if facts["major"] and targets.broadcast_channel_id and not incident.is_security:
+    if facts["major"] and targets.teams_webhook_url and not incident.is_security:
+        # Through the Workflows webhook: needs nobody's token and no channel first.
+        outbox.add(
+            session, key=f"{incident.reference}/broadcast", kind=WEBHOOK, incident=incident,
+            actor=actor,
+            payload={"card": cards.announcement(facts, url),
+                     "label": "Broadcast announcement (Workflows)"},
+        )
+    elif facts["major"] and targets.broadcast_channel_id and not incident.is_security:
         outbox.add(
             session, key=f"{incident.reference}/broadcast", kind=POST, incident=incident,
             actor=actor, depends_on=channel,

@@ -113,7 +113,9 @@ def sandbox_view(db_path: str) -> dict:
                  if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
         messages.append({
             "channel_id": raw["channel_id"], "reply_to": raw.get("replyToId"),
-            "from_name": raw.get("from", {}).get("user", {}).get("displayName", ""),
+            "from_name": ((raw.get("from") or {}).get("user")
+                          or (raw.get("from") or {}).get("application") or {}
+                          ).get("displayName", ""),
             "created": raw.get("createdDateTime", ""), "cards": cards,
             "text": re.sub(r"<[^>]+>", " ", raw.get("body", {}).get("content", "")).strip(),
         })

@@ -13,6 +13,7 @@ class Targets:
     team_id: str | None = None
     broadcast_channel_id: str | None = None
     mail_from: str | None = None
+    teams_webhook_url: str | None = None
     service_account: str | None = None
     contacts_site_id: str | None = None
     contacts_list_id: str | None = None
@@ -50,6 +51,7 @@ def from_settings(settings, **sandbox_defaults) -> Targets:
         team_id=pick("team_id", settings.teams_team_id),
         broadcast_channel_id=pick("broadcast_channel_id", settings.teams_broadcast_channel_id),
         mail_from=pick("mail_from", settings.mail_from),
+        teams_webhook_url=settings.teams_webhook_url,
         service_account=pick("service_account", settings.service_account),
         contacts_site_id=pick("contacts_site_id", settings.contacts_site_id),
         contacts_list_id=pick("contacts_list_id", settings.contacts_list_id),

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.core import clock
 from app.outbox import service
 from app.outbox.models import DELIVERED, FAILED, PENDING, SENDING, Delivery
-from graph.port import Graph, GraphError, TokenUnavailable
+from graph.port import Graph, GraphError, TokenUnavailable, Unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
         result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint))
     except GraphError as error:
         return _failed_attempt(session, delivery, error)
-    except TokenUnavailable as error:
+    except (TokenUnavailable, Unconfirmed) as error:
         return _give_up(session, delivery, str(error))
     except Exception as error:
         _give_up(session, delivery, f"Unexpected error ({type(error).__name__}); "

@@ -49,6 +49,9 @@ def retry(session: Session, delivery: Delivery) -> None:
     dependents = session.scalars(
         select(Delivery).where(Delivery.depends_on_id == delivery.id, Delivery.status == FAILED)
     ).all()
+    if delivery.progress.get("unconfirmed"):  # the person has checked: send it again
+        delivery.progress = {k: v for k, v in delivery.progress.items()
+                             if k not in ("ambiguous", "unconfirmed")}
     for row in (delivery, *dependents):
         row.status = PENDING
         row.attempts = 0

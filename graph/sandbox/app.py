@@ -5,8 +5,8 @@ log, and the `/_sandbox/` controls.
   InvalidAuthenticationToken "Access token is empty."); the token string is the actor.
 - An unknown `/v1.0` path: 400 BadRequest "Resource not found for the segment '...'"; a
   known path with the wrong method: 405.
-- Faults and latency apply to `/v1.0` and upload URLs only; every such request is logged
-  (`SandboxState.requests()`).
+- Faults and latency apply to `/v1.0`, upload and Workflows webhook URLs only; every such
+  request is logged (`SandboxState.requests()`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from graph.sandbox import (
     routes_mail,
     routes_sites,
     routes_teams,
+    routes_workflows,
 )
 from graph.sandbox.faults import Faults
 from graph.sandbox.state import SandboxState
@@ -60,7 +61,8 @@ class SandboxApp:
                        for rule in module.rules()]
         self.url_map = Map(
             _tag(graph_rules, "graph") + _tag(routes_drives.upload_rules(), "upload")
-            + _tag(routes_drives.download_rules(), "download") + _tag(controls, "control"),
+            + _tag(routes_drives.download_rules(), "download")
+            + _tag(routes_workflows.rules(), "webhook") + _tag(controls, "control"),
             strict_slashes=False, redirect_defaults=False, merge_slashes=False)
 
     def __call__(self, environ, start_response):
@@ -111,7 +113,7 @@ class SandboxApp:
             if not actor:
                 failure = ApiError(401, "InvalidAuthenticationToken", "Access token is empty.")
         fault = None
-        if failure is None and kind in ("graph", "upload"):
+        if failure is None and kind in ("graph", "upload", "webhook"):
             fault = self.faults.pick(request.method, request.full_path.rstrip("?"))
             if self.faults.latency:
                 time.sleep(self.faults.latency)
@@ -167,7 +169,7 @@ class SandboxApp:
         return json_response(body, error.status, error.headers)
 
     def _log(self, request, kind, status, actor, started, fault, request_id) -> None:
-        if kind not in ("graph", "upload"):
+        if kind not in ("graph", "upload", "webhook"):
             return
         self.state.log_request({
             "request_id": request_id, "method": request.method,

@@ -39,6 +39,11 @@ class SandboxServer:
     def graph_base_url(self) -> str:
         return f"{self.url}/v1.0"
 
+    def workflow_url(self, flow_id: str) -> str:
+        """A Teams Workflows webhook address (registered with state.add_workflow)."""
+        return (f"{self.url}/workflows/{flow_id}/triggers/manual/paths/invoke"
+                "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sandbox")
+
     def start(self) -> SandboxServer:
         if self._thread is None:
             self._thread = threading.Thread(target=self._server.serve_forever,

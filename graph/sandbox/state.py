@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -219,6 +220,17 @@ class SandboxState:
             return tx.put("channel", channel_id,
                           shapes.channel(team_id, channel_id, display_name, description),
                           scope=team_id)
+
+    def add_workflow(self, team_id: str, channel_id: str, flow_id: str | None = None) -> str:
+        """A Teams Workflows webhook that posts cards into this channel; returns its id
+        (the server's `workflow_url(id)` is what a Teams owner would copy)."""
+        flow_id = flow_id or uuid.uuid4().hex
+        with self.tx() as tx:
+            if tx.get("channel", channel_id) is None:
+                raise ValueError(f"no channel {channel_id!r}: add_channel first")
+            tx.put("workflow", flow_id, {"id": flow_id, "team_id": team_id,
+                                         "channel_id": channel_id})
+        return flow_id
 
     def add_site(self, site_id: str, display_name: str = "") -> dict:
         with self.tx() as tx:

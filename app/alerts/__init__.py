@@ -1,0 +1,1 @@
+"""Alert webhook payloads from monitoring tools, normalised (pure: no Flask, no database)."""

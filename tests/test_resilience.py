@@ -1,0 +1,290 @@
+"""The outbox against real failures, with real processes: a worker killed mid-job loses
+and duplicates nothing, and Redis stopped and restarted loses nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.incidents import service
+from app.incidents.models import Incident
+from app.jobs import sweep_outbox
+from app.m365.handlers import HANDLERS, attachment_id
+from app.outbox import runner
+from app.outbox.models import Delivery
+from graph.client import GraphClient
+from graph.sandbox import SandboxApp, SandboxServer, SandboxState
+from graph.tokens import sandbox_token
+from tests.conftest import CI, drain, make_settings, use_graph
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE = 20.0  # seconds to wait for anything a real process has to do
+
+
+def wait_until(condition, what: str, timeout: float = DEADLINE, process=None):
+    """Poll `condition` until it returns something truthy; fail with `what` if it never
+    does (or if `process` dies first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            _out, err = process.communicate()
+            pytest.fail(f"{what}: the process exited {process.returncode}\n{err[-3000:]}")
+        time.sleep(0.05)
+    pytest.fail(f"{what}: not within {timeout:.0f} s")
+
+
+# ---- a worker killed between the Graph call and the bookkeeping -----------------------
+
+
+class AnswerLate(SandboxApp):
+    """The sandbox, except that while `holding` is set a channel post is applied and then
+    its answer is held back: the worker is between the Graph call and the commit."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def _respond(self, request, *args):
+        response = super()._respond(request, *args)
+        if (self.holding.is_set() and request.method == "POST"
+                and request.path.endswith("/messages")):
+            self.release.wait(DEADLINE)
+        return response
+
+
+@pytest.fixture
+def slow_sandbox(monkeypatch, frozen_clock):
+    monkeypatch.setattr("graph.sandbox.server.SandboxApp", AnswerLate)
+    server = SandboxServer(state=SandboxState(clock=frozen_clock)).start()
+    server.state.add_team("incident-team", "Incidents")
+    yield server
+    server.app.release.set()
+    server.stop()
+
+
+WORKER = "import sys\nfrom app.jobs import deliver\nprint(deliver(int(sys.argv[1])))\n"
+
+
+def worker_env(database_url: str, graph_base_url: str, instance: Path) -> dict:
+    """What an `rq worker` host would have, without Redis: the app builds from this."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("REDIS_", "ENTRA_", "M365_", "GRAPH_"))}
+    env.update(DATABASE_URL=database_url, GRAPH_BASE_URL=graph_base_url,
+               M365_TEAM_ID="incident-team", SECRET_KEY="test-secret-key-not-for-production",
+               INCIDENT_DESK_INSTANCE=str(instance), BACKGROUND_SWEEP="false",
+               APP_BASE_URL="http://incident-desk.test", PYTHONPATH=str(ROOT))
+    return env
+
+
+def test_a_worker_killed_after_posting_neither_loses_nor_repeats_the_post(
+        app, session, org, migrated, slow_sandbox, frozen_clock, tmp_path):
+    """SIGKILL lands after Teams stored the post but before the row was marked delivered:
+    the lease expires, the sweep retries, and the retry finds the post instead of
+    posting again."""
+    frozen_clock.value = datetime.now(UTC) - timedelta(seconds=1)  # the worker's real clock
+    graph = GraphClient(slow_sandbox.graph_base_url, sandbox_token("ada@example.com"),
+                        timeout=10)
+    use_graph(app, graph)
+    ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
+    session.add(ada)
+    session.commit()
+    incident = service.declare(session, org, ada, title="Killed worker", description="",
+                               severity="P3", targets=app.extensions["targets"])
+    reference = incident.reference
+    channel, kickoff = (session.scalar(select(Delivery).where(Delivery.key == f"{reference}/{k}"))
+                        for k in ("channel", "kickoff"))
+    # The channel first, here; outside an app context nothing is queued, so the kickoff
+    # is left for the worker below.
+    assert runner.deliver(session, channel.id, graph_for=app.extensions["graph_for"],
+                          handlers=HANDLERS) == "delivered"
+    channel_id = channel.result["channel_id"]
+    kickoff_id = kickoff.id
+    card = attachment_id(f"{reference}/kickoff")
+    session.remove()  # no transaction open here while the worker writes
+
+    def posted() -> list[dict]:
+        return [m for m in slow_sandbox.state.messages(channel_id=channel_id)
+                if any(a["id"] == card for a in m["attachments"])]
+
+    slow_sandbox.app.holding.set()
+    worker = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", WORKER, str(kickoff_id)], cwd=ROOT, text=True,
+        env=worker_env(migrated, slow_sandbox.graph_base_url, tmp_path),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(posted, "the worker's post reaching Teams", process=worker)
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+            worker.communicate(timeout=DEADLINE)
+    slow_sandbox.app.holding.clear()
+    slow_sandbox.app.release.set()
+    assert worker.returncode == -signal.SIGKILL
+
+    row = session.get(Delivery, kickoff_id)
+    assert row.status == "sending" and row.attempts == 1
+    assert row.lease_until is not None and row.lease_until > frozen_clock()
+
+    frozen_clock.advance(seconds=(runner.LEASE + timedelta(minutes=1)).total_seconds())
+    with app.app_context():
+        assert sweep_outbox() >= 1
+    drain(app)
+
+    session.expire_all()
+    row = session.get(Delivery, kickoff_id)
+    assert (row.status, row.attempts) == ("delivered", 2), row.last_error
+    assert row.result["found_earlier"] is True
+    assert len(posted()) == 1
+    assert row.result["message_id"] == posted()[0]["id"]
+    statuses = Counter(d.status for d in session.scalars(
+        select(Delivery).where(Delivery.incident_id == incident.id)))
+    assert statuses == {"delivered": 3}, statuses  # channel, kickoff, command room
+
+
+# ---- Redis stopped and restarted -------------------------------------------------------
+
+
+class RedisProcess:
+    """A private redis-server on its own port that keeps nothing on disk."""
+
+    def __init__(self, executable: str, workdir: Path):
+        self.executable, self.workdir = executable, workdir
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - redis-server from PATH, fixed args
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from redis import Redis
+
+        client = Redis.from_url(self.url, socket_connect_timeout=0.5)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except Exception:
+                return False
+
+        try:
+            wait_until(answers, f"redis-server on port {self.port}", process=self.process)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(DEADLINE)
+        self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    executable = shutil.which("redis-server")
+    if executable is None:
+        message = "redis-server is not on PATH"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    redis = RedisProcess(executable, tmp_path)
+    redis.start()
+    yield redis
+    redis.kill()
+
+
+class TestRedisOutage:
+    @pytest.fixture
+    def settings(self, migrated, private_redis):
+        """The conftest `app` fixture (and its teardown), on the private Redis."""
+        return make_settings(migrated, redis_url=private_redis.url)
+
+    def test_work_queued_or_declared_while_redis_is_down_is_delivered_once_after(
+            self, app, session, fake_graph, browser, private_redis):
+        """Redis keeps nothing here, so a crash loses the queue: the outbox and the sweep
+        must be enough to deliver everything, once."""
+        jobs = app.extensions["jobs"]
+        assert jobs.kind == "rq"
+        browser.sign_in()
+        queued = browser.declare(title="Queued before the crash", severity="P3")
+        assert jobs.queue.count >= 2  # the channel and the command room, waiting
+
+        private_redis.kill()
+        started = time.monotonic()
+        declared = browser.declare(title="Declared during the outage", severity="P3")
+        assert time.monotonic() - started < 10  # the page does not wait on Redis
+        assert browser.get(f"/incidents/{declared}").status_code == 200
+
+        private_redis.start()
+        assert jobs.queue.count == 0  # the jobs queued before the crash are gone
+        references = (queued, declared)
+        incidents = {i.reference: i.id for i in session.scalars(
+            select(Incident).where(Incident.reference.in_(references)))}
+        rows = session.scalars(select(Delivery)).all()
+        assert {d.incident_id for d in rows} == set(incidents.values())
+        assert {d.status for d in rows} == {"pending"}
+        session.rollback()
+
+        with app.app_context():
+            assert sweep_outbox() >= len(rows)  # and whatever else is due (reports)
+        drain(app)
+
+        session.expire_all()
+        statuses = Counter(d.status for d in session.scalars(select(Delivery)))
+        assert statuses == {"delivered": len(rows)}, statuses
+        for reference in references:
+            ours = [c for c in fake_graph.channels("incident-team")
+                    if c["description"].startswith(f"{reference}:")]
+            assert len(ours) == 1, ours
+            kickoffs = [m for m in fake_graph.messages(channel_id=ours[0]["id"])
+                        if any(a["id"] == attachment_id(f"{reference}/kickoff")
+                               for a in m["attachments"])]
+            assert len(kickoffs) == 1
+        cards = Counter(a["id"] for m in fake_graph.messages() for a in m["attachments"])
+        assert set(cards.values()) == {1}, cards
+        assert len(fake_graph.meetings()) == len(references)
+
+    def test_a_redis_that_hangs_costs_a_page_one_short_timeout(
+            self, app, session, fake_graph, browser, private_redis):
+        """A Redis that accepts connections but never answers (paused, swapping, a stuck
+        proxy): the first enqueue times out, later ones skip Redis until the sweep finds
+        it answering again, and nothing is lost."""
+        browser.sign_in()
+        os.kill(private_redis.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            reference = browser.declare(title="Declared while Redis hangs", severity="P1")
+            elapsed = time.monotonic() - started
+            assert elapsed < 5, elapsed  # one socket timeout, not one per delivery
+            started = time.monotonic()
+            browser.declare(title="And another", severity="P1")
+            assert time.monotonic() - started < 1  # in the cool-off: Redis not tried
+        finally:
+            os.kill(private_redis.process.pid, signal.SIGCONT)
+        with app.app_context():
+            assert sweep_outbox() > 0
+        drain(app)
+        session.expire_all()
+        assert {d.status for d in session.scalars(select(Delivery))} == {"delivered"}
+        assert any(c["description"].startswith(f"{reference}:")
+                   for c in fake_graph.channels("incident-team"))
