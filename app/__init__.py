@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.documents.routes import bp as documents_bp
     from app.incidents.routes import bp as incidents_bp
     from app.m365.routes import bp as m365_bp
+    from app.people.routes import bp as people_bp
     from app.updates.routes import bp as updates_bp
 
     app.register_blueprint(auth_bp)
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(contacts_bp)
     app.register_blueprint(updates_bp)
     app.register_blueprint(documents_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)

@@ -68,6 +68,13 @@ class Settings:
             e.strip().lower() for e in os.environ.get("ADMIN_EMAILS", "").split(",") if e.strip()
         )
     )
+    # The security team: they see every security incident and are told of each at once.
+    security_emails: frozenset[str] = field(
+        default_factory=lambda: frozenset(
+            e.strip().lower() for e in os.environ.get("SECURITY_EMAILS", "").split(",")
+            if e.strip()
+        )
+    )
     org_config_path: str | None = field(
         default_factory=lambda: os.environ.get("INCIDENT_DESK_ORG_CONFIG") or None
     )

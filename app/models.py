@@ -8,12 +8,32 @@ from app.incidents.models import (
     ReferenceCounter,
     RoleAssignment,
     Service,
+    TimelineEdit,
     TimelineEntry,
 )
 from app.m365.models import TeamsChannel
 from app.outbox.models import Delivery
+from app.people.models import Participant, RoleHandover
 from app.updates.models import StatusUpdate
 
-__all__ = ["ApiToken", "Contact", "ContactSync", "Delivery", "Incident", "ReferenceCounter",
-           "ReportFile", "ReportTemplate", "Review", "RoleAssignment", "Service",
-           "StatusUpdate", "TeamsChannel", "TimelineEntry", "TokenCache", "User"]
+__all__ = [
+    "ApiToken",
+    "Contact",
+    "ContactSync",
+    "Delivery",
+    "Incident",
+    "Participant",
+    "ReferenceCounter",
+    "ReportFile",
+    "ReportTemplate",
+    "Review",
+    "RoleAssignment",
+    "RoleHandover",
+    "Service",
+    "StatusUpdate",
+    "TeamsChannel",
+    "TimelineEdit",
+    "TimelineEntry",
+    "TokenCache",
+    "User",
+]

@@ -19,7 +19,8 @@ from app.config import Settings
 from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["report_files", "reviews", "report_templates",
+TABLES = ["role_handovers", "participants", "timeline_edits",
+          "report_files", "reviews", "report_templates",
           "deliveries", "teams_channels", "status_updates", "contacts", "contact_syncs",
           "timeline_entries",
           "role_assignments", "incident_services", "incidents", "reference_counters",
@@ -87,6 +88,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         entra_client_id=None,
         entra_client_secret=None,
         admin_emails=frozenset(),
+        security_emails=frozenset(),
         org_config_path=None,
         severity_scale="p123",
         timezone="Europe/London",
@@ -225,10 +227,13 @@ class Browser:
         form.update(data or {})
         return self.client.post(action or page_url, data=form, **kwargs)
 
-    def sign_in(self, name="Ada Lovelace", email="ada@example.com", admin=False):
+    def sign_in(self, name="Ada Lovelace", email="ada@example.com", admin=False,
+                security=False):
         data = {"name": name, "email": email}
         if admin:
             data["admin"] = "y"
+        if security:
+            data["security"] = "y"
         response = self.submit("/sign-in", "/sign-in/dev", data)
         assert response.status_code == 302, response.get_data(as_text=True)
         return response

@@ -202,6 +202,16 @@ def test_roles_assignment_and_history(browser, other_browser, session):
     assert response.status_code == 302
     inc = incident(session, ref)
     holders = {k: a.user.email for k, a in inc.current_roles().items()}
+    # A hand-over: Ada keeps the lead until Bob accepts.
+    assert holders == {"incident_lead": "ada@example.com", "comms_lead": "bob@example.com"}
+    assert "waiting for them to accept" in browser.get(url).get_data(as_text=True)
+    page = other_browser.get(url).get_data(as_text=True)
+    assert "Accept incident lead" in page
+    response = other_browser.submit(url, f"{url}/handovers/1/accept")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    session.expire_all()
+    inc = incident(session, ref)
+    holders = {k: a.user.email for k, a in inc.current_roles().items()}
     assert holders == {"incident_lead": "bob@example.com", "comms_lead": "bob@example.com"}
     released = [a for a in inc.roles if a.released_at is not None]
     assert [(a.role, a.user.email) for a in released] == [("incident_lead", "ada@example.com")]
@@ -216,7 +226,7 @@ def test_notes_go_on_timeline_and_empty_note_refused(browser, session):
     url = f"/incidents/{ref}"
     response = browser.submit(url, f"{url}/notes", {"note-text": "   "})
     assert response.status_code == 400
-    assert "Enter the note." in response.get_data(as_text=True)
+    assert "Enter what happened." in response.get_data(as_text=True)
     browser.submit(url, f"{url}/notes", {"note-text": "Disk full on db-2"})
     assert incident(session, ref).timeline[-1].text == "Disk full on db-2"
     assert count(session, TimelineEntry) == 3

@@ -26,6 +26,8 @@ class DevSignInForm(FlaskForm):
         ],
     )
     admin = BooleanField("Sign in as an administrator", widget=GovCheckboxInput())
+    security = BooleanField("Sign in as a member of the security team",
+                            widget=GovCheckboxInput())
     submit = SubmitField("Sign in (development)", widget=GovSubmitInput())
 
 

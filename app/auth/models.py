@@ -23,6 +23,8 @@ class User(UserMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), index=True)
     is_admin: Mapped[bool] = mapped_column(default=False)
+    # The security team sees every security incident (app role or SECURITY_EMAILS).
+    is_security: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

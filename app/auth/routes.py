@@ -126,6 +126,7 @@ def entra_callback():
         name=who.name,
         email=who.email,
         admin=who.email in s.admin_emails or service.ADMIN_APP_ROLE in who.app_roles,
+        security=who.email in s.security_emails or service.SECURITY_APP_ROLE in who.app_roles,
     )
     service.save_token_cache(Session, user, who.token_cache, s.secret_key)
     login_user(user)
@@ -156,6 +157,7 @@ def dev_sign_in():
         Session, object_id=service.dev_object_id(email), tenant_id=None,
         name=form.name.data, email=email,
         admin=form.admin.data or email in _settings().admin_emails,
+        security=form.security.data or email in _settings().security_emails,
     )
     login_user(user)
     return redirect(_safe_next(request.form.get("next")))

@@ -15,6 +15,7 @@ from app.auth.models import ApiToken, TokenCache, User
 from app.core import clock
 
 ADMIN_APP_ROLE = "IncidentDesk.Admin"
+SECURITY_APP_ROLE = "IncidentDesk.Security"
 TOKEN_PREFIX = "idk_"  # noqa: S105 (a marker, not a secret)
 
 
@@ -26,6 +27,7 @@ def upsert_user(
     name: str,
     email: str,
     admin: bool,
+    security: bool = False,
 ) -> User:
     """Find the person by Entra object id (never by email, which can be reassigned)."""
     user = session.scalar(select(User).where(User.entra_oid == object_id))
@@ -36,6 +38,7 @@ def upsert_user(
     user.name = name.strip()[:200] or email
     user.email = email.strip().lower()[:320]
     user.is_admin = admin
+    user.is_security = security
     user.last_sign_in_at = clock.now()
     session.commit()
     return user

@@ -37,6 +37,9 @@ class OrgSettings:
     severities: tuple[Severity, ...]
     roles: tuple[Role, ...]
     incident_criteria: tuple[str, ...] = field(default_factory=tuple)
+    # Contact-list roles told at once about a security incident or data breach.
+    security_contact_roles: tuple[str, ...] = field(
+        default_factory=lambda: DEFAULT_SECURITY_CONTACT_ROLES)
 
     def severity(self, key: str) -> Severity | None:
         return next((s for s in self.severities if s.key == key), None)
@@ -139,6 +142,9 @@ DEFAULT_CRITERIA = (
 )
 
 SCALES = {"p123": P123, "cmmt": CMMT}
+# Playbooks 001 and 003: who hears about a security incident or data breach at once.
+DEFAULT_SECURITY_CONTACT_ROLES = ("CTO", "Head of Tech Ops", "DPO",
+                                  "Data protection officer", "Information Assurance")
 
 
 def load(scale: str = "p123", path: str | None = None) -> OrgSettings:
@@ -172,4 +178,5 @@ def _from_file(path: Path) -> OrgSettings:
     if not severities:
         raise ValueError(f"{path}: at least one severity is needed")
     criteria = tuple(raw.get("incident_criteria", DEFAULT_CRITERIA))
-    return OrgSettings(severities, roles, criteria)
+    security_roles = tuple(raw.get("security_contact_roles", DEFAULT_SECURITY_CONTACT_ROLES))
+    return OrgSettings(severities, roles, criteria, security_roles)

@@ -24,6 +24,13 @@ def register_filters(app, timezone: str) -> None:
         if value is None:
             return ""
         seconds = int((clock.now() - value).total_seconds())
+        if seconds < 0:  # a time still to come (a retry, a reminder)
+            minutes = -seconds // 60
+            if minutes < 1:
+                return "in under a minute"
+            if minutes < 120:
+                return f"in {minutes} minute{'s' if minutes != 1 else ''}"
+            return f"in {minutes // 60} hours"
         if seconds < 60:
             return "just now"
         minutes = seconds // 60

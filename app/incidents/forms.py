@@ -28,6 +28,7 @@ from wtforms.widgets import HiddenInput
 
 from app.core.org import OrgSettings
 from app.incidents.rules import STATUS_BY_KEY
+from app.incidents.scribe import ENTRY_TYPES
 
 TITLE_MAX = 200
 TEXT_MAX = 20_000
@@ -135,14 +136,26 @@ class RoleForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
+    """The scribe log: a typed entry, now or at a time typed in."""
+
+    entry_type = RadioField(
+        "What kind of entry?", widget=GovRadioInput(), default="event",
+        choices=dict(ENTRY_TYPES), validate_choice=False,  # checked by the service
+        validators=[Optional()])
     text = TextAreaField(
-        "Add to the timeline",
-        description="An event, a decision, an action or a result.",
+        "Add to the log",
+        description="What happened, what was discussed or decided, what someone will do, "
+                    "what came of it.",
         widget=GovTextArea(),
-        validators=[DataRequired("Enter the note."),
-                    Length(max=TEXT_MAX, message="Notes must be 20,000 characters or fewer.")],
+        validators=[DataRequired("Enter what happened."),
+                    Length(max=TEXT_MAX, message="Entries must be 20,000 characters or fewer.")],
     )
-    submit = SubmitField("Add note", widget=GovSubmitInput())
+    when = StringField(
+        "When (optional)",
+        description="Leave empty for now. For earlier, type a time like 14:05 (today) or a "
+                    "date and time like 2026-11-29 23:40.",
+        widget=GovTextInput(), validators=[Optional(), Length(max=40)])
+    submit = SubmitField("Add to the log", widget=GovSubmitInput())
 
 
 class FilterForm(FlaskForm):

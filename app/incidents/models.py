@@ -125,6 +125,31 @@ class TimelineEntry(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Scribe-log entries (kind "note") are typed: event, discussion, decision, action,
+    # result; they can be edited, and every edit keeps what it replaced.
+    entry_type: Mapped[str | None] = mapped_column(String(20))
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     incident: Mapped[Incident] = relationship(back_populates="timeline")
     author: Mapped[User | None] = relationship()
+    edits: Mapped[list[TimelineEdit]] = relationship(
+        back_populates="entry", order_by="TimelineEdit.edited_at",
+        cascade="all, delete-orphan")
+
+
+class TimelineEdit(Base):
+    """What a scribe-log entry said before an edit, and who changed it when."""
+
+    __tablename__ = "timeline_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("timeline_entries.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    entry_type: Mapped[str | None] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    edited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    entry: Mapped[TimelineEntry] = relationship(back_populates="edits")
+    edited_by: Mapped[User | None] = relationship()

@@ -8,9 +8,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth.models import User
 from app.db import Session
-from app.incidents import service
+from app.incidents import scribe, service
 from app.incidents.forms import DeclareForm, EditForm, FilterForm, NoteForm, RoleForm, StatusForm
 from app.incidents.rules import STATUS_BY_KEY, RuleError, next_statuses
+from app.people import service as people
 
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 
@@ -91,17 +92,29 @@ def _page_forms(incident):
     return status_form, role_form, note_form
 
 
-def _render_show(incident, status_code=200, **forms):
+def render_show(incident, status_code=200, **forms):
+    """The incident page; `forms` replaces a form that came back with errors."""
     from app.documents import panel as reports_panel
     from app.documents.forms import WriteAgainForm
     from app.documents.kinds import KINDS
     from app.m365.forms import RetryForm
     from app.m365.panel import panel
+    from app.people import service as people
+    from app.people.forms import AcceptForm, BringInForm
 
     status_form, role_form, note_form = _page_forms(incident)
+    people_form = forms.get("people_form")
+    if people_form is None:
+        people_form = BringInForm(prefix="people")
+        people_form.set_choices(service.assignable_users(Session))
     return render_template(
         "incidents/show.html",
         incident=incident,
+        handovers=people.pending_handovers(Session, incident),
+        participants=people.participants(Session, incident),
+        people_form=people_form,
+        accept_form=AcceptForm(prefix="accept"),
+        entry_types=scribe.ENTRY_TYPES,
         m365=panel(Session, incident),
         retry_form=RetryForm(),
         reports=reports_panel.panel(Session, _org(), current_app.extensions["targets"],
@@ -117,7 +130,7 @@ def _render_show(incident, status_code=200, **forms):
 
 @bp.get("/<reference>")
 def show(reference: str):
-    return _render_show(_incident_or_404(reference))
+    return render_show(_incident_or_404(reference))
 
 
 @bp.post("/<reference>/status")
@@ -139,7 +152,7 @@ def change_status(reference: str):
         else:
             flash(f"Status is now {STATUS_BY_KEY[incident.status].label.lower()}.", "success")
             return redirect(url_for("incidents.show", reference=incident.reference))
-    return _render_show(incident, 400, status_form=form)
+    return render_show(incident, 400, status_form=form)
 
 
 @bp.post("/<reference>/roles")
@@ -150,13 +163,20 @@ def assign_role(reference: str):
     if form.validate_on_submit():
         user = Session.get(User, form.user.data)
         try:
-            service.assign_role(Session, _org(), current_user, incident, form.role.data, user)
+            offer = people.assign_or_offer(Session, _org(), current_app.extensions["targets"],
+                                           current_user, incident, form.role.data, user)
         except RuleError as error:
             _attach(form, error)
         else:
-            flash(f"{user.name} is now {_org().role(form.role.data).label.lower()}.", "success")
-            return redirect(url_for("incidents.show", reference=incident.reference))
-    return _render_show(incident, 400, role_form=form)
+            label = _org().role(form.role.data).label.lower()
+            if offer is None:
+                flash(f"{user.name} is now {label}.", "success")
+            else:
+                flash(f"{user.name} has been asked to take over as {label}. "
+                      f"{offer.from_user.name} keeps the role until they accept.", "success")
+            return redirect(url_for("incidents.show", reference=incident.reference,
+                                    _anchor="roles"))
+    return render_show(incident, 400, role_form=form)
 
 
 @bp.post("/<reference>/notes")
@@ -165,14 +185,17 @@ def add_note(reference: str):
     form = NoteForm(prefix="note")
     if form.validate_on_submit():
         try:
-            service.add_note(Session, current_user, incident, form.text.data)
+            when = scribe.parse_when(form.when.data,
+                                     current_app.extensions["targets"].timezone)
+            scribe.add_entry(Session, current_user, incident, text=form.text.data,
+                             entry_type=form.entry_type.data or "event", occurred_at=when)
         except RuleError as error:
             _attach(form, error)
         else:
-            flash("Added to the timeline.", "success")
+            flash("Added to the log.", "success")
             return redirect(url_for("incidents.show", reference=incident.reference,
                                     _anchor="timeline"))
-    return _render_show(incident, 400, note_form=form)
+    return render_show(incident, 400, note_form=form)
 
 
 @bp.route("/<reference>/edit", methods=["GET", "POST"])
@@ -216,3 +239,34 @@ def edit(reference: str):
             return redirect(url_for("incidents.show", reference=incident.reference))
     status = 400 if request.method == "POST" else 200
     return render_template("incidents/edit.html", form=form, incident=incident), status
+
+
+@bp.route("/<reference>/timeline/<int:entry_id>/edit", methods=["GET", "POST"])
+def edit_entry(reference: str, entry_id: int):
+    """Correct a scribe-log entry; what it said before is kept and shown."""
+    incident = _incident_or_404(reference)
+    entry = next((e for e in incident.timeline if e.id == entry_id), None)
+    if entry is None or entry.kind not in scribe.EDITABLE_KINDS:
+        abort(404)
+    zone = current_app.extensions["targets"].timezone
+    form = NoteForm(prefix="note", data=None if request.method == "POST" else {
+        "entry_type": entry.entry_type or "event", "text": entry.text,
+        "when": entry.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")})
+    if form.validate_on_submit():
+        try:
+            when = scribe.parse_when(form.when.data, zone)
+            if when is not None and abs((when - entry.occurred_at).total_seconds()) < 60:
+                when = entry.occurred_at  # the minute shown, unchanged: keep the seconds
+            changed = scribe.edit_entry(Session, current_user, incident, entry,
+                                        text=form.text.data,
+                                        entry_type=form.entry_type.data or "event",
+                                        occurred_at=when)
+        except RuleError as error:
+            _attach(form, error)
+        else:
+            flash("Log entry corrected." if changed else "Nothing was changed.", "success")
+            return redirect(url_for("incidents.show", reference=incident.reference,
+                                    _anchor=f"entry-{entry.id}"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("incidents/edit_entry.html", form=form, incident=incident,
+                           entry=entry, entry_types=scribe.ENTRY_TYPES), status

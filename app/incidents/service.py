@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from app.auth.models import User
 from app.core import clock
@@ -81,21 +81,33 @@ class Page:
 
 
 def visible_to(viewer: User):
-    """SQL condition: security incidents only for admins, the declarer and role holders."""
-    if viewer.is_admin:
+    """SQL condition: security incidents only for admins, the security team, the declarer,
+    role holders and participants."""
+    if viewer.is_admin or viewer.is_security:
         return True
-    took_part = exists().where(
+    from app.people.models import Participant
+
+    held_a_role = exists().where(
         RoleAssignment.incident_id == Incident.id, RoleAssignment.user_id == viewer.id
     )
-    return or_(Incident.is_security.is_(False), Incident.declared_by_id == viewer.id, took_part)
+    took_part = exists().where(
+        Participant.incident_id == Incident.id, Participant.user_id == viewer.id
+    )
+    return or_(Incident.is_security.is_(False), Incident.declared_by_id == viewer.id,
+               held_a_role, took_part)
 
 
 def can_view(viewer: User, incident: Incident) -> bool:
-    if not incident.is_security or viewer.is_admin:
+    if not incident.is_security or viewer.is_admin or viewer.is_security:
         return True
     if incident.declared_by_id == viewer.id:
         return True
-    return any(a.user_id == viewer.id for a in incident.roles)
+    if any(a.user_id == viewer.id for a in incident.roles):
+        return True
+    from app.people.models import Participant
+
+    session = object_session(incident)
+    return session is not None and session.get(Participant, (incident.id, viewer.id)) is not None
 
 
 def get_for(session: Session, viewer: User, reference: str) -> Incident | None:
@@ -196,6 +208,10 @@ def declare(
         if targets is not None:
             session.flush()
             plans.on_declared(session, org, targets, incident, actor)
+            if is_security:
+                from app.people.security import on_security_declared
+
+                on_security_declared(session, org, targets, incident, actor)
         session.commit()
     except Exception:
         session.rollback()
@@ -298,6 +314,16 @@ def change_details(
     return changed
 
 
+def assign(session: Session, org: OrgSettings, incident: Incident, actor: User, role_key: str,
+           user: User) -> None:
+    """Move a role now, in the caller's transaction (hand-overs decide when: app.people)."""
+    _assign(session, org, incident, actor, role_key, user)
+
+
+def touch(incident: Incident) -> None:
+    incident.updated_at = clock.now()
+
+
 def assign_role(
     session: Session, org: OrgSettings, actor: User, incident: Incident, role_key: str,
     user: User,
@@ -320,6 +346,7 @@ def add_note(session: Session, actor: User, incident: Incident, text: str) -> No
     if incident.status == "closed":
         raise RuleError("A closed incident cannot take new notes.")
     _record(incident, actor, "note", text.strip(), {})
+    incident.timeline[-1].entry_type = "event"  # the scribe log's default kind
     incident.updated_at = clock.now()
     _commit(session)
 

@@ -139,6 +139,19 @@ class PostViaWebhook:
         """Nothing to record."""
 
 
+class AddTeamMember:
+    """Someone brought into an incident joins its Teams team; already a member is fine
+    (Graph's add is idempotent for us: the port treats it as success)."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        graph.add_team_member(p["team_id"], p["user_id"])
+        return {"added": p["user_id"]}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        """Nothing to record: the timeline already says who was brought in."""
+
+
 class CreateMeeting:
     """The incident's command room: createOrGet with our key as externalId, so a retry
     returns the same meeting instead of a second one."""
@@ -201,5 +214,6 @@ HANDLERS = {
     plans.POST: PostToChannel(),
     plans.MEETING: CreateMeeting(),
     plans.WEBHOOK: PostViaWebhook(),
+    plans.ADD_MEMBER: AddTeamMember(),
     "mail.send": SendMail(),
 }

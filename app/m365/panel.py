@@ -16,6 +16,7 @@ KIND_LABELS = {
     "teams.post": "Teams post",
     "teams.meeting": "Command room (Teams meeting)",
     "teams.webhook": "Teams post (Workflows)",
+    "teams.add_member": "Add to the Teams team",
     "mail.send": "Email",
 }
 

@@ -20,6 +20,7 @@ CREATE_CHANNEL = "teams.create_channel"
 POST = "teams.post"
 MEETING = "teams.meeting"
 WEBHOOK = "teams.webhook"
+ADD_MEMBER = "teams.add_member"
 COMMAND_ROOM_HOURS = 8
 
 

@@ -21,6 +21,7 @@ class Targets:
     reports_folder: str = "Incident reports"
     security_reports_folder: str | None = None
     report_template_path: str | None = None
+    security_emails: frozenset[str] = frozenset()
 
     def incident_url(self, reference: str) -> str:
         return f"{self.app_base_url.rstrip('/')}/incidents/{reference}"
@@ -59,4 +60,5 @@ def from_settings(settings, **sandbox_defaults) -> Targets:
         reports_folder=settings.reports_folder,
         security_reports_folder=settings.security_reports_folder,
         report_template_path=settings.report_template_path,
+        security_emails=settings.security_emails,
     )

@@ -1,0 +1,107 @@
+"""The scribe log: typed, timestamped entries that can be corrected without losing what
+they said before (playbooks 002 and 003: events, discussion, decisions, actions, results).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.incidents.models import Incident, TimelineEdit, TimelineEntry
+from app.incidents.rules import RuleError
+
+ENTRY_TYPES = {"event": "Event", "discussion": "Discussion", "decision": "Decision",
+               "action": "Action", "result": "Result"}
+EDITABLE_KINDS = ("note",)
+TEXT_MAX = 20_000
+SKEW = timedelta(minutes=2)  # a clock a little ahead is not "the future"
+OLDEST = timedelta(days=30)  # earlier than this is a typo, not an incident's history
+_TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+_DATE_TIME = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2})[:.](\d{2})$")
+
+
+def parse_when(text: str | None, timezone: ZoneInfo, now: datetime | None = None
+               ) -> datetime | None:
+    """'14:05' (today, local time) or '2026-11-29 23:40' into UTC; empty means now (None).
+    Raises RuleError with what to type instead."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    now = now or clock.now()
+    local_now = now.astimezone(timezone)
+    try:
+        if match := _TIME.match(text):
+            hour, minute = int(match[1]), int(match[2])
+            when = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        elif match := _DATE_TIME.match(text):
+            year, month, day, hour, minute = (int(g) for g in match.groups())
+            when = datetime(year, month, day, hour, minute, tzinfo=timezone)
+        else:
+            raise ValueError
+    except ValueError:
+        raise RuleError("Enter the time like 14:05, or a date and time like "
+                        "2026-11-29 23:40.", "when") from None
+    when = when.astimezone(now.tzinfo)
+    if when > now + SKEW:
+        raise RuleError("That time is in the future. Leave the time empty for now.", "when")
+    if when < now - OLDEST:
+        raise RuleError("That time is more than 30 days ago: check the date.", "when")
+    return when
+
+
+def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_type: str,
+              occurred_at: datetime | None = None) -> TimelineEntry:
+    text = (text or "").strip()
+    _check(incident, text, entry_type)
+    now = clock.now()
+    entry = TimelineEntry(kind="note", entry_type=entry_type, text=text, data={},
+                          author=actor, occurred_at=occurred_at or now, created_at=now)
+    incident.timeline.append(entry)
+    incident.updated_at = now
+    _commit(session)
+    return entry
+
+
+def edit_entry(session: Session, actor, incident: Incident, entry: TimelineEntry, *,
+               text: str, entry_type: str, occurred_at: datetime | None) -> bool:
+    """Correct an entry, keeping what it said; returns False if nothing changed."""
+    if entry.kind not in EDITABLE_KINDS:
+        raise RuleError("Only scribe-log entries can be edited; the rest of the timeline is "
+                        "recorded by Incident Desk.")
+    text = (text or "").strip()
+    _check(incident, text, entry_type)
+    occurred_at = occurred_at or entry.occurred_at
+    if (text, entry_type, occurred_at) == (entry.text, entry.entry_type, entry.occurred_at):
+        return False
+    now = clock.now()
+    entry.edits.append(TimelineEdit(text=entry.text, entry_type=entry.entry_type,
+                                    occurred_at=entry.occurred_at, edited_by=actor,
+                                    edited_at=now))
+    entry.text, entry.entry_type, entry.occurred_at = text, entry_type, occurred_at
+    entry.edited_at = now
+    incident.updated_at = now
+    _commit(session)
+    return True
+
+
+def _check(incident: Incident, text: str, entry_type: str) -> None:
+    if incident.status == "closed":
+        raise RuleError("A closed incident's log cannot be changed.")
+    if entry_type not in ENTRY_TYPES:
+        raise RuleError("Choose what kind of entry this is.", "entry_type")
+    if not text:
+        raise RuleError("Enter what happened.", "text")
+    if len(text) > TEXT_MAX:
+        raise RuleError(f"Entries must be {TEXT_MAX:,} characters or fewer.", "text")
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise

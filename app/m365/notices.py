@@ -1,0 +1,66 @@
+"""Short notices to people about an incident (a hand-over to accept, a security incident,
+a reminder): an email and, where it helps, a card in the incident's Teams channel.
+
+Written into the outbox like everything else, so they are sent once, after the change
+that caused them commits. All user-written text is escaped for HTML and kept to TextRuns
+in cards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.incidents.models import Incident
+from app.m365 import cards, plans
+from app.m365.targets import Targets
+from app.outbox import service as outbox
+from app.outbox.models import Delivery
+from app.updates.mail import chunks, paragraphs
+
+FEW = 10  # up to this many recipients are addressed directly
+
+
+def notify(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
+           to: Sequence[str], subject: str, message: str, link_text: str, url: str,
+           teams: bool = True, label: str = "Notice", show_title: bool = True) -> None:
+    """Queue the email (and Teams card) in the caller's transaction. `show_title` False
+    keeps the incident's title out of the email (a restricted incident's title can say
+    too much in a forwarded message)."""
+    headline = f"{incident.reference}: {incident.title}" if show_title else incident.reference
+    people = sorted({address.strip().lower() for address in to if address and "@" in address})
+    if people:
+        html = str(Markup(
+            '<div style="font-family:Segoe UI,Arial,sans-serif;font-size:15px;'
+            'color:#0b0c0c"><p style="margin:0 0 4px;color:#505a5f">{headline}</p>'
+            '{message}<p style="margin:0"><a href="{url}">{link_text}</a></p></div>'
+        ).format(headline=headline, message=paragraphs(message), url=url,
+                 link_text=link_text))
+        sender = targets.mail_from or (actor.email if actor is not None else None)
+        private = len(people) > FEW and sender  # many people: Bcc, so no one sees the list
+        for number, batch in enumerate(chunks(people, 499), start=1):
+            outbox.add(session, key=f"{key}/mail/{number}", kind="mail.send",
+                       incident=incident, actor=actor,
+                       payload={"mailbox": targets.mail_from,
+                                "subject": " ".join(f"{incident.reference} {subject}".split())
+                                [:255],
+                                "html": html, "to": [sender] if private else batch,
+                                "bcc": batch if private else [],
+                                "label": f"{label} email"})
+    channel = _channel(session, incident) if teams and targets.teams_enabled else None
+    if channel is not None:
+        body = [cards.rich(cards.run(subject, weight="Bolder")),
+                cards.rich(cards.run(message), spacing="Small")]
+        outbox.add(session, key=f"{key}/teams", kind=plans.POST, incident=incident,
+                   actor=actor, depends_on=channel,
+                   payload={"channel": "incident",
+                            "html": f"<p>{escape(subject)}</p>",
+                            "card": cards.card(body, [cards.open_url(link_text, url)]),
+                            "label": f"{label} in Teams"})
+
+
+def _channel(session: Session, incident: Incident) -> Delivery | None:
+    return session.scalar(select(Delivery).where(Delivery.key == f"{incident.reference}/channel"))

@@ -1,0 +1,231 @@
+"""Bringing people into an incident and handing roles over.
+
+A role moves at once when nobody holds it or when the new holder takes it themselves;
+otherwise it is offered, and the current holder keeps it until the new holder accepts
+(playbooks 002 and 004), so a role is never dropped between two people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.core import clock
+from app.core.org import OrgSettings
+from app.incidents import service as incidents
+from app.incidents.models import Incident, TimelineEntry
+from app.incidents.rules import RuleError
+from app.m365 import notices
+from app.m365.plans import ADD_MEMBER
+from app.m365.targets import Targets
+from app.outbox import service as outbox
+from app.outbox.models import Delivery
+from app.people.models import (
+    ACCEPTED,
+    CANCELLED,
+    DECLINED,
+    PENDING,
+    Participant,
+    RoleHandover,
+)
+
+
+def participants(session: Session, incident: Incident) -> Sequence[Participant]:
+    return session.scalars(
+        select(Participant).where(Participant.incident_id == incident.id)
+        .order_by(Participant.added_at)).all()
+
+
+def pending_handovers(session: Session, incident: Incident) -> Sequence[RoleHandover]:
+    return session.scalars(
+        select(RoleHandover).where(RoleHandover.incident_id == incident.id,
+                                   RoleHandover.status == PENDING)
+        .order_by(RoleHandover.requested_at)).all()
+
+
+def add_participant(session: Session, targets: Targets, actor, incident: Incident,
+                    user: User, *, record: bool = True) -> bool:
+    """Bring someone in (in the caller's transaction): they can see the incident even if it
+    is restricted, and are added to the Teams team. Returns False if already in."""
+    if session.get(Participant, (incident.id, user.id)) is not None:
+        return False
+    session.add(Participant(incident_id=incident.id, user_id=user.id, added_by=actor,
+                            added_at=clock.now()))
+    if record:
+        _record(session, incident, actor, "participant_added",
+                f"{user.name} was added to the incident", {"user_id": user.id})
+    channel = session.scalar(select(Delivery).where(
+        Delivery.key == f"{incident.reference}/channel"))
+    if targets.teams_enabled and channel is not None and not user.is_dev_user:
+        outbox.add(session, key=f"{incident.reference}/member/{user.id}", kind=ADD_MEMBER,
+                   incident=incident, actor=actor,
+                   payload={"team_id": targets.team_id, "user_id": user.entra_oid,
+                            "label": f"Add {user.name} to the Teams team"})
+    return True
+
+
+def bring_in(session: Session, targets: Targets, actor, incident: Incident,
+             user: User) -> None:
+    """The incident lead commandeers someone (playbook 004)."""
+    if incident.status == "closed":
+        raise RuleError("A closed incident cannot take new people.")
+    if not add_participant(session, targets, actor, incident, user):
+        raise RuleError(f"{user.name} is already working on this incident.", "user")
+    incidents.touch(incident)
+    _commit(session)
+
+
+def assign_or_offer(session: Session, org: OrgSettings, targets: Targets, actor,
+                    incident: Incident, role_key: str, user: User) -> RoleHandover | None:
+    """Give `user` the role now, or offer it to them; returns the offer if one was made."""
+    if incident.status == "closed":
+        raise RuleError("A closed incident cannot change roles.")
+    role = org.role(role_key)
+    if role is None:
+        raise RuleError("Choose a role from the list.", "role")
+    current = incident.current_roles().get(role_key)
+    if current is not None and current.user_id == user.id:
+        raise RuleError(f"{user.name} already holds this role.", "user")
+    try:
+        _cancel_pending(session, incident, role_key, actor, "a new hand-over was asked for")
+        if current is None or user.id == actor.id:
+            incidents.assign(session, org, incident, actor, role_key, user)
+            add_participant(session, targets, actor, incident, user, record=False)
+            offer = None
+        else:
+            offer = RoleHandover(incident_id=incident.id, role=role_key,
+                                 from_user_id=current.user_id, to_user_id=user.id,
+                                 requested_by=actor, requested_at=clock.now(), status=PENDING)
+            session.add(offer)
+            add_participant(session, targets, actor, incident, user, record=False)
+            session.flush()
+            _record(session, incident, actor, "handover_offered",
+                    f"{actor.name} asked {user.name} to take over as {role.label.lower()} "
+                    f"from {current.user.name}; {current.user.name} keeps the role until "
+                    f"{user.name} accepts",
+                    {"role": role_key, "handover_id": offer.id, "to_user_id": user.id})
+            url = targets.incident_url(incident.reference) + f"/handovers/{offer.id}"
+            notices.notify(
+                session, targets, incident, actor, key=f"{incident.reference}/handover/{offer.id}",
+                to=[user.email], subject=f"{user.name}: please take over as {role.label.lower()}",
+                message=(f"{actor.name} asks you to take over as {role.label.lower()} for "
+                         f"{incident.reference}: {incident.title}. {current.user.name} keeps "
+                         "the role until you accept."),
+                link_text="Accept or decline in Incident Desk", url=url,
+                label="Hand-over request")
+        incidents.touch(incident)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return offer
+
+
+def accept(session: Session, org: OrgSettings, targets: Targets, actor,
+           handover: RoleHandover) -> None:
+    incident = handover.incident
+    _check_open(handover, incident)
+    if actor.id != handover.to_user_id:
+        raise RuleError(f"Only {handover.to_user.name} can accept this hand-over.")
+    try:
+        current = incident.current_roles().get(handover.role)
+        if current is not None and current.user_id == actor.id:
+            pass  # they took it some other way meanwhile: nothing left to move
+        else:
+            incidents.assign(session, org, incident, actor, handover.role, actor)
+        handover.status = ACCEPTED
+        handover.settled_at = clock.now()
+        incidents.touch(incident)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def decline(session: Session, org: OrgSettings, targets: Targets, actor,
+            handover: RoleHandover, reason: str = "") -> None:
+    incident = handover.incident
+    _check_open(handover, incident)
+    if actor.id != handover.to_user_id:
+        raise RuleError(f"Only {handover.to_user.name} can decline this hand-over.")
+    role = org.role(handover.role)
+    label = role.label.lower() if role else handover.role
+    holder = handover.from_user.name if handover.from_user else "the current holder"
+    try:
+        handover.status = DECLINED
+        handover.settled_at = clock.now()
+        handover.note = reason.strip()
+        _record(session, incident, actor, "handover_declined",
+                f"{actor.name} declined to take over as {label}; {holder} still holds it",
+                {"role": handover.role, "handover_id": handover.id}, note=reason)
+        asker = handover.requested_by
+        if asker is not None and asker.id != actor.id:
+            notices.notify(
+                session, targets, incident, actor,
+                key=f"{incident.reference}/handover/{handover.id}/declined", to=[asker.email],
+                subject=f"{actor.name} cannot take over as {label}",
+                message=(f"{actor.name} declined to take over as {label} for "
+                         f"{incident.reference}." + (f" They said: {reason.strip()}"
+                                                     if reason.strip() else "")
+                         + f" {holder} still holds the role."),
+                link_text="Open the incident", url=targets.incident_url(incident.reference),
+                teams=False, label="Hand-over declined")
+        incidents.touch(incident)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def cancel(session: Session, org: OrgSettings, actor, handover: RoleHandover) -> None:
+    incident = handover.incident
+    _check_open(handover, incident)
+    allowed = {handover.requested_by_id, handover.from_user_id}
+    if actor.id not in allowed and not actor.is_admin:
+        raise RuleError("Only the person who asked, or the current holder, can withdraw "
+                        "this hand-over.")
+    try:
+        _cancel_pending(session, incident, handover.role, actor, "withdrawn")
+        incidents.touch(incident)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def _cancel_pending(session, incident, role_key, actor, why: str) -> None:
+    for handover in session.scalars(select(RoleHandover).where(
+            RoleHandover.incident_id == incident.id, RoleHandover.role == role_key,
+            RoleHandover.status == PENDING)):
+        handover.status = CANCELLED
+        handover.settled_at = clock.now()
+        _record(session, incident, actor, "handover_cancelled",
+                f"Hand-over to {handover.to_user.name} withdrawn ({why})",
+                {"role": role_key, "handover_id": handover.id})
+
+
+def _check_open(handover: RoleHandover, incident: Incident) -> None:
+    if handover.status != PENDING:
+        raise RuleError(f"This hand-over was already {handover.status}.")
+    if incident.status == "closed":
+        raise RuleError("A closed incident cannot change roles.")
+
+
+def _record(session, incident, actor, kind, text, data, note: str = "") -> None:
+    now = clock.now()
+    if note.strip():
+        data = {**data, "note": note.strip()}
+    session.add(TimelineEntry(incident_id=incident.id, kind=kind, text=text, data=data,
+                              author=actor, occurred_at=now, created_at=now))
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
