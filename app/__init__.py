@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     _init_m365(app, settings)
 
     from app import errors, security
+    from app.alerts.routes import bp as alerts_bp
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.contacts.routes import bp as contacts_bp
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(updates_bp)
     app.register_blueprint(documents_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(alerts_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)

@@ -1,5 +1,6 @@
 """Imports every model so Alembic and tests see the whole schema."""
 
+from app.alerts.models import AlertRecord, AlertSource
 from app.auth.models import ApiToken, TokenCache, User
 from app.contacts.models import Contact, ContactSync
 from app.documents.models import ReportFile, ReportTemplate, Review
@@ -17,6 +18,8 @@ from app.people.models import Participant, RoleHandover
 from app.updates.models import StatusUpdate
 
 __all__ = [
+    "AlertRecord",
+    "AlertSource",
     "ApiToken",
     "Contact",
     "ContactSync",

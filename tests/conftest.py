@@ -19,7 +19,7 @@ from app.config import Settings
 from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["role_handovers", "participants", "timeline_edits",
+TABLES = ["alert_records", "alert_sources", "role_handovers", "participants", "timeline_edits",
           "report_files", "reviews", "report_templates",
           "deliveries", "teams_channels", "status_updates", "contacts", "contact_syncs",
           "timeline_entries",

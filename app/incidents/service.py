@@ -153,7 +153,9 @@ def all_services(session: Session) -> Sequence[Service]:
 
 
 def assignable_users(session: Session) -> Sequence[User]:
-    return session.scalars(select(User).order_by(func.lower(User.name))).all()
+    """People, not system accounts such as alert intake."""
+    return session.scalars(select(User).where(~User.entra_oid.startswith("system-"))
+                           .order_by(func.lower(User.name))).all()
 
 
 # ---- changing --------------------------------------------------------------------------
@@ -172,9 +174,11 @@ def declare(
     is_security: bool = False,
     take_lead: bool = True,
     targets: Targets | None = None,
+    commit: bool = True,
 ) -> Incident:
     """Open an incident; with `targets`, its Teams channel and announcements are put in
-    the outbox in the same transaction."""
+    the outbox in the same transaction. `commit` False leaves the commit to the caller
+    (alert intake records the alert with it)."""
     title = " ".join(title.split())
     if not title:
         raise RuleError("Enter a title.", "title")
@@ -212,7 +216,10 @@ def declare(
                 from app.people.security import on_security_declared
 
                 on_security_declared(session, org, targets, incident, actor)
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.flush()
     except Exception:
         session.rollback()
         raise
