@@ -107,7 +107,7 @@ def test_a_source_may_fix_the_severity(app, session, admin):
 
 def test_each_source_needs_its_own_secret(app, session, admin):
     client = app.test_client()
-    am_id, am_secret = make_source(session, admin, "alertmanager")
+    _am_id, am_secret = make_source(session, admin, "alertmanager")
     gen_id, gen_secret = make_source(session, admin, "generic")
     payload = {"title": "x"}
     assert post(client, gen_id, None, payload).status_code == 401
