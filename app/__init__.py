@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.incidents.routes import bp as incidents_bp
     from app.m365.routes import bp as m365_bp
     from app.people.routes import bp as people_bp
+    from app.reminders.routes import bp as reminders_bp
     from app.updates.routes import bp as updates_bp
 
     app.register_blueprint(auth_bp)
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(documents_bp)
     app.register_blueprint(people_bp)
     app.register_blueprint(alerts_bp)
+    app.register_blueprint(reminders_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)
@@ -136,4 +138,5 @@ def _init_m365(app: Flask, settings: Settings) -> None:
     app.extensions["teams_webhook"] = make_teams_webhook(app)
     if settings.background_sweep:
         app.extensions["jobs"].every(60, "app.jobs.sweep_outbox", first_in=1.0)
+        app.extensions["jobs"].every(60, "app.jobs.send_reminders", first_in=30.0)
         app.extensions["jobs"].every(15 * 60, "app.jobs.sync_contacts", first_in=5.0)

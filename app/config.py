@@ -82,6 +82,9 @@ class Settings:
         default_factory=lambda: os.environ.get("INCIDENT_DESK_SEVERITY_SCALE", "p123")
     )
     timezone: str = field(default_factory=lambda: os.environ.get("TIMEZONE", "Europe/London"))
+    # Outside these hours (Monday to Friday) only major incidents remind and page people.
+    working_hours: str = field(
+        default_factory=lambda: os.environ.get("WORKING_HOURS", "10:00-18:00"))
     secure_cookies: bool = field(default_factory=lambda: _env_bool("SECURE_COOKIES", False))
     # Where links in Teams cards and emails point (jobs have no request to build URLs from).
     app_base_url: str = field(

@@ -100,3 +100,19 @@ def sync_contacts() -> str:
             Session.remove()
 
     return _run(work)
+
+
+def send_reminders() -> int:
+    """Reminders that are due: updates, summaries, unfilled roles, escalation, hand-over
+    (every minute)."""
+    from app.db import Session
+    from app.reminders.service import policy_from, send_due
+
+    def work(app):
+        try:
+            return send_due(Session, app.extensions["org"], app.extensions["targets"],
+                            policy_from(app.extensions["settings"]))
+        finally:
+            Session.remove()
+
+    return _run(work)

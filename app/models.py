@@ -15,6 +15,7 @@ from app.incidents.models import (
 from app.m365.models import TeamsChannel
 from app.outbox.models import Delivery
 from app.people.models import Participant, RoleHandover
+from app.reminders.models import ReminderSnooze, SentReminder
 from app.updates.models import StatusUpdate
 
 __all__ = [
@@ -27,11 +28,13 @@ __all__ = [
     "Incident",
     "Participant",
     "ReferenceCounter",
+    "ReminderSnooze",
     "ReportFile",
     "ReportTemplate",
     "Review",
     "RoleAssignment",
     "RoleHandover",
+    "SentReminder",
     "Service",
     "StatusUpdate",
     "TeamsChannel",

@@ -19,7 +19,8 @@ from app.config import Settings
 from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["alert_records", "alert_sources", "role_handovers", "participants", "timeline_edits",
+TABLES = ["sent_reminders", "reminder_snoozes", "alert_records", "alert_sources",
+          "role_handovers", "participants", "timeline_edits",
           "report_files", "reviews", "report_templates",
           "deliveries", "teams_channels", "status_updates", "contacts", "contact_syncs",
           "timeline_entries",
@@ -92,6 +93,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         org_config_path=None,
         severity_scale="p123",
         timezone="Europe/London",
+        working_hours="10:00-18:00",
         secure_cookies=False,
     )
     values.update(overrides)

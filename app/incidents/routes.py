@@ -101,6 +101,8 @@ def render_show(incident, status_code=200, **forms):
     from app.m365.panel import panel
     from app.people import service as people
     from app.people.forms import AcceptForm, BringInForm
+    from app.reminders import service as reminder_service
+    from app.reminders.forms import SnoozeForm
 
     status_form, role_form, note_form = _page_forms(incident)
     people_form = forms.get("people_form")
@@ -111,6 +113,9 @@ def render_show(incident, status_code=200, **forms):
         "incidents/show.html",
         incident=incident,
         handovers=people.pending_handovers(Session, incident),
+        reminders=reminder_service.recent(Session, incident),
+        reminder_titles=reminder_service.TITLES,
+        snooze_form=SnoozeForm,
         participants=people.participants(Session, incident),
         people_form=people_form,
         accept_form=AcceptForm(prefix="accept"),
