@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.alerts.routes import bp as alerts_bp
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
+    from app.catalogue.routes import bp as catalogue_bp
     from app.contacts.routes import bp as contacts_bp
     from app.documents.routes import bp as documents_bp
     from app.incidents.routes import bp as incidents_bp
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(people_bp)
     app.register_blueprint(alerts_bp)
     app.register_blueprint(reminders_bp)
+    app.register_blueprint(catalogue_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)

@@ -2,6 +2,7 @@
 
 from app.alerts.models import AlertRecord, AlertSource
 from app.auth.models import ApiToken, TokenCache, User
+from app.catalogue.models import EscalationStep, Supplier
 from app.contacts.models import Contact, ContactSync
 from app.documents.models import ReportFile, ReportTemplate, Review
 from app.incidents.models import (
@@ -25,6 +26,7 @@ __all__ = [
     "Contact",
     "ContactSync",
     "Delivery",
+    "EscalationStep",
     "Incident",
     "Participant",
     "ReferenceCounter",
@@ -37,6 +39,7 @@ __all__ = [
     "SentReminder",
     "Service",
     "StatusUpdate",
+    "Supplier",
     "TeamsChannel",
     "TimelineEdit",
     "TimelineEntry",

@@ -20,11 +20,18 @@ incident_services = Table(
 
 
 class Service(Base):
+    """A service in the catalogue: who owns it, where its runbook and disaster-recovery
+    plan are; dependencies and suppliers live in app.catalogue."""
+
     __tablename__ = "services"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    owner: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    runbook_url: Mapped[str | None] = mapped_column(String(1000))
+    dr_url: Mapped[str | None] = mapped_column(String(1000))
 
 
 class ReferenceCounter(Base):

@@ -94,6 +94,7 @@ def _page_forms(incident):
 
 def render_show(incident, status_code=200, **forms):
     """The incident page; `forms` replaces a form that came back with errors."""
+    from app.catalogue import service as catalogue
     from app.documents import panel as reports_panel
     from app.documents.forms import WriteAgainForm
     from app.documents.kinds import KINDS
@@ -113,6 +114,7 @@ def render_show(incident, status_code=200, **forms):
         "incidents/show.html",
         incident=incident,
         handovers=people.pending_handovers(Session, incident),
+        neighbourhood=catalogue.neighbourhood(Session, incident),
         reminders=reminder_service.recent(Session, incident),
         reminder_titles=reminder_service.TITLES,
         snooze_form=SnoozeForm,
