@@ -13,7 +13,7 @@ from app.incidents.models import (
     TimelineEdit,
     TimelineEntry,
 )
-from app.m365.models import TeamsChannel
+from app.m365.models import ChannelMessageCopy, TeamsChannel
 from app.outbox.models import Delivery
 from app.people.models import Participant, RoleHandover
 from app.reminders.models import ReminderSnooze, SentReminder
@@ -23,6 +23,7 @@ __all__ = [
     "AlertRecord",
     "AlertSource",
     "ApiToken",
+    "ChannelMessageCopy",
     "Contact",
     "ContactSync",
     "Delivery",

@@ -225,7 +225,21 @@ def _when(value: str | None) -> datetime | None:
 
 def _channel(team_id: str, raw: dict) -> Channel:
     return Channel(id=raw["id"], team_id=team_id, display_name=raw.get("displayName") or "",
-                   web_url=raw.get("webUrl") or "", description=raw.get("description") or "")
+                   web_url=raw.get("webUrl") or "", description=raw.get("description") or "",
+                   membership_type=raw.get("membershipType") or "standard")
+
+
+def _user_bind(user_id: str) -> str:
+    """`user@odata.bind` for an object id or UPN (a quote in an OData key is doubled)."""
+    return "https://graph.microsoft.com/v1.0/users('{}')".format(user_id.replace("'", "''"))
+
+
+def _about_the_user(error: GraphError) -> bool:
+    """Whether Graph's refusal is about the person rather than the team or channel:
+    "User is not found in the team.", "User ... is not part of team ...", a disabled or
+    blocked user (404)."""
+    text = error.message.lower()
+    return "user" in text and ("team" in text or error.status == 404)
 
 
 def _message(raw: dict) -> ChannelMessage:
@@ -330,14 +344,41 @@ class GraphClient:
 
     # ---- Teams ---------------------------------------------------------------------------
 
-    def create_channel(self, team_id: str, display_name: str, description: str = "") -> Channel:
+    @staticmethod
+    def _member(user_id: str, owner: bool):
+        from msgraph.generated.models.aad_user_conversation_member import (
+            AadUserConversationMember,
+        )
+
+        # Serialises with "@odata.type": "#microsoft.graph.aadUserConversationMember",
+        # which Graph insists on for each member of a new private channel.
+        return AadUserConversationMember(roles=["owner"] if owner else [],
+                                         additional_data={"user@odata.bind":
+                                                          _user_bind(user_id)})
+
+    def create_channel(self, team_id: str, display_name: str, description: str = "",
+                       private_owner: str | None = None) -> Channel:
         from msgraph.generated.models.channel import Channel as ChannelModel
         from msgraph.generated.models.channel_membership_type import ChannelMembershipType
 
-        body = ChannelModel(display_name=display_name, description=description or None,
-                            membership_type=ChannelMembershipType.Standard)
-        raw = self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
-                         .to_post_request_information(body))
+        if private_owner is None:
+            body = ChannelModel(display_name=display_name, description=description or None,
+                                membership_type=ChannelMembershipType.Standard)
+        else:
+            body = ChannelModel(display_name=display_name, description=description or None,
+                                membership_type=ChannelMembershipType.Private,
+                                members=[self._member(private_owner, owner=True)])
+        try:
+            raw = self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
+                             .to_post_request_information(body))
+        except (InvalidRequest, NotFound) as error:
+            if private_owner is None or not _about_the_user(error):
+                raise
+            raise InvalidRequest(
+                f"The private channel {display_name!r} cannot have {private_owner} as its "
+                f"owner ({error.message}): the owner must already be a member of team "
+                f"{team_id} (add them to the team first), with an enabled account.",
+                status=error.status, code=error.code) from error
         return _channel(team_id, raw)
 
     def find_channel(self, team_id: str, display_name: str) -> Channel | None:
@@ -427,19 +468,29 @@ class GraphClient:
                 yield message
 
     def add_team_member(self, team_id: str, user_id: str, owner: bool = False) -> None:
-        from msgraph.generated.models.aad_user_conversation_member import (
-            AadUserConversationMember,
-        )
-
-        member = AadUserConversationMember(
-            roles=["owner"] if owner else [],
-            additional_data={"user@odata.bind":
-                             f"https://graph.microsoft.com/v1.0/users('{user_id}')"})
+        member = self._member(user_id, owner)
         try:
             self._json(lambda sdk: sdk.teams.by_team_id(team_id).members
                        .to_post_request_information(member))
         except Conflict:
             return  # already a member
+
+    def add_channel_member(self, team_id: str, channel_id: str, user_id: str,
+                           owner: bool = False) -> None:
+        member = self._member(user_id, owner)
+        try:
+            self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
+                       .by_channel_id(channel_id).members.to_post_request_information(member))
+        except Conflict:
+            return  # already a member
+        except (InvalidRequest, NotFound) as error:
+            if not _about_the_user(error):
+                raise  # no such team or channel; a standard channel; a malformed request
+            raise InvalidRequest(
+                f"{user_id} cannot join channel {channel_id} ({error.message}): a private "
+                f"channel takes only people who are already members of team {team_id} (add "
+                "them to the team first), with an enabled account.",
+                status=error.status, code=error.code) from error
 
     # ---- Outlook ---------------------------------------------------------------------------
 

@@ -71,6 +71,8 @@ class FakeGraph:
         """Forget everything, as the sandbox's state.reset() does."""
         with self._lock:
             self._teams: dict[str, dict] = {}  # id -> {displayName, channels, members}
+            # a private channel's id -> lowercased user id -> its member document
+            self._channel_members: dict[str, dict[str, dict]] = {}
             self._messages: list[dict] = []
             self._drafts: dict[str, dict] = {}
             self._sent: list[dict] = []
@@ -87,13 +89,14 @@ class FakeGraph:
                                              "members": {}})
 
     def add_channel(self, team_id: str, display_name: str, channel_id: str | None = None,
-                    description: str = "") -> dict:
-        """A channel that exists already (the sandbox's seed does the same)."""
+                    description: str = "", membership_type: str = "standard") -> dict:
+        """A channel that exists already (the sandbox's seed does the same); a private one
+        starts with no members."""
         with self._lock:
             channel_id = channel_id or f"19:{uuid.uuid4().hex}@thread.tacv2"
             self._team(team_id)["channels"][channel_id] = {
                 "id": channel_id, "displayName": display_name, "description": description,
-                "membershipType": "standard", "createdDateTime": _now(),
+                "membershipType": membership_type, "createdDateTime": _now(),
                 "webUrl": f"https://teams.microsoft.com/l/channel/{channel_id}/"
                           f"{display_name}?groupId={team_id}"}
             return _copy(self._team(team_id)["channels"][channel_id])
@@ -151,6 +154,10 @@ class FakeGraph:
         with self._lock:
             return [_copy(m) for m in self._teams.get(team_id, {}).get("members", {}).values()]
 
+    def channel_members(self, channel_id: str) -> list[dict]:
+        with self._lock:
+            return [_copy(m) for m in self._channel_members.get(channel_id, {}).values()]
+
     def files(self, drive_id: str | None = None) -> list[dict]:
         with self._lock:
             drives = [drive_id] if drive_id else list(self._drives)
@@ -180,19 +187,42 @@ class FakeGraph:
     @staticmethod
     def _as_channel(team_id: str, raw: dict) -> Channel:
         return Channel(id=raw["id"], team_id=team_id, display_name=raw["displayName"],
-                       web_url=raw["webUrl"], description=raw["description"])
+                       web_url=raw["webUrl"], description=raw["description"],
+                       membership_type=raw["membershipType"])
 
-    def create_channel(self, team_id: str, display_name: str, description: str = "") -> Channel:
+    def _in_team(self, team_id: str, user_id: str) -> bool:
+        return any(u.lower() == user_id.lower() for u in self._team(team_id)["members"])
+
+    def _put_channel_member(self, channel_id: str, user_id: str, owner: bool) -> None:
+        members = self._channel_members.setdefault(channel_id, {})
+        existing = members.get(user_id.lower())
+        members[user_id.lower()] = {
+            "id": existing["id"] if existing else f"{channel_id}/{user_id}",
+            "userId": user_id, "roles": ["owner"] if owner else [],
+            "@odata.type": "#microsoft.graph.aadUserConversationMember"}
+
+    def create_channel(self, team_id: str, display_name: str, description: str = "",
+                       private_owner: str | None = None) -> Channel:
         with self._lock:
             team = self._team(team_id)
             problem = channel_name_problem(display_name)
             if problem:
                 raise InvalidRequest(problem, status=400, code="BadRequest")
+            if private_owner is not None and not self._in_team(team_id, private_owner):
+                raise InvalidRequest(
+                    f"The private channel {display_name!r} cannot have {private_owner} as "
+                    f"its owner (User {private_owner} is not part of team {team_id}.): the "
+                    f"owner must already be a member of team {team_id} (add them to the team "
+                    "first), with an enabled account.", status=400, code="BadRequest")
             if any(c["displayName"].lower() == display_name.lower()
                    for c in team["channels"].values()):
                 raise Conflict("Channel name already existed, please use other name.",
                                status=400, code="NameAlreadyExists")
-            raw = self.add_channel(team_id, display_name, description=description)
+            kind = "standard" if private_owner is None else "private"
+            raw = self.add_channel(team_id, display_name, description=description,
+                                   membership_type=kind)
+            if private_owner is not None:
+                self._put_channel_member(raw["id"], private_owner, owner=True)
             return self._as_channel(team_id, raw)
 
     def find_channel(self, team_id: str, display_name: str) -> Channel | None:
@@ -281,6 +311,21 @@ class FakeGraph:
                 "id": f"{team_id}/{user_id}", "userId": user_id,
                 "roles": ["owner"] if owner else [],
                 "@odata.type": "#microsoft.graph.aadUserConversationMember"}
+
+    def add_channel_member(self, team_id: str, channel_id: str, user_id: str,
+                           owner: bool = False) -> None:
+        with self._lock:
+            channel = self._channel(team_id, channel_id)
+            if channel["membershipType"] != "private":
+                raise InvalidRequest("Operation not supported for this Channel.", status=400,
+                                     code="BadRequest")
+            if not self._in_team(team_id, user_id):
+                raise InvalidRequest(
+                    f"{user_id} cannot join channel {channel_id} (User is not found in the "
+                    "team.): a private channel takes only people who are already members of "
+                    f"team {team_id} (add them to the team first), with an enabled account.",
+                    status=400, code="BadRequest")
+            self._put_channel_member(channel_id, user_id, owner)
 
     # ---- Outlook ---------------------------------------------------------------------------
 

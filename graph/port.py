@@ -91,6 +91,8 @@ class Channel:
     display_name: str
     web_url: str = ""
     description: str = ""
+    # "standard" (everyone in the team) or "private" (only its own members see it).
+    membership_type: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -197,12 +199,24 @@ class Graph(Protocol):
     """What Incident Desk asks of Microsoft 365. Implementations: client, fake."""
 
     # Teams
-    def create_channel(self, team_id: str, display_name: str, description: str = "") -> Channel:
-        """Create a standard channel. Raises Conflict if the name is taken,
-        InvalidRequest if it is not Teams-legal (see `graph.names.channel_name`)."""
+    def create_channel(self, team_id: str, display_name: str, description: str = "",
+                       private_owner: str | None = None) -> Channel:
+        """Create a channel (POST /teams/{id}/channels, 201 Created with the channel).
+
+        Without `private_owner` it is a standard channel everyone in the team sees. With
+        `private_owner` (a user id: the Entra object id or UPN of whoever is creating it)
+        the channel is private (membershipType "private") and that person is its owner:
+        Graph wants the owner among the request's `members` (an aadUserConversationMember
+        with `user@odata.bind` and roles ["owner"]) and the owner must already be a member
+        of the team; more people join with `add_channel_member`.
+
+        Private or not, the name follows the same rules and must be free among all the
+        team's channels. Raises Conflict if the name is taken, InvalidRequest if it is not
+        Teams-legal (see `graph.names.channel_name`) or the owner is not in the team."""
 
     def find_channel(self, team_id: str, display_name: str) -> Channel | None:
-        """The channel with exactly this name (case-insensitive, as Teams compares)."""
+        """The channel with exactly this name (case-insensitive, as Teams compares),
+        standard or private."""
 
     def post_message(self, team_id: str, channel_id: str, html: str,
                      cards: Sequence[Card] = ()) -> ChannelMessage:
@@ -224,6 +238,15 @@ class Graph(Protocol):
 
     def add_team_member(self, team_id: str, user_id: str, owner: bool = False) -> None:
         """Add a person to the team; already a member is not an error."""
+
+    def add_channel_member(self, team_id: str, channel_id: str, user_id: str,
+                           owner: bool = False) -> None:
+        """Add a person to a private channel (POST /teams/{id}/channels/{id}/members, an
+        aadUserConversationMember with `user@odata.bind`; roles ["owner"] or none).
+        Already a member is not an error. The person must already be a member of the
+        team (`add_team_member` first): otherwise InvalidRequest, as for a standard
+        channel, whose members are the team's. NotFound if the team or channel is not
+        there."""
 
     # Outlook
     def create_draft(self, sender: Sender, mail: Mail) -> str:

@@ -150,9 +150,15 @@ def test_bringing_someone_in_adds_them_to_the_team_and_lets_them_see_it(
     assert "already working on this incident" in response.get_data(as_text=True)
     drain(app)
     members = {m["userId"] for m in fake_graph.members("incident-team")}
-    assert real.entra_oid in members  # dev sign-ins have no Entra id to add
-    assert session.scalar(select(Delivery.status).where(
-        Delivery.kind == "teams.add_member")) == "delivered"
+    ada = user(session, "ada@example.com")
+    assert {real.entra_oid, bob.entra_oid, ada.entra_oid} <= members
+    # A security incident's channel is private: its people are added to it.
+    channel = session.scalar(select(Delivery).where(Delivery.key == f"{ref}/channel"))
+    assert channel.result["membership_type"] == "private"
+    in_channel = {m["userId"] for m in fake_graph.channel_members(channel.result["channel_id"])}
+    assert {ada.entra_oid, real.entra_oid, bob.entra_oid} <= in_channel
+    assert {d.status for d in session.scalars(select(Delivery).where(Delivery.kind.in_(
+        ["teams.add_member", "teams.add_channel_member"])))} == {"delivered"}
 
 
 def test_the_security_team_sees_every_security_incident(app, browser, other_browser, session):

@@ -103,3 +103,27 @@ def test_a_p1_leaves_its_reports_in_the_sandbox_sharepoint_folder(
     assert "Up to date" in page and "/sandbox/file?" in page
     download = browser.get(f"/sandbox/file?drive={drive}&path={major}")
     assert download.status_code == 200 and download.data[:2] == b"PK"
+
+
+def test_a_security_incident_gets_a_private_channel_in_the_sandbox(sandbox_app, session,
+                                                                   frozen_clock):
+    """Through the real client: the declarer joins the team, then owns a private channel;
+    nothing is announced."""
+    from app.m365.sandbox_host import state_for
+
+    browser = Browser(sandbox_app.test_client())
+    browser.sign_in(name="Ada Lovelace", email="ada@example.com")
+    reference = browser.declare(title="Customer data exposed", severity="P1",
+                                is_security="y")
+    drain(sandbox_app)
+    session.expire_all()
+    statuses = {d.key.split("/", 1)[1]: d.status for d in session.scalars(select(Delivery))}
+    assert set(statuses.values()) == {"delivered"}, statuses
+    assert "broadcast" not in statuses
+    state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
+    [channel] = [c for c in state.channels() if c["displayName"].startswith("inc-")]
+    assert channel["membershipType"] == "private"
+    owners = [m for m in state.channel_members(channel["id"]) if "owner" in m["roles"]]
+    assert len(owners) == 1
+    page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
+    assert "Private Teams channel created" in page

@@ -1,8 +1,8 @@
-"""Forms for Microsoft 365 actions (only a CSRF-protected button so far)."""
+"""Forms for Microsoft 365 actions; CSRF on every one."""
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput
-from wtforms import SubmitField
+from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput, GovSubmitInput
+from wtforms import SelectMultipleField, SubmitField
 
 
 class RetryForm(FlaskForm):
@@ -11,3 +11,13 @@ class RetryForm(FlaskForm):
 
 class SyncForm(FlaskForm):
     submit = SubmitField("Sync now", widget=GovSubmitInput())
+
+
+class FetchMessagesForm(FlaskForm):
+    submit = SubmitField("Read the latest messages", widget=GovSubmitInput())
+
+
+class ImportMessagesForm(FlaskForm):
+    messages = SelectMultipleField("Messages to add to the timeline", coerce=int,
+                                   widget=GovCheckboxesInput(), choices={})
+    submit = SubmitField("Add the chosen messages to the timeline", widget=GovSubmitInput())

@@ -49,10 +49,12 @@ class CreateChannel:
         def ours(channel: Channel) -> bool:
             return channel.description.startswith(f"{reference}:")
 
+        owner = p.get("private_owner")
         if not attempt.ambiguous:
             try:
                 return _channel_result(graph.create_channel(
-                    team, channel_name(day, p["title"]), p["description"]))
+                    team, channel_name(day, p["title"]), p["description"],
+                    private_owner=owner))
             except Conflict:
                 pass  # someone else's channel has the name: find a free one below
         found: list[Channel] = []
@@ -67,7 +69,8 @@ class CreateChannel:
         name = channel_name(day, p["title"], taken=taken)
         if found and found[-1].display_name.lower() == name.lower():
             return _channel_result(found[-1])
-        return _channel_result(graph.create_channel(team, name, p["description"]))
+        return _channel_result(graph.create_channel(team, name, p["description"],
+                                                    private_owner=owner))
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
         existing = session.get(TeamsChannel, delivery.incident_id)
@@ -75,13 +78,35 @@ class CreateChannel:
             session.add(TeamsChannel(incident_id=delivery.incident_id, team_id=result["team_id"],
                                      channel_id=result["channel_id"], name=result["name"],
                                      web_url=result["web_url"], created_at=clock.now()))
+        private = result.get("membership_type") == "private"
         _timeline(session, delivery, "teams_channel",
-                  f"Teams channel created: {result['name']}", {"web_url": result["web_url"]})
+                  f"{'Private ' if private else ''}Teams channel created: {result['name']}",
+                  {"web_url": result["web_url"]})
+        if private:
+            _add_participants(session, delivery, result)
+
+
+def _add_participants(session: Session, delivery: Delivery, result: dict) -> None:
+    """People brought into a security incident before its private channel existed."""
+    from flask import has_app_context
+
+    from app.people.models import Participant
+
+    if not has_app_context():
+        return
+    targets = current_app.extensions["targets"]
+    owner = delivery.payload.get("private_owner")
+    for participant in session.scalars(select(Participant).where(
+            Participant.incident_id == delivery.incident_id)):
+        if participant.user.entra_oid != owner:
+            plans.channel_member(session, targets, delivery.incident, delivery.actor,
+                                 participant.user, result["team_id"], result["channel_id"])
 
 
 def _channel_result(channel: Channel) -> dict:
     return {"team_id": channel.team_id, "channel_id": channel.id,
-            "name": channel.display_name, "web_url": channel.web_url}
+            "name": channel.display_name, "web_url": channel.web_url,
+            "membership_type": channel.membership_type}
 
 
 class PostToChannel:
@@ -152,6 +177,49 @@ class AddTeamMember:
         """Nothing to record: the timeline already says who was brought in."""
 
 
+class AddChannelMember:
+    """Someone working on a security incident joins its private channel."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        graph.add_channel_member(p["team_id"], p["channel_id"], p["user_id"])
+        return {"added": p["user_id"]}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        """Nothing to record."""
+
+
+class ReadChannel:
+    """Read the incident channel's messages (as the person who asked) for import.
+    Reading twice is harmless: copies are keyed by message id."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        from itertools import islice
+
+        from app.m365.teams_import import MAX_MESSAGES
+
+        p = attempt.delivery.payload
+        messages = islice(graph.channel_messages(p["team_id"], p["channel_id"],
+                                                 since=datetime.fromisoformat(p["since"])),
+                          MAX_MESSAGES)
+        return {"messages": [
+            {"id": m.id, "html": m.html, "web_url": m.web_url, "sender": m.sender_name,
+             "created_at": m.created_at.isoformat() if m.created_at else None}
+            for m in messages]}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        from app.m365.teams_import import store
+        from graph.port import ChannelMessage
+
+        found = [ChannelMessage(id=m["id"], html=m["html"], web_url=m["web_url"],
+                                sender_name=m["sender"],
+                                created_at=datetime.fromisoformat(m["created_at"])
+                                if m["created_at"] else None)
+                 for m in result.get("messages", [])]
+        new = store(session, delivery.incident_id, found)
+        delivery.result = {"read": len(found), "new": new}  # the copies hold the text
+
+
 class CreateMeeting:
     """The incident's command room: createOrGet with our key as externalId, so a retry
     returns the same meeting instead of a second one."""
@@ -215,5 +283,7 @@ HANDLERS = {
     plans.MEETING: CreateMeeting(),
     plans.WEBHOOK: PostViaWebhook(),
     plans.ADD_MEMBER: AddTeamMember(),
+    plans.READ_CHANNEL: ReadChannel(),
+    plans.ADD_CHANNEL_MEMBER: AddChannelMember(),
     "mail.send": SendMail(),
 }

@@ -17,6 +17,8 @@ KIND_LABELS = {
     "teams.meeting": "Command room (Teams meeting)",
     "teams.webhook": "Teams post (Workflows)",
     "teams.add_member": "Add to the Teams team",
+    "teams.read_channel": "Read the channel's messages",
+    "teams.add_channel_member": "Add to the private channel",
     "mail.send": "Email",
 }
 

@@ -21,6 +21,8 @@ POST = "teams.post"
 MEETING = "teams.meeting"
 WEBHOOK = "teams.webhook"
 ADD_MEMBER = "teams.add_member"
+READ_CHANNEL = "teams.read_channel"
+ADD_CHANNEL_MEMBER = "teams.add_channel_member"
 COMMAND_ROOM_HOURS = 8
 
 
@@ -55,16 +57,22 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
     facts = snapshot(org, incident)
     url = targets.incident_url(incident.reference)
     day = incident.declared_at.astimezone(targets.timezone).date()
+    payload = {
+        "team_id": targets.team_id,
+        "day": day.isoformat(),
+        "title": incident.title,
+        "reference": incident.reference,
+        "description": f"{incident.reference}: {incident.title}"[:1024],
+    }
+    owner_in_team = None
+    if incident.is_security and actor is not None:
+        # A private channel, owned by whoever declared it (who must be in the team first):
+        # only the people working on it see it.
+        payload["private_owner"] = actor.entra_oid
+        owner_in_team = team_member(session, targets, incident, actor, actor)
     channel = outbox.add(
         session, key=f"{incident.reference}/channel", kind=CREATE_CHANNEL,
-        incident=incident, actor=actor,
-        payload={
-            "team_id": targets.team_id,
-            "day": day.isoformat(),
-            "title": incident.title,
-            "reference": incident.reference,
-            "description": f"{incident.reference}: {incident.title}"[:1024],
-        },
+        incident=incident, actor=actor, depends_on=owner_in_team, payload=payload,
     )
     outbox.add(
         session, key=f"{incident.reference}/kickoff", kind=POST, incident=incident,
@@ -106,3 +114,36 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
                 "label": "Broadcast announcement",
             },
         )
+
+
+def team_member(session: Session, targets: Targets, incident: Incident, actor, user):
+    """The delivery adding `user` to the team (made once per incident and person)."""
+    from sqlalchemy import select
+
+    from app.outbox.models import Delivery
+
+    key = f"{incident.reference}/member/{user.id}"
+    existing = session.scalar(select(Delivery).where(Delivery.key == key))
+    if existing is not None:
+        return existing
+    return outbox.add(session, key=key, kind=ADD_MEMBER, incident=incident, actor=actor,
+                      payload={"team_id": targets.team_id, "user_id": user.entra_oid,
+                               "label": f"Add {user.name} to the Teams team"})
+
+
+def channel_member(session: Session, targets: Targets, incident: Incident, actor, user,
+                   team_id: str, channel_id: str):
+    """Add `user` to the incident's private channel, once they are in the team."""
+    from sqlalchemy import select
+
+    from app.outbox.models import Delivery
+
+    key = f"{incident.reference}/channel-member/{user.id}"
+    if session.scalar(select(Delivery.id).where(Delivery.key == key)) is not None:
+        return None
+    in_team = team_member(session, targets, incident, actor, user)
+    return outbox.add(session, key=key, kind=ADD_CHANNEL_MEMBER, incident=incident,
+                      actor=actor, depends_on=in_team,
+                      payload={"team_id": team_id, "channel_id": channel_id,
+                               "user_id": user.entra_oid,
+                               "label": f"Add {user.name} to the private channel"})

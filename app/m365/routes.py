@@ -20,7 +20,10 @@ from flask_login import current_user, login_required
 
 from app.db import Session
 from app.incidents import service as incidents
-from app.m365.forms import RetryForm
+from app.incidents.rules import RuleError
+from app.m365 import teams_import
+from app.m365.forms import FetchMessagesForm, ImportMessagesForm, RetryForm
+from app.m365.models import TeamsChannel
 from app.m365.panel import label
 from app.outbox import service as outbox
 from app.outbox.models import FAILED, Delivery
@@ -78,3 +81,51 @@ def sandbox_file():
                          download_name=path.rsplit("/", 1)[-1] or "file")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/incidents/<reference>/teams-messages", methods=["GET", "POST"])
+def teams_messages(reference: str):
+    """Choose channel messages to put on the timeline."""
+    incident = incidents.get_for(Session, current_user, reference)
+    if incident is None:
+        abort(404)
+    copies = teams_import.copies(Session, incident)
+    form = ImportMessagesForm()
+    form.messages.choices = {c.id: c.text[:80] for c in copies if c.timeline_entry_id is None}
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                count = teams_import.import_messages(Session, current_user, incident,
+                                                     form.messages.data or [])
+            except RuleError as error:
+                form.messages.errors = [*form.messages.errors, error.message]
+            else:
+                flash(f"{count} message{'s' if count != 1 else ''} added to the timeline.",
+                      "success")
+                return redirect(url_for("incidents.show", reference=reference,
+                                        _anchor="timeline"))
+    reads = [d for d in outbox.for_incident(Session, incident.id)
+             if d.kind == "teams.read_channel"]
+    return render_template("m365/teams_messages.html", incident=incident, copies=copies,
+                           form=form, fetch_form=FetchMessagesForm(prefix="fetch"),
+                           channel=Session.get(TeamsChannel, incident.id),
+                           last_read=reads[-1] if reads else None), status
+
+
+@bp.post("/incidents/<reference>/teams-messages/fetch")
+def fetch_teams_messages(reference: str):
+    incident = incidents.get_for(Session, current_user, reference)
+    if incident is None:
+        abort(404)
+    if not FetchMessagesForm(prefix="fetch").validate_on_submit():
+        abort(400)
+    try:
+        teams_import.request_read(Session, incident, current_user)
+    except RuleError as error:
+        flash(error.message, "error")
+    else:
+        flash("Reading the channel. Refresh this page in a few seconds to see its messages.",
+              "success")
+    return redirect(url_for("m365.teams_messages", reference=reference))

@@ -18,10 +18,9 @@ from app.core.org import OrgSettings
 from app.incidents import service as incidents
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.rules import RuleError
-from app.m365 import notices
-from app.m365.plans import ADD_MEMBER
+from app.m365 import notices, plans
+from app.m365.models import TeamsChannel
 from app.m365.targets import Targets
-from app.outbox import service as outbox
 from app.outbox.models import Delivery
 from app.people.models import (
     ACCEPTED,
@@ -57,13 +56,16 @@ def add_participant(session: Session, targets: Targets, actor, incident: Inciden
     if record:
         _record(session, incident, actor, "participant_added",
                 f"{user.name} was added to the incident", {"user_id": user.id})
-    channel = session.scalar(select(Delivery).where(
+    channel_work = session.scalar(select(Delivery).where(
         Delivery.key == f"{incident.reference}/channel"))
-    if targets.teams_enabled and channel is not None and not user.is_dev_user:
-        outbox.add(session, key=f"{incident.reference}/member/{user.id}", kind=ADD_MEMBER,
-                   incident=incident, actor=actor,
-                   payload={"team_id": targets.team_id, "user_id": user.entra_oid,
-                            "label": f"Add {user.name} to the Teams team"})
+    if targets.teams_enabled and channel_work is not None:
+        session.flush()
+        plans.team_member(session, targets, incident, actor, user)
+        channel = session.get(TeamsChannel, incident.id)
+        if incident.is_security and channel is not None:
+            plans.channel_member(session, targets, incident, actor, user, channel.team_id,
+                                 channel.channel_id)
+        # (a private channel not made yet adds its participants when it is: handlers.py)
     return True
 
 

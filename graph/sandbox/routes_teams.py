@@ -12,6 +12,20 @@ Error answers follow what Graph is documented or reported to return:
 - a message over ~28 KB: 413 RequestEntityTooLarge
 - $top over 50 when listing messages: 400 "Limit of '50' for Top Query has been exceeded."
 - adding someone who is already a member: 201 again (Graph does not refuse it).
+
+Private channels (membershipType "private"), as documented for Create channel and Add
+member to channel, and as reported where the documentation is silent:
+- the creating request names its people in `members`: aadUserConversationMembers with
+  `user@odata.bind` and roles ["owner"] or []; at most 200. A member without @odata.type:
+  400 BadRequest "'odata.type' must be specified in the request body for each member.";
+  none of them an owner: 400 BadRequest (Graph refuses a private channel with no members
+  from an application; with a delegated token it would make the caller the owner, which
+  the sandbox does not guess); someone who is not a member of the team: 400 BadRequest
+  "User ... is not part of team ...". The same name rules and the same name clash hold.
+  (`members` when creating a standard channel: 400, the sandbox's own strictness.)
+- POST .../channels/{id}/members only for a private channel (else 400 BadRequest
+  "Operation not supported for this Channel."); someone not in the team: 400 BadRequest
+  "User is not found in the team."; already a member: 201 again, roles as now sent.
 """
 
 from __future__ import annotations
@@ -42,8 +56,11 @@ from graph.sandbox.wire import (
 MAX_MESSAGE_BYTES = 28 * 1024
 MESSAGES_PAGE, MESSAGES_MAX_PAGE = 20, 50
 FILTER = re.compile(r"^\s*displayName\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
-BIND = re.compile(r"users(?:\('([^']+)'\)|/([^/?]+))\s*$")
+BIND = re.compile(r"users(?:\('((?:[^']|'')+)'\)|/([^/?]+))\s*$")
 MEMBER_TYPE = "#microsoft.graph.aadUserConversationMember"
+MEMBERSHIP_TYPES = ("standard", "private")
+MAX_PRIVATE_MEMBERS = 200
+INTERNAL = ("user", "added_by", "added_at")  # kept with a member, never sent
 
 
 def _team(tx, team: str) -> dict:
@@ -60,6 +77,49 @@ def _channel(tx, team: str, channel: str) -> dict:
     if found is None:
         raise ApiError(404, "NotFound", f"Channel {channel} was not found in team {team}.")
     return found
+
+
+def _member_of_team(tx, team: str, user: str) -> dict | None:
+    return tx.get("member", f"{team}/{user.lower()}")
+
+
+def _conversation_member(body, roles_allowed: tuple[str, ...],
+                         type_required: bool = False) -> tuple[str, list[str]]:
+    """(user id or UPN, roles) of an aadUserConversationMember in a request body."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "Invalid request body was sent.")
+    if type_required and "@odata.type" not in body:
+        raise ApiError(400, "BadRequest",
+                       "'odata.type' must be specified in the request body for each member.")
+    if body.get("@odata.type", MEMBER_TYPE) != MEMBER_TYPE:
+        raise ApiError(400, "BadRequest", "Only aadUserConversationMember can be added.")
+    bind = body.get("user@odata.bind")
+    match = BIND.search(bind) if isinstance(bind, str) else None
+    if match is None:
+        raise ApiError(400, "BadRequest", "The 'user@odata.bind' property is required, as "
+                                          "https://graph.microsoft.com/v1.0/users('{id}').")
+    user = (match.group(1) or "").replace("''", "'") or match.group(2)
+    roles = list_field(body, "roles")
+    if any(role not in roles_allowed for role in roles):
+        raise ApiError(400, "BadRequest", f"Invalid roles {roles}.")
+    return user, roles
+
+
+def _member_body(key_scope: str, user: str, roles: list[str], actor: str,
+                 existing: dict | None) -> dict:
+    return {
+        "@odata.type": MEMBER_TYPE,
+        "id": existing["id"] if existing else encode_token(f"{key_scope}#{user}"),
+        "roles": roles, "displayName": user,
+        "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
+        "userId": user, "email": user if "@" in user else None,
+        "tenantId": TENANT_ID,
+        "user": user, "added_by": actor,
+        "added_at": existing["added_at"] if existing else iso()}
+
+
+def _public(member: dict) -> dict:
+    return {k: v for k, v in member.items() if k not in INTERNAL}
 
 
 def name_problem(name: str) -> str | None:
@@ -105,20 +165,45 @@ def create_channel(ctx: Ctx, team: str):
     name = text_field(body, "displayName")
     description = text_field(body, "description")
     kind = text_field(body, "membershipType", "standard")
-    if kind != "standard":
-        raise ApiError(400, "BadRequest", "The sandbox creates standard channels only.")
+    if kind not in MEMBERSHIP_TYPES:
+        raise ApiError(400, "BadRequest", "The sandbox creates standard and private channels "
+                                          f"only, not membershipType '{kind}'.")
+    raw_members = list_field(body, "members")
     problem = name_problem(name)
     with ctx.state.tx() as tx:
         _team(tx, team)  # an unknown team is a 404 whatever the name
         if problem:
             raise ApiError(400, "BadRequest", problem)
+        members = [_conversation_member(m, ("owner",), type_required=True)
+                   for m in raw_members]
+        if kind == "standard" and members:
+            raise ApiError(400, "BadRequest", "Members can be specified only when creating a "
+                                              "private or shared channel.")
+        if kind == "private":
+            if len(members) > MAX_PRIVATE_MEMBERS:
+                raise ApiError(400, "BadRequest", "A private channel can be created with at "
+                                                  f"most {MAX_PRIVATE_MEMBERS} members.")
+            if not any("owner" in roles for _user, roles in members):
+                raise ApiError(400, "BadRequest", "Cannot create private channel, no owner "
+                               "specified: members must include at least one member with "
+                               "roles ['owner'].")
+            for user, _roles in members:
+                if _member_of_team(tx, team, user) is None:
+                    raise ApiError(400, "BadRequest", f"User {user} is not part of team "
+                                                      f"{team}.")
         if any(c["displayName"].lower() == name.lower()
                for c in tx.bodies("channel", scope=team)):
             raise ApiError(400, "NameAlreadyExists",
                            "Channel name already existed, please use other name.")
         channel_id = shapes.new_channel_id()
         channel = tx.put("channel", channel_id,
-                         shapes.channel(team, channel_id, name, description), scope=team)
+                         shapes.channel(team, channel_id, name, description, kind), scope=team)
+        for user, roles in members:
+            key = f"{channel_id}/{user.lower()}"
+            tx.put("channel_member", key,
+                   _member_body(channel_id, user, roles, ctx.actor, tx.get("channel_member",
+                                                                          key)),
+                   scope=channel_id)
     return json_response({
         "@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/channels/$entity",
         **channel}, 201)
@@ -268,43 +353,48 @@ def list_replies(ctx: Ctx, team: str, channel: str, message: str):
 
 
 def add_member(ctx: Ctx, team: str):
-    body = ctx.body()
-    if body.get("@odata.type", MEMBER_TYPE) != MEMBER_TYPE:
-        raise ApiError(400, "BadRequest", "Only aadUserConversationMember can be added.")
-    bind = body.get("user@odata.bind")
-    match = BIND.search(bind) if isinstance(bind, str) else None
-    if match is None:
-        raise ApiError(400, "BadRequest", "The 'user@odata.bind' property is required, as "
-                                          "https://graph.microsoft.com/v1.0/users('{id}').")
-    user = match.group(1) or match.group(2)
-    roles = list_field(body, "roles")
-    if any(role not in ("owner", "guest") for role in roles):
-        raise ApiError(400, "BadRequest", f"Invalid roles {roles}.")
+    user, roles = _conversation_member(ctx.body(), ("owner", "guest"))
     with ctx.state.tx() as tx:
         _team(tx, team)
         key = f"{team}/{user.lower()}"
-        existing = tx.get("member", key)
-        member = tx.put("member", key, {
-            "@odata.type": MEMBER_TYPE,
-            "id": existing["id"] if existing else encode_token(f"{team}#{user}"),
-            "roles": roles, "displayName": user,
-            "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
-            "userId": user, "email": user if "@" in user else None,
-            "tenantId": TENANT_ID,
-            "user": user, "added_by": ctx.actor,
-            "added_at": existing["added_at"] if existing else iso()}, scope=team)
-    public = {k: v for k, v in member.items() if k not in ("user", "added_by", "added_at")}
+        member = tx.put("member", key, _member_body(team, user, roles, ctx.actor,
+                                                    tx.get("member", key)), scope=team)
     return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/"
-                                            "members/$entity", **public}, 201)
+                                            "members/$entity", **_public(member)}, 201)
 
 
 def list_members(ctx: Ctx, team: str):
     with ctx.state.read() as tx:
         _team(tx, team)
         members = tx.bodies("member", scope=team)
-    return json_response({"value": [{k: v for k, v in m.items()
-                                     if k not in ("user", "added_by", "added_at")}
-                                    for m in members]})
+    return json_response({"value": [_public(m) for m in members]})
+
+
+def add_channel_member(ctx: Ctx, team: str, channel: str):
+    user, roles = _conversation_member(ctx.body(), ("owner",))
+    with ctx.state.tx() as tx:
+        found = _channel(tx, team, channel)
+        if found.get("membershipType") != "private":
+            raise ApiError(400, "BadRequest", "Operation not supported for this Channel.")
+        if _member_of_team(tx, team, user) is None:
+            raise ApiError(400, "BadRequest", "User is not found in the team.")
+        key = f"{channel}/{user.lower()}"
+        member = tx.put("channel_member", key,
+                        _member_body(channel, user, roles, ctx.actor,
+                                     tx.get("channel_member", key)), scope=channel)
+    context = (f"{ctx.graph_url}/$metadata#teams('{team}')/channels('{quote(channel, safe='')}')"
+               "/members/microsoft.graph.aadUserConversationMember/$entity")
+    return json_response({"@odata.context": context, **_public(member)}, 201)
+
+
+def list_channel_members(ctx: Ctx, team: str, channel: str):
+    with ctx.state.read() as tx:
+        found = _channel(tx, team, channel)
+        private = found.get("membershipType") == "private"  # else the team's people
+        members = tx.bodies("channel_member", scope=channel) if private else \
+            tx.bodies("member", scope=team)
+    return json_response({"@odata.count": len(members),
+                          "value": [_public(m) for m in members]})
 
 
 def rules() -> list[Rule]:
@@ -324,6 +414,8 @@ def rules() -> list[Rule]:
              methods=["POST"]),
         Rule(f"{channel}/messages/<message>/replies/<reply>", endpoint=get_message,
              methods=["GET"]),
+        Rule(f"{channel}/members", endpoint=list_channel_members, methods=["GET"]),
+        Rule(f"{channel}/members", endpoint=add_channel_member, methods=["POST"]),
         Rule(f"{base}/members", endpoint=list_members, methods=["GET"]),
         Rule(f"{base}/members", endpoint=add_member, methods=["POST"]),
     ]

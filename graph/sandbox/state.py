@@ -208,8 +208,9 @@ class SandboxState:
             return team
 
     def add_channel(self, team_id: str, display_name: str, channel_id: str | None = None,
-                    description: str = "") -> dict:
-        """A channel made without the name rules (e.g. the team's "General")."""
+                    description: str = "", membership_type: str = "standard") -> dict:
+        """A channel made without the name rules (e.g. the team's "General"); a private
+        one starts with no members."""
         with self.tx() as tx:
             if tx.get("team", team_id) is None:
                 raise ValueError(f"no team {team_id!r}: add_team first")
@@ -218,8 +219,8 @@ class SandboxState:
             if existing is not None:
                 return existing
             return tx.put("channel", channel_id,
-                          shapes.channel(team_id, channel_id, display_name, description),
-                          scope=team_id)
+                          shapes.channel(team_id, channel_id, display_name, description,
+                                         membership_type), scope=team_id)
 
     def add_workflow(self, team_id: str, channel_id: str, flow_id: str | None = None) -> str:
         """A Teams Workflows webhook that posts cards into this channel; returns its id
@@ -325,6 +326,11 @@ class SandboxState:
     def members(self, team_id: str) -> list[dict]:
         with self.read() as tx:
             return tx.bodies("member", scope=team_id)
+
+    def channel_members(self, channel_id: str) -> list[dict]:
+        """A private channel's own members (userId, roles, ...), as added."""
+        with self.read() as tx:
+            return tx.bodies("channel_member", scope=channel_id)
 
     def files(self, drive_id: str | None = None) -> list[dict]:
         """Metadata (path, name, size, id, eTag, webUrl, mimeType, ...) without bytes."""

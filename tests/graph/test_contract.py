@@ -100,6 +100,100 @@ def test_adding_a_member_twice_is_not_an_error(world):
         world.graph.add_team_member("no-such-team", "user-1")
 
 
+# ---- Teams: private channels -------------------------------------------------------------
+
+LEAD = "lead@example.com"
+
+
+def channel_members(world, channel_id: str) -> dict[str, list[str]]:
+    return {m["userId"]: m["roles"] for m in world.state.channel_members(channel_id)}
+
+
+def test_a_standard_channel_says_so(world):
+    channel = world.graph.create_channel(TEAM, "open")
+    assert channel.membership_type == "standard"
+    assert world.graph.find_channel(TEAM, "OPEN").membership_type == "standard"
+
+
+def test_a_private_channel_is_created_with_its_owner_and_found(world):
+    world.graph.add_team_member(TEAM, LEAD)
+    channel = world.graph.create_channel(TEAM, "sec-2026-11-24-breach", "INC-2026-0002: Breach",
+                                         private_owner=LEAD)
+    assert channel.membership_type == "private" and channel.id and channel.web_url
+    assert channel.display_name == "sec-2026-11-24-breach" and channel.team_id == TEAM
+    found = world.graph.find_channel(TEAM, "SEC-2026-11-24-BREACH")
+    assert found == channel and found.description == "INC-2026-0002: Breach"
+    (stored,) = world.state.channels(TEAM)
+    assert stored["membershipType"] == "private"
+    assert channel_members(world, channel.id) == {LEAD: ["owner"]}
+
+
+def test_a_private_channel_follows_the_same_name_rules(world):
+    world.graph.add_team_member(TEAM, LEAD)
+    world.graph.create_channel(TEAM, "inc-1")
+    with pytest.raises(Conflict) as caught:  # names are unique across standard and private
+        world.graph.create_channel(TEAM, "INC-1", private_owner=LEAD)
+    assert caught.value.code == "NameAlreadyExists"
+    world.graph.create_channel(TEAM, "sec-1", private_owner=LEAD)
+    with pytest.raises(Conflict):
+        world.graph.create_channel(TEAM, "Sec-1")
+    for name in ("a" * 51, "what?", "_hidden", ""):
+        with pytest.raises(InvalidRequest) as caught:
+            world.graph.create_channel(TEAM, name, private_owner=LEAD)
+        assert caught.value.status == 400
+    assert sorted(c["displayName"] for c in world.state.channels(TEAM)) == ["inc-1", "sec-1"]
+
+
+def test_a_private_channel_owner_must_be_in_the_team(world):
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.create_channel(TEAM, "sec-2", private_owner="stranger@example.com")
+    assert caught.value.status == 400 and not caught.value.retryable
+    assert "stranger@example.com" in caught.value.message
+    assert "add them to the team first" in caught.value.message
+    assert world.state.channels(TEAM) == []
+    with pytest.raises(NotFound):
+        world.graph.create_channel("no-such-team", "sec-2", private_owner=LEAD)
+
+
+def test_adding_a_channel_member_twice_is_not_an_error(world):
+    for user in (LEAD, "user-2", "User-3"):
+        world.graph.add_team_member(TEAM, user)
+    channel = world.graph.create_channel(TEAM, "sec-3", private_owner=LEAD)
+    world.graph.add_channel_member(TEAM, channel.id, "user-2")
+    world.graph.add_channel_member(TEAM, channel.id, "user-2")
+    world.graph.add_channel_member(TEAM, channel.id, "user-3", owner=True)  # ids ignore case
+    world.graph.add_channel_member(TEAM, channel.id, "user-3", owner=True)
+    assert channel_members(world, channel.id) == \
+        {LEAD: ["owner"], "user-2": [], "user-3": ["owner"]}
+    with pytest.raises(NotFound):
+        world.graph.add_channel_member(TEAM, "19:missing@thread.tacv2", "user-2")
+    with pytest.raises(NotFound):
+        world.graph.add_channel_member("no-such-team", channel.id, "user-2")
+
+
+def test_a_person_not_in_the_team_cannot_join_a_private_channel(world):
+    world.graph.add_team_member(TEAM, LEAD)
+    channel = world.graph.create_channel(TEAM, "sec-4", private_owner=LEAD)
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.add_channel_member(TEAM, channel.id, "stranger@example.com")
+    assert caught.value.status == 400 and not caught.value.retryable
+    assert "stranger@example.com" in caught.value.message
+    assert "add them to the team first" in caught.value.message
+    assert channel_members(world, channel.id) == {LEAD: ["owner"]}
+    world.graph.add_team_member(TEAM, "stranger@example.com")
+    world.graph.add_channel_member(TEAM, channel.id, "stranger@example.com")
+    assert set(channel_members(world, channel.id)) == {LEAD, "stranger@example.com"}
+
+
+def test_a_standard_channel_takes_no_members_of_its_own(world):
+    world.graph.add_team_member(TEAM, LEAD)
+    channel = world.graph.create_channel(TEAM, "open")
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.add_channel_member(TEAM, channel.id, LEAD)
+    assert caught.value.status == 400
+    assert world.state.channel_members(channel.id) == []
+
+
 # ---- Teams: messages ---------------------------------------------------------------------
 
 
@@ -486,6 +580,45 @@ def test_the_client_works_in_a_forked_child(client_world):
     assert graph.find_channel(TEAM, "from-the-child") is not None
 
 
+def test_the_client_sends_graphs_documented_private_channel_bodies(client_world,
+                                                                    monkeypatch):
+    """Byte for byte what Create channel and Add member to channel document: the owner in
+    `members` with @odata.type, user@odata.bind and roles; membershipType "private"."""
+    from graph.sandbox import wire
+
+    sent: list[tuple[str, dict]] = []
+    body = wire.Ctx.body
+
+    def recording(ctx):
+        found = body(ctx)
+        sent.append((ctx.request.path, json.loads(json.dumps(found))))
+        return found
+
+    monkeypatch.setattr(wire.Ctx, "body", recording)
+    world = client_world
+    world.graph.add_team_member(TEAM, "o'brien@example.com")
+    world.graph.add_team_member(TEAM, "user-2")
+    channel = world.graph.create_channel(TEAM, "sec-wire", "INC-9: Breach",
+                                         private_owner="o'brien@example.com")
+    world.graph.add_channel_member(TEAM, channel.id, "user-2")
+    world.graph.add_channel_member(TEAM, channel.id, "user-2", owner=True)
+    world.graph.create_channel(TEAM, "open-wire")
+    bodies = [b for path, b in sent if "/channels" in path]
+    member = "#microsoft.graph.aadUserConversationMember"
+    assert bodies[0] == {
+        "displayName": "sec-wire", "description": "INC-9: Breach", "membershipType": "private",
+        "members": [{"@odata.type": member, "roles": ["owner"],
+                     "user@odata.bind": "https://graph.microsoft.com/v1.0/users('o''brien"
+                                        "@example.com')"}]}
+    assert bodies[1] == {"@odata.type": member, "roles": [],
+                         "user@odata.bind": "https://graph.microsoft.com/v1.0/users('user-2')"}
+    assert bodies[2]["roles"] == ["owner"]
+    assert bodies[3] == {"displayName": "open-wire", "membershipType": "standard"}
+    assert [r["status"] for r in requests_to(world, "/channels", "POST")] == [201] * 4
+    assert channel_members(world, channel.id) == \
+        {"o'brien@example.com": ["owner"], "user-2": ["owner"]}
+
+
 def test_importing_the_client_does_not_import_msgraph():
     code = ("import sys, graph.client, graph.fake, graph.names; "
             "assert not any(m.split('.')[0] in ('msgraph', 'kiota_http', 'msgraph_core') "
@@ -503,7 +636,7 @@ def test_both_implement_every_port_method_with_its_signature():
 
     wanted = {name: inspect.signature(member) for name, member in vars(Graph).items()
               if callable(member) and not name.startswith("_")}
-    assert len(wanted) == 15
+    assert len(wanted) == 16
     for implementation in (FakeGraph, GraphClient):
         for name, signature in wanted.items():
             found = inspect.signature(getattr(implementation, name))

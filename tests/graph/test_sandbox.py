@@ -248,6 +248,100 @@ def test_adding_a_member_twice_answers_201_both_times(sandbox, graph):
     error_of(graph.post(f"/teams/{TEAM}/members", json={"roles": []}), 400, "BadRequest")
 
 
+MEMBER = "#microsoft.graph.aadUserConversationMember"
+
+
+def member(user, roles=("owner",), **extra) -> dict:
+    return {"@odata.type": MEMBER, "roles": list(roles),
+            "user@odata.bind": f"https://graph.microsoft.com/v1.0/users('{user}')", **extra}
+
+
+def private(name="sec", members=None, **extra) -> dict:
+    return {"displayName": name, "description": "secret", "membershipType": "private",
+            "members": [member("lead@example.com")] if members is None else members, **extra}
+
+
+def add_to_team(graph, *users):
+    for user in users:
+        assert graph.post(f"/teams/{TEAM}/members",
+                          json=member(user, ())).status_code == 201
+
+
+def test_a_private_channel_is_created_with_its_owner(sandbox, graph):
+    add_to_team(graph, "lead@example.com")
+    created = graph.post(f"/teams/{TEAM}/channels", json=private())
+    assert created.status_code == 201, created.text
+    channel = created.json()
+    assert channel["membershipType"] == "private" and channel["displayName"] == "sec"
+    assert channel["@odata.context"].endswith(f"teams('{TEAM}')/channels/$entity")
+    listed = graph.get(f"/teams/{TEAM}/channels").json()["value"]
+    assert [(c["id"], c["membershipType"]) for c in listed] == [(channel["id"], "private")]
+    assert graph.get(f"/teams/{TEAM}/channels/{channel['id']}").json()["membershipType"] == \
+        "private"
+    members = graph.get(f"/teams/{TEAM}/channels/{channel['id']}/members").json()["value"]
+    assert [(m["userId"], m["roles"], m["@odata.type"]) for m in members] == \
+        [("lead@example.com", ["owner"], MEMBER)]
+    assert [m["userId"] for m in sandbox.state.channel_members(channel["id"])] == \
+        ["lead@example.com"]
+
+
+def test_a_private_channel_is_checked_before_it_is_made(sandbox, graph):
+    add_to_team(graph, "lead@example.com", "user-2")
+
+    def create(**body):
+        return graph.post(f"/teams/{TEAM}/channels", json=private(**body))
+
+    error = error_of(create(members=[]), 400, "BadRequest")  # no owner at all
+    assert "owner" in error["message"]
+    error_of(create(members=[member("user-2", ())]), 400, "BadRequest")  # members, no owner
+    error = error_of(create(members=[{"roles": ["owner"], "user@odata.bind":
+                                      "https://graph.microsoft.com/v1.0/users('user-2')"}]),
+                     400, "BadRequest")
+    assert error["message"] == \
+        "'odata.type' must be specified in the request body for each member."
+    error = error_of(create(members=[member("stranger@example.com")]), 400, "BadRequest")
+    assert error["message"] == f"User stranger@example.com is not part of team {TEAM}."
+    error_of(create(members=[member("user-2", ("guest",))]), 400, "BadRequest")
+    error_of(create(members=[member(f"u{n}") for n in range(201)]), 400, "BadRequest")
+    error_of(create(name="what?"), 400, "BadRequest")  # the same name rules
+    error_of(graph.post(f"/teams/{TEAM}/channels", json={
+        "displayName": "std", "members": [member("lead@example.com")]}), 400, "BadRequest")
+    error_of(create(membershipType="shared"), 400, "BadRequest")
+    error_of(graph.post("/teams/nope/channels", json=private()), 404, "NotFound")
+    assert sandbox.state.channels() == []
+    new_channel(graph, "taken")
+    error_of(create(name="TAKEN"), 400, "NameAlreadyExists")
+    assert create(members=[member("lead@example.com"),
+                           member("user-2", ())]).status_code == 201
+
+
+def test_adding_a_channel_member(sandbox, graph):
+    add_to_team(graph, "lead@example.com", "user-2")
+    channel = graph.post(f"/teams/{TEAM}/channels", json=private()).json()["id"]
+    url = f"/teams/{TEAM}/channels/{channel}/members"
+    first = graph.post(url, json=member("user-2", ()))
+    assert first.status_code == 201 and first.json()["userId"] == "user-2"
+    assert first.json()["@odata.context"].endswith(
+        "/members/microsoft.graph.aadUserConversationMember/$entity")
+    again = graph.post(url, json=member("USER-2"))
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert [(m["userId"], m["roles"]) for m in sandbox.state.channel_members(channel)] == \
+        [("lead@example.com", ["owner"]), ("USER-2", ["owner"])]  # as last sent
+    error = error_of(graph.post(url, json=member("stranger@example.com", ())), 400,
+                     "BadRequest")
+    assert error["message"] == "User is not found in the team."
+    error_of(graph.post(url, json=member("user-2", ("guest",))), 400, "BadRequest")
+    error_of(graph.post(url, json={"roles": []}), 400, "BadRequest")
+    standard = new_channel(graph, "open")
+    error = error_of(graph.post(f"/teams/{TEAM}/channels/{standard}/members",
+                                json=member("user-2", ())), 400, "BadRequest")
+    assert error["message"] == "Operation not supported for this Channel."
+    error_of(graph.post(f"/teams/{TEAM}/channels/19:nope@thread.tacv2/members",
+                        json=member("user-2", ())), 404, "NotFound")
+    assert sandbox.state.channel_members(standard) == []
+    assert len(graph.get(f"/teams/{TEAM}/channels/{standard}/members").json()["value"]) == 2
+
+
 # ---- Outlook -------------------------------------------------------------------------------
 
 
@@ -673,6 +767,15 @@ def test_the_sdk_reads_every_answer(sandbox, graph):
         "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": [],
         "user@odata.bind": "https://graph.microsoft.com/v1.0/users('u1')"}), ConversationMember)
     assert member.roles == []
+    private = parse(graph.post(f"/teams/{TEAM}/channels", json={
+        "displayName": "sdk-private", "membershipType": "private", "members": [{
+            "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
+            "user@odata.bind": "https://graph.microsoft.com/v1.0/users('u1')"}]}), Channel)
+    assert private.membership_type.value == "private"
+    joined = parse(graph.post(f"/teams/{TEAM}/channels/{private.id}/members", json={
+        "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
+        "user@odata.bind": "https://graph.microsoft.com/v1.0/users('u1')"}), ConversationMember)
+    assert joined.roles == ["owner"] and joined.odata_type.endswith("ConversationMember")
     sandbox.state.seed_list("s", "l", [{"Title": "t"}])
     items = parse(graph.get("/sites/s/lists/l/items?$expand=fields"), ListItemCollectionResponse)
     assert items.value[0].fields.additional_data["Title"] == "t"

@@ -1,0 +1,112 @@
+"""Pulling the incident channel's messages into the timeline.
+
+Reading is outbox work like any other (it needs the person's Teams token and may be
+throttled): a "read channel" delivery fetches the messages into `channel_messages`; a
+person then picks which belong on the timeline. Each message is imported at most once,
+at the time it was posted, as a scribe-log event naming who wrote it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.core import clock
+from app.incidents.models import Incident, TimelineEntry
+from app.incidents.rules import RuleError
+from app.m365 import plans
+from app.m365.models import ChannelMessageCopy, TeamsChannel
+from app.outbox import service as outbox
+from app.outbox.models import Delivery
+from graph.port import ChannelMessage
+
+MAX_MESSAGES = 500  # per read: far more than an incident channel holds in a day
+TEXT_MAX = 5000
+LOOK_BACK = timedelta(minutes=30)  # talk that started before the incident was declared
+_TAG = re.compile(r"<[^>]+>")
+_HIDDEN = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_BLOCK = re.compile(r"</?(p|div|br|li)[^>]*>", re.IGNORECASE)
+
+
+def plain(message_html: str) -> str:
+    """Teams HTML as plain text: the timeline shows text, never someone's markup."""
+    text = _BLOCK.sub("\n", _HIDDEN.sub("", message_html or ""))
+    text = html.unescape(_TAG.sub("", text))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line).strip()[:TEXT_MAX]
+
+
+def request_read(session: Session, incident: Incident, actor) -> Delivery:
+    """Queue a read of the channel, as the person asking (their Teams token)."""
+    channel = session.get(TeamsChannel, incident.id)
+    if channel is None:
+        raise RuleError("This incident has no Teams channel yet.")
+    delivery = outbox.add(
+        session, key=f"{incident.reference}/read/{uuid.uuid4().hex}",
+        kind=plans.READ_CHANNEL, incident=incident, actor=actor,
+        payload={"team_id": channel.team_id, "channel_id": channel.channel_id,
+                 "since": (incident.declared_at - LOOK_BACK).isoformat(),
+                 "label": "Read the channel's messages"})
+    session.commit()
+    return delivery
+
+
+def store(session: Session, incident_id: int, messages: Iterable[ChannelMessage]) -> int:
+    """Keep messages not seen before; returns how many were new."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    rows = [{"incident_id": incident_id, "message_id": m.id[:100],
+             "sender": (m.sender_name or "Someone")[:200], "text": plain(m.html),
+             "web_url": (m.web_url or "")[:1000], "sent_at": m.created_at or clock.now(),
+             "fetched_at": clock.now()}
+            for m in messages]
+    rows = [r for r in rows if r["text"]]
+    if not rows:
+        return 0
+    result = session.execute(insert(ChannelMessageCopy).values(rows)
+                             .on_conflict_do_nothing(index_elements=["incident_id",
+                                                                     "message_id"]))
+    return max(result.rowcount or 0, 0)
+
+
+def copies(session: Session, incident: Incident) -> list[ChannelMessageCopy]:
+    return list(session.scalars(select(ChannelMessageCopy).where(
+        ChannelMessageCopy.incident_id == incident.id).order_by(ChannelMessageCopy.sent_at)))
+
+
+def import_messages(session: Session, actor, incident: Incident, ids: Iterable[int]) -> int:
+    """Put the chosen messages on the timeline (once each); returns how many."""
+    if incident.status == "closed":
+        raise RuleError("A closed incident's timeline cannot change.")
+    chosen = list(session.scalars(select(ChannelMessageCopy).where(
+        ChannelMessageCopy.incident_id == incident.id, ChannelMessageCopy.id.in_(list(ids)),
+        ChannelMessageCopy.timeline_entry_id.is_(None))))
+    if not chosen:
+        raise RuleError("Choose at least one message that is not on the timeline yet.",
+                        "messages")
+    now = clock.now()
+    try:
+        for copy in chosen:
+            entry = TimelineEntry(
+                incident_id=incident.id, kind="teams_message", entry_type="event",
+                text=f"{copy.sender} in Teams: {copy.text}",
+                data={"message_id": copy.message_id, "web_url": copy.web_url,
+                      "imported_by": actor.name},
+                author=actor, occurred_at=copy.sent_at, created_at=now)
+            session.add(entry)
+            session.flush()
+            copy.timeline_entry_id = entry.id
+        incident.updated_at = now
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return len(chosen)
