@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     _init_m365(app, settings)
 
     from app import errors, security
+    from app.actions.routes import bp as actions_bp
     from app.alerts.routes import bp as alerts_bp
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(alerts_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(catalogue_bp)
+    app.register_blueprint(actions_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)

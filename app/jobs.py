@@ -103,15 +103,17 @@ def sync_contacts() -> str:
 
 
 def send_reminders() -> int:
-    """Reminders that are due: updates, summaries, unfilled roles, escalation, hand-over
-    (every minute)."""
+    """Reminders that are due: updates, summaries, unfilled roles, escalation, hand-over,
+    and overdue follow-up actions (every minute)."""
+    from app.actions.service import chase_overdue
     from app.db import Session
     from app.reminders.service import policy_from, send_due
 
     def work(app):
         try:
-            return send_due(Session, app.extensions["org"], app.extensions["targets"],
+            sent = send_due(Session, app.extensions["org"], app.extensions["targets"],
                             policy_from(app.extensions["settings"]))
+            return sent + chase_overdue(Session, app.extensions["targets"])
         finally:
             Session.remove()
 

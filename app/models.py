@@ -1,5 +1,6 @@
 """Imports every model so Alembic and tests see the whole schema."""
 
+from app.actions.models import FollowUpAction
 from app.alerts.models import AlertRecord, AlertSource
 from app.auth.models import ApiToken, TokenCache, User
 from app.catalogue.models import EscalationStep, Supplier
@@ -28,6 +29,7 @@ __all__ = [
     "ContactSync",
     "Delivery",
     "EscalationStep",
+    "FollowUpAction",
     "Incident",
     "Participant",
     "ReferenceCounter",

@@ -118,8 +118,15 @@ def review(reference: str):
                 flash(_saved_message(write, asked), "success")
                 return redirect(url_for("incidents.show", reference=reference,
                                         _anchor="reports"))
+    from app.actions import service as actions
+    from app.actions.models import STATUSES
+    from app.core import clock
+
+    found = actions.for_incident(Session, incident)
+    today = clock.now().astimezone(current_app.extensions["targets"].timezone).date()
     return render_template("documents/review.html", form=form, incident=incident,
-                           review=existing, prompts=PROMPTS), status
+                           review=existing, prompts=PROMPTS, actions=found, statuses=STATUSES,
+                           today=today, action_nudge=actions.nudge(len(found))), status
 
 
 def _findings(form: ReviewForm) -> reviews.Findings:

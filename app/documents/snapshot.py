@@ -11,6 +11,7 @@ from app.documents.models import Review
 from app.incidents.models import Incident, RoleAssignment, TimelineEntry
 from app.updates.models import StatusUpdate
 from reports import (
+    Action,
     Impact,
     IncidentSnapshot,
     QuestionAnswer,
@@ -58,6 +59,7 @@ def take(session: Session, org: OrgSettings, incident: Incident, *, timezone: st
         timeline=tuple(_item(e) for e in incident.timeline),
         updates=tuple(_update(u) for u in updates),
         severity_changes=tuple(_severity_changes(org, incident.timeline)),
+        actions=tuple(_actions(session, incident)),
         **_review_fields(review),
         organisation=organisation,
         timezone=timezone,
@@ -94,6 +96,17 @@ def _severity_changes(org: OrgSettings, timeline) -> list[SeverityChange]:
                            by=e.author.name if e.author else None,
                            reason=(e.data or {}).get("note", ""))
             for e in timeline if e.kind == "severity_change" and "from" in (e.data or {})]
+
+
+def _actions(session: Session, incident: Incident) -> list[Action]:
+    from app.actions.models import STATUSES, FollowUpAction
+
+    rows = session.scalars(select(FollowUpAction).where(
+        FollowUpAction.incident_id == incident.id)
+        .options(selectinload(FollowUpAction.owner)).order_by(FollowUpAction.id))
+    return [Action(description=a.description, owner=a.owner.name if a.owner else "",
+                   due=a.due, status=STATUSES.get(a.status, a.status), link=a.link or "",
+                   public=a.public) for a in rows]
 
 
 def _review_fields(review: Review | None) -> dict:

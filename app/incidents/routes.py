@@ -94,7 +94,10 @@ def _page_forms(incident):
 
 def render_show(incident, status_code=200, **forms):
     """The incident page; `forms` replaces a form that came back with errors."""
+    from app.actions import service as actions
+    from app.actions.models import STATUSES
     from app.catalogue import service as catalogue
+    from app.core import clock
     from app.documents import panel as reports_panel
     from app.documents.forms import WriteAgainForm
     from app.documents.kinds import KINDS
@@ -115,6 +118,9 @@ def render_show(incident, status_code=200, **forms):
         incident=incident,
         handovers=people.pending_handovers(Session, incident),
         neighbourhood=catalogue.neighbourhood(Session, incident),
+        actions=actions.for_incident(Session, incident),
+        action_statuses=STATUSES,
+        today=clock.now().astimezone(current_app.extensions["targets"].timezone).date(),
         reminders=reminder_service.recent(Session, incident),
         reminder_titles=reminder_service.TITLES,
         snooze_form=SnoozeForm,
