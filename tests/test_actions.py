@@ -121,3 +121,11 @@ def test_another_incidents_action_is_not_reachable(app, browser, other_browser, 
         == 404
     assert "Tell the ICO" not in other_browser.get("/actions?state=all").get_data(
         as_text=True)
+
+
+def test_a_hand_made_post_without_the_date_boxes_is_not_a_500(app, browser):
+    browser.sign_in()
+    reference = resolved_incident(browser)
+    response = browser.submit(f"/incidents/{reference}/actions/new", data={})
+    assert response.status_code == 400
+    assert "Describe the action." in response.get_data(as_text=True)

@@ -21,6 +21,8 @@ class DueDateField(DateField):
     """Day, month and year in three boxes, with a message that says how to fix it."""
 
     def process_formdata(self, valuelist):
+        if len(valuelist) != 3:  # not from our form's three boxes: treat as empty
+            self.raw_data = valuelist = ["", "", ""]
         try:
             super().process_formdata(valuelist)
         except ValueError as error:

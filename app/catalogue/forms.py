@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
+    GovCheckboxInput,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 
@@ -32,6 +33,7 @@ class ServiceForm(FlaskForm):
     owner = _text("Owner", "The person or team responsible.", 200)
     runbook_url = _text("Runbook", "A web address, e.g. https://wiki.example.org/runbooks/pay")
     dr_url = _text("Disaster-recovery plan", "A web address.")
+    public = BooleanField("Show it on the public status page", widget=GovCheckboxInput())
     upstream = SelectMultipleField("It depends on", coerce=int, widget=GovCheckboxesInput(),
                                    choices={})
     suppliers = SelectMultipleField("Suppliers", coerce=int, widget=GovCheckboxesInput(),

@@ -65,7 +65,8 @@ def edit_service(service_id: int | None = None):
         data = {"name": item.name, "description": item.description, "owner": item.owner,
                 "runbook_url": item.runbook_url or "", "dr_url": item.dr_url or "",
                 "upstream": [s.id for s in upstream_of(item)],
-                "suppliers": [s.id for s in catalogue.suppliers_of(Session, item)]}
+                "suppliers": [s.id for s in catalogue.suppliers_of(Session, item)],
+                "public": item.public}
     form = ServiceForm(data=data)
     form.set_choices(catalogue.services(Session), catalogue.suppliers(Session), item)
     if form.validate_on_submit():
@@ -74,7 +75,8 @@ def edit_service(service_id: int | None = None):
                 name=form.name.data, description=form.description.data or "",
                 owner=form.owner.data or "", runbook_url=form.runbook_url.data,
                 dr_url=form.dr_url.data, upstream_ids=tuple(form.upstream.data or ()),
-                supplier_ids=tuple(form.suppliers.data or ())))
+                supplier_ids=tuple(form.suppliers.data or ()),
+                public=bool(form.public.data)))
         except RuleError as error:
             _attach(form, error)
         else:

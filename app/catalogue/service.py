@@ -46,6 +46,7 @@ class ServiceFields:
     dr_url: str | None = None
     upstream_ids: tuple[int, ...] = ()
     supplier_ids: tuple[int, ...] = ()
+    public: bool = False
 
 
 def save_service(session: Session, service: Service | None, fields: ServiceFields) -> Service:
@@ -64,6 +65,7 @@ def save_service(session: Session, service: Service | None, fields: ServiceField
             session.add(service)
         service.name, service.description = name, fields.description.strip()
         service.owner, service.runbook_url, service.dr_url = fields.owner.strip(), runbook, dr
+        service.public = fields.public
         session.flush()
         upstream = {i for i in fields.upstream_ids if i != service.id}
         _check_ids(session, Service, upstream, "upstream")

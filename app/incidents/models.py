@@ -32,6 +32,8 @@ class Service(Base):
     owner: Mapped[str] = mapped_column(String(200), default="", server_default="")
     runbook_url: Mapped[str | None] = mapped_column(String(1000))
     dr_url: Mapped[str | None] = mapped_column(String(1000))
+    # A component on the public status page.
+    public: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 class ReferenceCounter(Base):
@@ -62,6 +64,8 @@ class Incident(Base):
     status: Mapped[str] = mapped_column(String(20))
     is_security: Mapped[bool] = mapped_column(default=False)
     resolution: Mapped[str | None] = mapped_column(Text)
+    # What the public status page calls it; set when an update is first published.
+    public_title: Mapped[str | None] = mapped_column(String(200))
     declared_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

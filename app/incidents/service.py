@@ -230,6 +230,8 @@ def change_status(
     session: Session, org: OrgSettings, actor: User, incident: Incident, status: str, note: str
 ) -> None:
     check_transition(incident.status, status, note)
+    if status == "closed":
+        _check_status_page_resolved(session, incident)
     now = clock.now()
     previous = incident.status
     incident.status = status
@@ -359,6 +361,18 @@ def add_note(session: Session, actor: User, incident: Incident, text: str) -> No
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+
+def _check_status_page_resolved(session: Session, incident: Incident) -> None:
+    """Closing is the last step: the public must not still be told it is going on."""
+    from app.updates.models import StatusUpdate
+
+    last = session.scalar(select(StatusUpdate.phase).where(
+        StatusUpdate.incident_id == incident.id, StatusUpdate.public.is_(True))
+        .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc()).limit(1))
+    if last is not None and last != "resolved":
+        raise RuleError(f"The public status page still shows this incident as {last}. Send "
+                        "a resolved update to the status page before closing it.")
 
 
 def _assign(session, org, incident, actor, role_key, user) -> None:

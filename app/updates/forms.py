@@ -12,8 +12,16 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSubmitInput,
     GovTextArea,
+    GovTextInput,
 )
-from wtforms import BooleanField, RadioField, SelectMultipleField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.updates.phrasing import PHASE_LABELS, PHASES
@@ -38,6 +46,14 @@ class UpdateForm(FlaskForm):
     )
     to_channel = BooleanField("Post it in the incident's Teams channel", default=True,
                               widget=GovCheckboxInput())
+    publish = BooleanField("Also publish it on the public status page",
+                           widget=GovCheckboxInput(),
+                           description="Anyone can read the status page: write for the public, "
+                                       "with no names or internal detail.")
+    public_title = StringField(
+        "Title on the status page", widget=GovTextInput(),
+        description="What the public sees this incident called, e.g. Card payments failing.",
+        validators=[Optional(), Length(max=200, message="Keep the title to 200 characters.")])
     contacts = SelectMultipleField(
         "Contacts for the impacted services",
         coerce=int,

@@ -22,6 +22,8 @@ class StatusUpdate(Base):
     phase: Mapped[str] = mapped_column(String(20))  # investigating|identified|monitoring|resolved
     message: Mapped[str] = mapped_column(Text)
     to_channel: Mapped[bool] = mapped_column(default=True)
+    # Shown on the public status page (never for a security incident).
+    public: Mapped[bool] = mapped_column(default=False, server_default="0")
     recipients: Mapped[list] = mapped_column(JSON, default=list)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -51,6 +51,7 @@ def new_update(reference: str):
         form.phase.data = phase
         form.message.data = _starting_text(incident, phase)
         form.to_channel.data = targets.teams_enabled
+        form.public_title.data = incident.public_title or incident.title
     elif form.validate_on_submit():
         try:
             chosen = {c.id: c.email for c in recipients.suggested}
@@ -58,7 +59,9 @@ def new_update(reference: str):
             emails += [chosen[i] for i in form.contacts.data or [] if i in chosen]
             post_update(Session, org, targets, current_user, incident,
                         phase=form.phase.data, message=form.message.data,
-                        to_channel=form.to_channel.data, recipients=emails + form.addresses())
+                        to_channel=form.to_channel.data, recipients=emails + form.addresses(),
+                        publish=bool(form.publish.data) and not incident.is_security,
+                        public_title=form.public_title.data)
         except RuleError as error:
             field = getattr(form, error.field, None) if error.field else None
             if field is not None:

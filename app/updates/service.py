@@ -54,7 +54,8 @@ def clean_recipients(addresses: Iterable[str]) -> list[str]:
 
 def post_update(session: Session, org: OrgSettings, targets: Targets, actor, incident: Incident,
                 *, phase: str, message: str, to_channel: bool,
-                recipients: Iterable[str]) -> StatusUpdate:
+                recipients: Iterable[str], publish: bool = False,
+                public_title: str | None = None) -> StatusUpdate:
     message = message.strip()
     if phase not in PHASE_LABELS:
         raise RuleError("Choose what stage the incident is at.", "phase")
@@ -66,14 +67,22 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
         raise RuleError("A closed incident cannot take new updates.")
     people = clean_recipients(recipients)
     to_channel = to_channel and targets.teams_enabled
-    if not to_channel and not people:
+    if publish and incident.is_security:
+        raise RuleError("Security incidents are never published: agree a statement with the "
+                        "people handling it.", "publish")
+    if not to_channel and not people and not publish:
         raise RuleError("Choose at least one person to email, or send it to the Teams "
                         "channel.", "recipients")
+    if publish:
+        title = " ".join((public_title or incident.public_title or "").split())
+        if not title:
+            raise RuleError("Enter the title the status page shows.", "public_title")
+        incident.public_title = title[:200]
     now = clock.now()
     try:
         update = StatusUpdate(incident_id=incident.id, phase=phase, message=message,
                               to_channel=to_channel, recipients=people, author=actor,
-                              created_at=now)
+                              public=publish, created_at=now)
         session.add(update)
         session.flush()
         facts = plans.snapshot(org, incident)
@@ -98,12 +107,13 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
                                 "bcc": batch,
                                 "label": f"Update email to {_people(len(batch))}{part}"})
         where = (["the Teams channel"] if to_channel else []) + (
-            [f"{_people(len(people))} by email"] if people else [])
+            [f"{_people(len(people))} by email"] if people else []) + (
+            ["the status page"] if publish else [])
         session.add(TimelineEntry(
             incident_id=incident.id, kind="status_update",
             text=f"Update sent ({label.lower()}) to {' and '.join(where)}: {message}",
             data={"update_id": update.id, "phase": phase, "recipients": len(people),
-                  "to_channel": to_channel},
+                  "to_channel": to_channel, "public": publish},
             author=actor, occurred_at=now, created_at=now))
         session.commit()
     except Exception:
