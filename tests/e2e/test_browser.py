@@ -137,3 +137,25 @@ def test_declare_update_resolve_close_as_a_person_would(app, page, fake_graph, f
     assert names == [f"2026-11-22 {reference} {kind}.docx" for kind in (
         "Major incident report", "Post-incident review (draft)", "Public version",
         "Running incident report")]
+
+
+def test_the_public_status_page_is_accessible(app, page, browser, session):
+    """Signed out, as the public sees it, with a published incident on it."""
+    from sqlalchemy import select
+
+    from app.incidents.models import Service
+
+    browser.sign_in()
+    reference = browser.declare(title="Internal: db-2 full", severity="P1",
+                                new_services="Payments")
+    service = session.scalar(select(Service))
+    service.public = True
+    session.commit()
+    browser.submit(f"/incidents/{reference}/updates/new", data={
+        "phase": "identified", "message": "Card payments are failing; a fix is going out.",
+        "publish": "y", "public_title": "Card payments failing"})
+    page.goto("/status")
+    page.get_by_role("heading", name="Card payments failing").wait_for()
+    assert "db-2" not in page.content()
+    check_accessibility(page, "status page")
+    shot(page, "08-status-page")
