@@ -18,6 +18,7 @@ from app.m365.models import ChannelMessageCopy, TeamsChannel
 from app.outbox.models import Delivery
 from app.people.models import Participant, RoleHandover
 from app.reminders.models import ReminderSnooze, SentReminder
+from app.reviews.models import ReviewMeeting
 from app.updates.models import StatusUpdate
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ReportFile",
     "ReportTemplate",
     "Review",
+    "ReviewMeeting",
     "RoleAssignment",
     "RoleHandover",
     "SentReminder",

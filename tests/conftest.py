@@ -19,7 +19,7 @@ from app.config import Settings
 from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ["follow_up_actions", "channel_messages", "service_dependencies",
+TABLES = ["review_meetings", "follow_up_actions", "channel_messages", "service_dependencies",
           "service_suppliers", "suppliers",
           "escalation_steps",
           "sent_reminders", "reminder_snoozes", "alert_records", "alert_sources",

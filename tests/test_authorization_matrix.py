@@ -116,9 +116,9 @@ ROUTES: dict[str, Route] = {
     "documents.download": route(INCIDENT, "GET", args={"kind": "running"}),
     "documents.write_again": route(INCIDENT, "POST"),
     "documents.review": route(INCIDENT, "GET", "POST", resolved=True),
+    "reviews.meeting": route(INCIDENT, "POST", resolved=True),  # booked when resolved
     "updates.new_update": route(INCIDENT, "GET", "POST"),
-    # .../actions/new and .../edit; a browser always sends the three date boxes (without
-    # them the form cannot be shown again: a 500, which is not what this test is about)
+    # .../actions/new and .../edit; a browser always sends the three date boxes
     "actions.edit": route(INCIDENT, "GET", "POST", form={"due": ["", "", ""]}),
     # API
     "api.list_incidents": route(API, "GET"),

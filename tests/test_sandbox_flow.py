@@ -127,3 +127,24 @@ def test_a_security_incident_gets_a_private_channel_in_the_sandbox(sandbox_app, 
     assert len(owners) == 1
     page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
     assert "Private Teams channel created" in page
+
+
+def test_resolving_books_the_review_in_the_sandbox_calendar(sandbox_app, session,
+                                                             frozen_clock):
+    """Through the real client: the event, its attendees and its Teams link."""
+    from app.m365.sandbox_host import state_for
+
+    browser = Browser(sandbox_app.test_client())
+    browser.sign_in(name="Ada Lovelace", email="ada@example.com")
+    reference = browser.declare(title="Search down", severity="P2")
+    drain(sandbox_app)
+    browser.submit(f"/incidents/{reference}", f"/incidents/{reference}/status",
+                   {"status-status": "resolved", "status-note": "Reindexed"})
+    drain(sandbox_app)
+    state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
+    [event] = [e for e in state.events() if e["subject"].startswith("Post-incident review")]
+    assert event["subject"] == f"Post-incident review: {reference} Search down"
+    assert "ada@example.com" in {a["emailAddress"]["address"] for a in event["attendees"]}
+    assert event["isOnlineMeeting"] is True
+    page = browser.get(f"/incidents/{reference}/review").get_data(as_text=True)
+    assert "join in Teams" in page

@@ -121,12 +121,25 @@ def review(reference: str):
     from app.actions import service as actions
     from app.actions.models import STATUSES
     from app.core import clock
+    from app.reviews import service as reviews_meeting
+    from app.reviews.forms import MeetingForm
+    from app.reviews.models import ReviewMeeting
 
+    meeting = Session.get(ReviewMeeting, incident.id)
+    meeting_form = None
+    if meeting is not None:
+        meeting_form = MeetingForm(prefix="meeting", data={
+            "facilitator": meeting.facilitator_id or 0, "note_taker": meeting.note_taker_id or 0,
+            "attended": meeting.attended})
+        meeting_form.set_choices(incidents.assignable_users(Session), meeting.invited)
     found = actions.for_incident(Session, incident)
     today = clock.now().astimezone(current_app.extensions["targets"].timezone).date()
     return render_template("documents/review.html", form=form, incident=incident,
                            review=existing, prompts=PROMPTS, actions=found, statuses=STATUSES,
-                           today=today, action_nudge=actions.nudge(len(found))), status
+                           today=today, action_nudge=actions.nudge(len(found)),
+                           meeting=meeting, meeting_form=meeting_form,
+                           booking=reviews_meeting.booking(Session, incident)
+                           if meeting else None), status
 
 
 def _findings(form: ReviewForm) -> reviews.Findings:

@@ -244,6 +244,8 @@ def change_status(
         incident.resolved_at = None
         incident.resolution = None
     incident.updated_at = now
+    if status == "resolved":
+        _book_review(session, incident, actor)
     reopened = previous == "resolved" and status != "closed"
     verb = "Reopened" if reopened else "Status changed"
     text = f"{verb}: {STATUS_BY_KEY[previous].label} → {STATUS_BY_KEY[status].label}"
@@ -361,6 +363,20 @@ def add_note(session: Session, actor: User, incident: Incident, text: str) -> No
 
 
 # ---- helpers ---------------------------------------------------------------------------
+
+
+def _book_review(session: Session, incident: Incident, actor) -> None:
+    """Resolving books the review meeting (app.reviews), in this same transaction."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return
+    from app.reminders.service import policy_from
+    from app.reviews.service import book
+
+    app = current_app
+    book(session, app.extensions["targets"], policy_from(app.extensions["settings"]).hours,
+         incident, actor)
 
 
 def _check_status_page_resolved(session: Session, incident: Incident) -> None:

@@ -220,6 +220,28 @@ class ReadChannel:
         delivery.result = {"read": len(found), "new": new}  # the copies hold the text
 
 
+class CreateEvent:
+    """A calendar event (the review meeting) with a Teams link. Graph's transactionId
+    (our key) makes a retried create return the same event, never a second one."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        from graph.port import Attendee, EventRequest
+
+        p = attempt.delivery.payload
+        event = graph.create_event(Sender(), EventRequest(
+            subject=p["subject"], start=datetime.fromisoformat(p["start"]),
+            end=datetime.fromisoformat(p["end"]),
+            attendees=[Attendee(a["email"], a.get("name", "")) for a in p["attendees"]],
+            body_html=p.get("body_html", ""), online_meeting=True,
+            transaction_id=attachment_id(attempt.delivery.key)))
+        return {"event_id": event.id, "web_url": event.web_url, "join_url": event.join_url}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        _timeline(session, delivery, "review_meeting",
+                  "Post-incident review meeting booked in Outlook",
+                  {"web_url": result["web_url"], "join_url": result["join_url"]})
+
+
 class CreateMeeting:
     """The incident's command room: createOrGet with our key as externalId, so a retry
     returns the same meeting instead of a second one."""
@@ -281,6 +303,7 @@ HANDLERS = {
     plans.CREATE_CHANNEL: CreateChannel(),
     plans.POST: PostToChannel(),
     plans.MEETING: CreateMeeting(),
+    plans.EVENT: CreateEvent(),
     plans.WEBHOOK: PostViaWebhook(),
     plans.ADD_MEMBER: AddTeamMember(),
     plans.READ_CHANNEL: ReadChannel(),

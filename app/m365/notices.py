@@ -62,5 +62,14 @@ def notify(session: Session, targets: Targets, incident: Incident, actor, *, key
                             "label": f"{label} in Teams"})
 
 
+def meeting_body(url: str) -> str:
+    """The review meeting's invitation text (no user-written text in it)."""
+    return str(Markup(
+        '<p>A blameless post-incident review: how the incident happened and how we '
+        'responded, so we can learn from it. Please read the timeline first.</p>'
+        '<p><a href="{url}">The incident and its review in Incident Desk</a></p>'
+    ).format(url=url))
+
+
 def _channel(session: Session, incident: Incident) -> Delivery | None:
     return session.scalar(select(Delivery).where(Delivery.key == f"{incident.reference}/channel"))

@@ -19,6 +19,7 @@ KIND_LABELS = {
     "teams.add_member": "Add to the Teams team",
     "teams.read_channel": "Read the channel's messages",
     "teams.add_channel_member": "Add to the private channel",
+    "outlook.event": "Review meeting (Outlook)",
     "mail.send": "Email",
 }
 

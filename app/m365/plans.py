@@ -23,6 +23,7 @@ WEBHOOK = "teams.webhook"
 ADD_MEMBER = "teams.add_member"
 READ_CHANNEL = "teams.read_channel"
 ADD_CHANNEL_MEMBER = "teams.add_channel_member"
+EVENT = "outlook.event"
 COMMAND_ROOM_HOURS = 8
 
 
