@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.m365.routes import bp as m365_bp
     from app.people.routes import bp as people_bp
     from app.reminders.routes import bp as reminders_bp
+    from app.reporting.routes import bp as reporting_bp
     from app.reviews.routes import bp as reviews_bp
     from app.status.routes import bp as status_bp
     from app.updates.routes import bp as updates_bp
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(actions_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(reviews_bp)
+    app.register_blueprint(reporting_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)

@@ -5,6 +5,7 @@ benchmarked on their own.
 """
 
 from reports.major import build_major
+from reports.monthly import IncidentLine, MonthlyFigures, build_monthly
 from reports.public import NotPublishable, build_public
 from reports.review import build_review
 from reports.running import build_running
@@ -23,7 +24,9 @@ from reports.word import TemplateError
 __all__ = [
     "Action",
     "Impact",
+    "IncidentLine",
     "IncidentSnapshot",
+    "MonthlyFigures",
     "NotPublishable",
     "QuestionAnswer",
     "RoleSpell",
@@ -32,6 +35,7 @@ __all__ = [
     "TimelineItem",
     "UpdateSent",
     "build_major",
+    "build_monthly",
     "build_public",
     "build_review",
     "build_running",

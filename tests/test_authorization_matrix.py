@@ -82,6 +82,8 @@ ROUTES: dict[str, Route] = {
     "catalogue.suppliers": route(SIGNED_IN, "GET"),
     "catalogue.escalation": route(SIGNED_IN, "GET"),
     "actions.all_actions": route(SIGNED_IN, "GET"),  # across incidents the viewer may see
+    "reporting.page": route(SIGNED_IN, "GET"),  # figures over what the viewer may see
+    "reporting.monthly": route(SIGNED_IN, "GET"),
     # owner-only
     "auth.revoke_token": route(OWNER, "POST"),
     # admin-only

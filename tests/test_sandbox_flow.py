@@ -148,3 +148,17 @@ def test_resolving_books_the_review_in_the_sandbox_calendar(sandbox_app, session
     assert event["isOnlineMeeting"] is True
     page = browser.get(f"/incidents/{reference}/review").get_data(as_text=True)
     assert "join in Teams" in page
+
+    # An action agreed at the review, then overdue: chased by email through the sandbox.
+    from app.jobs import send_reminders
+
+    response = browser.submit(f"/incidents/{reference}/actions/new", data={
+        "description": "Alert on index lag", "owner": "0", "due": ["23", "11", "2026"],
+        "link": "", "status": "open"})
+    assert response.status_code == 302
+    frozen_clock.advance(days=2)
+    with sandbox_app.app_context():
+        send_reminders()
+    drain(sandbox_app)
+    chased = [m for m in state.mails() if "overdue" in m["subject"]]
+    assert len(chased) == 1 and "Alert on index lag" in chased[0]["html"]

@@ -45,3 +45,10 @@ def register_filters(app, timezone: str) -> None:
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["local_iso"] = local_iso
     app.jinja_env.filters["ago"] = ago
+
+    def duration_words(value) -> str:
+        from reports.text import duration
+
+        return duration(value)
+
+    app.jinja_env.filters["duration_words"] = duration_words
