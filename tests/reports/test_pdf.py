@@ -9,10 +9,19 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reports import build_major, build_public, build_review, build_running
+from reports import (
+    IncidentLine,
+    MonthlyFigures,
+    build_major,
+    build_monthly,
+    build_public,
+    build_review,
+    build_running,
+)
 from tests.reports import sample
 from tests.reports.test_templates import template
 
@@ -31,6 +40,14 @@ def documents() -> dict[str, bytes]:
         "public": build_public(snap),
         "running-template": build_running(snap, tpl),
         "review-template": build_review(snap, tpl),
+        "monthly": build_monthly(MonthlyFigures(
+            month="November 2026", generated_at=datetime(2026, 12, 1, 9, tzinfo=UTC),
+            incidents=(IncidentLine("INC-2026-0001", snap.title, "P1",
+                                    datetime(2026, 11, 3, 9, tzinfo=UTC), "resolved",
+                                    timedelta(hours=2)),),
+            by_severity=(("P1", 1), ("P2", 0)), by_service=(("Payments", 1),),
+            resolve_times=(("P1", timedelta(hours=2), timedelta(hours=2)),),
+            actions_open=2, actions_overdue=1, actions_done=3)),
     }
 
 
