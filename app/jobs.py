@@ -1,7 +1,8 @@
 """RQ entry points: ids in, one service call, exceptions propagate.
 
-`rq worker --with-scheduler incident-desk` imports this module; the Flask app is built
-lazily once per worker process (never at import time, so forking stays cheap and safe).
+`rq worker --worker-class rq.worker.SimpleWorker --with-scheduler incident-desk` (the
+README's) builds the Flask app on the first job and keeps it; `app.worker.PreloadedWorker`
+builds it before forking a process per job. Never at import time.
 """
 
 from __future__ import annotations
@@ -16,11 +17,25 @@ _pid: int | None = None
 
 def _application() -> Flask:
     global _app, _pid
-    if _app is None or _pid != os.getpid():
+    if _app is None:
         from app import create_app
 
         _app, _pid = create_app(), os.getpid()
+    elif _pid != os.getpid():
+        # A work horse forked from a preloaded worker: keep the app, not the parent's
+        # database connections (close=False leaves the parent's own ones alone).
+        _app.extensions["db_engine"].dispose(close=False)
+        _pid = os.getpid()
     return _app
+
+
+def preload() -> Flask:
+    """Build the app and load msgraph in a worker before it forks (app.worker)."""
+    import graph.client  # noqa: F401  (msgraph and kiota: seconds to import)
+
+    app = _application()
+    app.extensions["db_engine"].dispose()  # the parent keeps no connections to hand down
+    return app
 
 
 def _run(work):

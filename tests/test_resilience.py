@@ -288,3 +288,41 @@ class TestRedisOutage:
         assert {d.status for d in session.scalars(select(Delivery))} == {"delivered"}
         assert any(c["description"].startswith(f"{reference}:")
                    for c in fake_graph.channels("incident-team"))
+
+
+class TestPreloadedWorker:
+    @pytest.fixture
+    def settings(self, migrated, private_redis):
+        return make_settings(migrated, redis_url=private_redis.url)
+
+    def test_a_real_forking_rq_worker_delivers_with_the_preloaded_app(
+            self, app, session, org, migrated, private_redis, tmp_path):
+        """`rq worker --worker-class app.worker.PreloadedWorker`, as the README runs it:
+        each job's forked work horse reuses the app built before the fork (with fresh
+        database connections) and everything is delivered once."""
+        with SandboxServer() as sandbox:
+            sandbox.state.add_team("incident-team", "Incidents")
+            use_graph(app, GraphClient(sandbox.graph_base_url, sandbox_token("ada@example.com")))
+            ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
+            session.add(ada)
+            session.commit()
+            with app.app_context():
+                service.declare(session, org, ada, title="Forked", description="",
+                                severity="P2", targets=app.extensions["targets"])
+            session.remove()
+            env = {**worker_env(migrated, sandbox.graph_base_url, tmp_path),
+                   "REDIS_URL": private_redis.url}
+            rq = Path(sys.executable).with_name("rq")
+            deadline = time.monotonic() + DEADLINE * 3
+            while time.monotonic() < deadline:
+                worker = subprocess.run(  # noqa: S603 - the venv's rq, fixed arguments
+                    [str(rq), "worker", "--burst", "--url", private_redis.url,
+                     "--worker-class", "app.worker.PreloadedWorker", "incident-desk"],
+                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=DEADLINE * 3)
+                assert worker.returncode == 0, worker.stderr[-3000:]
+                statuses = Counter(d.status for d in session.scalars(select(Delivery)))
+                session.remove()
+                if statuses == {"delivered": 3}:
+                    break
+            assert statuses == {"delivered": 3}, (statuses, worker.stderr[-2000:])
+            assert len(sandbox.state.channels()) == 1

@@ -38,6 +38,7 @@ def for_writing(session: Session, graph: Graph, targets) -> bytes | None:
     path = targets.report_template_path
     if not (path and targets.reports_drive_id):
         return None
+    session.commit()  # no transaction (on SQLite, the write lock) held while SharePoint answers
     try:
         content = graph.get_file(targets.reports_drive_id, path)
     except NotFound as error:

@@ -40,18 +40,20 @@ def write(session: Session, report_id: int, *, graph_for_app, targets, org, sett
     covered = report.requested_at
     try:
         incident = snapshot.load_incident(session, report.incident_id)
-        graph = graph_for_app()
-        template = templates.for_writing(session, graph, targets)
         review = session.get(Review, incident.id)
         snap = snapshot.take(session, org, incident, timezone=settings.timezone,
                              organisation=settings.organisation_name)
         names = bool(review and review.name_people_in_draft) if report.kind == REVIEW_DRAFT \
             else True
-        content = KINDS[report.kind].build(snap, template, names)
-        folder, file_name = report.folder, report.file_name
-        # End the transaction before the upload: on SQLite it holds the write lock, and
-        # no page may wait while SharePoint answers. (Keeps the template copy, too.)
+        kind, folder, file_name = report.kind, report.folder, report.file_name
+        # End the read here: on SQLite every transaction holds the write lock, and neither
+        # pages nor other jobs may wait while the template is fetched, the document is
+        # built (tens of ms) or SharePoint answers.
         session.commit()
+        graph = graph_for_app()
+        template = templates.for_writing(session, graph, targets)
+        session.commit()  # the template's cached copy, if it changed
+        content = KINDS[kind].build(snap, template, names)
         written = graph.upload_file(targets.reports_drive_id, folder, file_name, content,
                                     replace=True)
     except GraphError as error:
