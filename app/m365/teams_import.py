@@ -71,10 +71,11 @@ def store(session: Session, incident_id: int, messages: Iterable[ChannelMessage]
     rows = [r for r in rows if r["text"]]
     if not rows:
         return 0
-    result = session.execute(insert(ChannelMessageCopy).values(rows)
-                             .on_conflict_do_nothing(index_elements=["incident_id",
-                                                                     "message_id"]))
-    return max(result.rowcount or 0, 0)
+    inserted = session.execute(insert(ChannelMessageCopy).values(rows)
+                               .on_conflict_do_nothing(index_elements=["incident_id",
+                                                                       "message_id"])
+                               .returning(ChannelMessageCopy.id))
+    return len(inserted.all())  # (rowcount is not reliable for this on every driver)
 
 
 def copies(session: Session, incident: Incident) -> list[ChannelMessageCopy]:
