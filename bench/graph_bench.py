@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import requests
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -169,6 +171,79 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms"
 
 
+class ExternalSandbox:
+    """The sandbox as its own process (`python -m graph.sandbox`), as a tenant's Graph is:
+    it does not compete with the app for this process's GIL. Faults are set through its
+    control URL; its state file is read here; a thread turns its request log into a
+    RequestClock (each entry's logged time, in milliseconds)."""
+
+    def __init__(self, workdir: Workdir):
+        import socket
+
+        from graph.sandbox import SandboxState
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        db = workdir.path / "sandbox.db"
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "-m", "graph.sandbox", "--port", str(port), "--db", str(db)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+        self.graph_base_url = f"{self.url}/v1.0"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{self.url}/_sandbox/state", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.state = SandboxState(db)
+        self.faults = self
+        self.clock = _PolledClock(self.state)
+
+    def configure(self, **settings) -> None:
+        requests.post(f"{self.url}/_sandbox/faults", json=settings,
+                      timeout=5).raise_for_status()
+
+    def stop(self) -> None:
+        self.clock.stop()
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class _PolledClock(RequestClock):
+    """RequestClock for a sandbox in another process: polls its shared request log and
+    stamps each entry with the time the sandbox logged it (after applying it)."""
+
+    def __init__(self, state):
+        from datetime import datetime
+
+        self.entries = []
+        self._changed = threading.Condition()
+        self._state, self._stopped = state, threading.Event()
+        # wall-clock to perf_counter, measured once
+        self._offset = time.time() - time.perf_counter()
+        self._parse = lambda at: datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+        threading.Thread(target=self._poll, daemon=True).start()
+
+    def _poll(self) -> None:
+        seen = 0
+        while not self._stopped.wait(0.005):
+            rows = self._state.requests()
+            if len(rows) > seen:
+                with self._changed:
+                    for entry in rows[seen:]:
+                        self.entries.append((self._parse(entry["at"]) - self._offset, entry))
+                    self._changed.notify_all()
+                seen = len(rows)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
 class SandboxedApp:
     """The app (test client, signed in) on a fresh SandboxServer seeded with the default
     tenant, with a RequestClock on its log. Jobs run in the app's in-process threads, or,
@@ -180,9 +255,13 @@ class SandboxedApp:
         from graph.sandbox import SandboxServer, seed_defaults
 
         self.workdir = workdir
-        self.sandbox = SandboxServer().start()
-        seed_defaults(self.sandbox.state)
-        self.clock = RequestClock(self.sandbox.state)
+        if os.environ.get("BENCH_SANDBOX", "process") == "process":
+            self.sandbox = ExternalSandbox(workdir)  # seeded by `python -m graph.sandbox`
+            self.clock = self.sandbox.clock
+        else:  # BENCH_SANDBOX=thread: in this process, as the tests run it
+            self.sandbox = SandboxServer().start()
+            seed_defaults(self.sandbox.state)
+            self.clock = RequestClock(self.sandbox.state)
         self.settings = settings_for(workdir.database_url, self.sandbox.graph_base_url,
                                      redis_url=redis_url)
         self.app = create_app(self.settings, TESTING=True, SERVER_NAME="incident-desk.test")
