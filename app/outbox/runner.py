@@ -90,8 +90,9 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
     delivery.last_error = None
     delivery.progress = {k: v for k, v in delivery.progress.items() if k != "ambiguous"}
     handler.apply(session, delivery, result)
-    session.commit()
-    for dependent in service.release_dependents(session, delivery.id):
+    dependents = service.release_dependents(session, delivery.id, commit=False)
+    session.commit()  # delivered, its effects and its dependents due: one commit
+    for dependent in dependents:
         service.queue(dependent)
     return "delivered"
 

@@ -11,8 +11,9 @@ import logging
 from collections.abc import Sequence
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, event, inspect, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 
 from app.core import clock
 from app.db import Session as ScopedSession
@@ -88,9 +89,10 @@ def sweep(session: Session) -> int:
     return queued
 
 
-def release_dependents(session: Session, delivery_id: int) -> list[int]:
-    """A prerequisite was delivered: what waited for it is due now. Returns their ids
-    (committed, so the caller can queue them)."""
+def release_dependents(session: Session, delivery_id: int, *, commit: bool = True
+                       ) -> list[int]:
+    """A prerequisite was delivered: what waited for it is due now. Returns their ids, to
+    queue once committed (by this call, or by the caller's commit with `commit` False)."""
     ids = list(session.scalars(
         select(Delivery.id).where(Delivery.depends_on_id == delivery_id,
                                   Delivery.status == PENDING)
@@ -98,7 +100,8 @@ def release_dependents(session: Session, delivery_id: int) -> list[int]:
     if ids:
         session.execute(update(Delivery).where(Delivery.id.in_(ids))
                         .values(next_attempt_at=clock.now()))
-    session.commit()
+    if commit:
+        session.commit()
     return ids
 
 
@@ -116,29 +119,27 @@ def cancel_dependents(session: Session, delivery: Delivery, reason: str) -> None
 
 @event.listens_for(ScopedSession, "after_flush")
 def _remember_new(session, _flush_context):
-    new_ids = [obj.id for obj in session.new if isinstance(obj, Delivery)]
-    if new_ids:
-        session.info.setdefault(_NEW, []).extend(new_ids)
+    new = [(obj.id, _waiting(obj)) for obj in session.new if isinstance(obj, Delivery)]
+    if new:
+        session.info.setdefault(_NEW, []).extend(new)
 
 
 @event.listens_for(ScopedSession, "after_commit")
 def _queue_committed(session):
-    ids = session.info.pop(_NEW, [])
-    for delivery_id in ids:
-        if not _waiting(session, delivery_id):
+    for delivery_id, waiting in session.info.pop(_NEW, []):
+        if not waiting:
             queue(delivery_id)
 
 
-def _waiting(session, delivery_id: int) -> bool:
-    """Whether a new delivery's prerequisite is outstanding; decided from objects already
-    in the session, because no SQL may run after a commit. Its prerequisite's worker
-    queues it on success; the sweep covers anything this misses."""
-    delivery = session.identity_map.get(session.identity_key(Delivery, delivery_id))
-    if delivery is None or delivery.depends_on_id is None:
-        return False
-    prerequisite = session.identity_map.get(session.identity_key(Delivery,
-                                                                 delivery.depends_on_id))
-    return prerequisite is None or prerequisite.status != DELIVERED
+def _waiting(delivery: Delivery) -> bool:
+    """Whether a new delivery's prerequisite is still outstanding, decided at flush while
+    the objects are at hand (the identity map holds them only weakly, and no SQL may run
+    after a commit). Its prerequisite's worker queues it on success; the sweep covers
+    anything this misses. Queueing it anyway only wastes a job that finds it waiting."""
+    prerequisite = inspect(delivery).attrs.depends_on.loaded_value
+    if prerequisite is NO_VALUE or prerequisite is None:
+        return False  # not at hand (or none): queue it; a job that finds it waiting waits
+    return prerequisite.status != DELIVERED
 
 
 @event.listens_for(ScopedSession, "after_rollback")
