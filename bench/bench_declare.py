@@ -262,7 +262,9 @@ def report(title: str, bench: Bench, latency: float, counts: tuple[int, int, int
 
 def main() -> None:
     latency = (float(sys.argv[1]) if len(sys.argv) > 1 else 100.0) / 1000
-    print(f"{os.cpu_count()} CPUs; Graph latency {ms(latency)} per call; SQLite")
+    database = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL", "").startswith(
+        "postgresql") else "SQLite"
+    print(f"{os.cpu_count()} CPUs; Graph latency {ms(latency)} per call; {database}")
     # (title, REDIS_URL, runs at 0 / latency / 5 x latency, rounds of 5+5 POSTs)
     modes = [("in-process jobs (4 threads)", None, (3, 15, 3), 4)]
     redis_url = os.environ.get("REDIS_URL")

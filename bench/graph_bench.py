@@ -41,13 +41,23 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]
 
 
 class Workdir:
-    """A temporary directory with a migrated SQLite database; removed by `close`."""
+    """A temporary directory with a migrated database; removed by `close`. SQLite in the
+    directory, or BENCH_DATABASE_URL (e.g. PostgreSQL), emptied and migrated first."""
 
     def __init__(self, prefix: str):
         from app.cli import upgrade
 
         self.path = Path(tempfile.mkdtemp(prefix=prefix))
-        self.database_url = f"sqlite:///{self.path / 'bench.db'}"
+        self.database_url = os.environ.get("BENCH_DATABASE_URL") or \
+            f"sqlite:///{self.path / 'bench.db'}"
+        if self.database_url.startswith("postgresql"):
+            from sqlalchemy import create_engine, text
+
+            engine = create_engine(self.database_url)
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            engine.dispose()
         upgrade(self.database_url)
 
     def close(self) -> None:
