@@ -79,12 +79,7 @@ def _upsert(session, incident, kind, folder, file_name, now):
         },
     ).returning(ReportFile.id, ReportFile.next_attempt_at)
     row = session.execute(stmt).one()
-    due = row.next_attempt_at
-    if due.tzinfo is None:  # SQLite's RETURNING bypasses the column type
-        from datetime import UTC
-
-        due = due.replace(tzinfo=UTC)
-    return row.id, due
+    return row.id, row.next_attempt_at
 
 
 def retry(session: Session, report: ReportFile) -> None:

@@ -57,7 +57,7 @@ def facts_for(session: Session, org: OrgSettings, incident: Incident) -> Inciden
     return IncidentFacts(
         reference=incident.reference, declared_at=incident.declared_at, status=incident.status,
         cadence_minutes=severity.update_every_minutes if severity else None,
-        major=bool(severity and severity.major), last_update_at=_aware(last_update),
+        major=bool(severity and severity.major), last_update_at=last_update,
         unfilled_roles=unfilled, role_spells=spells, snoozed_until=snoozes)
 
 
@@ -144,11 +144,3 @@ def _audience(incident: Incident, reminder: Reminder) -> list:
     chosen = chosen or incident.declared_by
     return [chosen] if chosen is not None and not chosen.entra_oid.startswith("system-") \
         else []
-
-
-def _aware(value):
-    if value is not None and value.tzinfo is None:
-        from datetime import UTC
-
-        return value.replace(tzinfo=UTC)
-    return value
