@@ -74,6 +74,16 @@ def _sqlite_begin_immediate(connection):
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def insert_for(session):
+    """`insert` for the session's database, with its ON CONFLICT clauses (SQLite and
+    PostgreSQL spell them the same in SQLAlchemy, but they live in each dialect)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def bind(engine: Engine) -> None:
     Session.remove()
     Session.configure(bind=engine)

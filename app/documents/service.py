@@ -15,12 +15,11 @@ from datetime import timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, case, event, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.db import Session as ScopedSession
+from app.db import insert_for
 from app.documents.kinds import KINDS, MAJOR, PUBLIC, REVIEW_FINAL, RUNNING
 from app.documents.models import FAILED, PENDING, WRITING, WRITTEN, ReportFile
 from app.incidents.models import Incident, TimelineEntry
@@ -60,8 +59,7 @@ def request(session: Session, incident: Incident, kinds: Iterable[str], *, creat
 
 
 def _upsert(session, incident, kind, folder, file_name, now):
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     settled = ReportFile.status.in_((WRITTEN, FAILED))
     stmt = insert(ReportFile).values(
         incident_id=incident.id, kind=kind, file_name=file_name, folder=folder,

@@ -12,13 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from app.auth.models import User
 from app.core import clock
 from app.core.org import OrgSettings
+from app.db import insert_for
 from app.incidents.models import (
     Incident,
     ReferenceCounter,
@@ -442,8 +441,7 @@ def _resolve_services(session, service_ids, new_names) -> list[Service]:
 def _allocate_reference(session: Session, incident: Incident, year: int) -> None:
     """Next number in the year from a counter row; its row lock makes concurrent declares
     take turns until commit, so numbers are never duplicated and never retried."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     session.execute(
         insert(ReferenceCounter)
         .values(year=year, last_number=0)

@@ -15,11 +15,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.core import clock
+from app.db import insert_for
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.rules import RuleError
 from app.m365 import plans
@@ -61,8 +60,7 @@ def request_read(session: Session, incident: Incident, actor) -> Delivery:
 
 def store(session: Session, incident_id: int, messages: Iterable[ChannelMessage]) -> int:
     """Keep messages not seen before; returns how many were new."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     rows = [{"incident_id": incident_id, "message_id": m.id[:100],
              "sender": (m.sender_name or "Someone")[:200], "text": plain(m.html),
              "web_url": (m.web_url or "")[:1000], "sent_at": m.created_at or clock.now(),

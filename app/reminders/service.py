@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from app.core import clock
 from app.core.org import OrgSettings
+from app.db import insert_for
 from app.incidents.models import Incident, RoleAssignment
 from app.incidents.rules import OPEN_STATUSES
 from app.m365 import notices
@@ -100,8 +99,7 @@ def recent(session: Session, incident: Incident, limit: int = 5) -> list[SentRem
 
 def _claim(session: Session, incident: Incident, reminder: Reminder, now) -> bool:
     """Insert the key; False if this due time was already sent (by us or a peer)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = insert_for(session)
     result = session.execute(
         insert(SentReminder).values(incident_id=incident.id, key=reminder.key[:300],
                                     kind=reminder.kind, due_at=reminder.due_at, sent_at=now,
