@@ -19,7 +19,7 @@ from app.documents import snapshot, templates
 from app.documents.kinds import KINDS, REVIEW_DRAFT
 from app.documents.models import FAILED, PENDING, WRITING, WRITTEN, ReportFile, Review
 from app.documents.service import DEBOUNCE, MAX_WAIT, queue
-from app.outbox.runner import backoff
+from app.outbox.runner import backoff, describe
 from graph.port import GraphError, TokenUnavailable
 from reports import NotPublishable, TemplateError
 
@@ -121,12 +121,12 @@ def _failed_attempt(session: Session, report: ReportFile, error: GraphError) -> 
     report = session.get(ReportFile, report.id)
     if not error.retryable or report.attempts >= MAX_ATTEMPTS:
         prefix = "" if not error.retryable else f"Still failing after {report.attempts} attempts: "
-        return _give_up(session, report, prefix + _describe(error))
+        return _give_up(session, report, prefix + describe(error, "SharePoint"))
     delay = backoff(report.attempts, error.retry_after)
     report.status = PENDING
     report.lease_until = None
     report.next_attempt_at = clock.now() + timedelta(seconds=delay)
-    report.last_error = _describe(error)
+    report.last_error = describe(error, "SharePoint")
     session.commit()
     queue(report.id, delay=delay)
     return "retrying"
@@ -142,11 +142,3 @@ def _give_up(session: Session, report: ReportFile, message: str) -> str:
     log.warning("report %s (%s) failed: %s", report.id, report.file_name, message)
     return "failed"
 
-
-def _describe(error: GraphError) -> str:
-    if error.status == 429:
-        return "SharePoint is throttling requests; trying again shortly."
-    if error.status == 0:
-        return f"SharePoint could not be reached ({error.message})."
-    code = f" [{error.code}]" if error.code else ""
-    return f"SharePoint answered {error.status}{code}: {error.message}"

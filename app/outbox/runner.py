@@ -139,17 +139,17 @@ def _wait_for(session: Session, delivery: Delivery, prerequisite: Delivery) -> s
 
 def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> str:
     if not error.retryable:
-        return _give_up(session, delivery, _describe(error))
+        return _give_up(session, delivery, describe(error))
     if delivery.attempts >= MAX_ATTEMPTS:
         return _give_up(session, delivery,
-                        f"Still failing after {delivery.attempts} attempts: {_describe(error)}")
+                        f"Still failing after {delivery.attempts} attempts: {describe(error)}")
     delay = backoff(delivery.attempts, error.retry_after)
     now = clock.now()
     delivery.status = PENDING
     delivery.lease_until = None
     delivery.next_attempt_at = now + timedelta(seconds=delay)
     delivery.updated_at = now
-    delivery.last_error = _describe(error)
+    delivery.last_error = describe(error)
     if error.status in (0, 504):  # no answer: the request may or may not have been applied
         delivery.progress = {**delivery.progress, "ambiguous": True}
     session.commit()
@@ -177,10 +177,11 @@ def backoff(attempts: int, retry_after: float | None) -> float:
     return max(retry_after or 0.0, jittered)
 
 
-def _describe(error: GraphError) -> str:
+def describe(error: GraphError, service: str = "Microsoft 365") -> str:
+    """A Graph failure in words a person can act on (shown on the incident page)."""
     if error.status == 429:
-        return "Microsoft 365 is throttling requests; trying again shortly."
+        return f"{service} is throttling requests; trying again shortly."
     if error.status == 0:
-        return f"Microsoft 365 could not be reached ({error.message})."
+        return f"{service} could not be reached ({error.message})."
     code = f" [{error.code}]" if error.code else ""
-    return f"Microsoft 365 answered {error.status}{code}: {error.message}"
+    return f"{service} answered {error.status}{code}: {error.message}"
