@@ -74,6 +74,15 @@ def _sqlite_begin_immediate(connection):
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def commit(session) -> None:
+    """Commit, or roll back and re-raise: a failed commit leaves no half-done work behind."""
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
 def insert_for(session):
     """`insert` for the session's database, with its ON CONFLICT clauses (SQLite and
     PostgreSQL spell them the same in SQLAlchemy, but they live in each dialect)."""

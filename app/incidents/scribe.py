@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from app.core import clock
+from app.db import commit
 from app.incidents.models import Incident, TimelineEdit, TimelineEntry
 from app.incidents.rules import RuleError
 
@@ -62,7 +63,7 @@ def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_t
                           author=actor, occurred_at=occurred_at or now, created_at=now)
     incident.timeline.append(entry)
     incident.updated_at = now
-    _commit(session)
+    commit(session)
     return entry
 
 
@@ -84,7 +85,7 @@ def edit_entry(session: Session, actor, incident: Incident, entry: TimelineEntry
     entry.text, entry.entry_type, entry.occurred_at = text, entry_type, occurred_at
     entry.edited_at = now
     incident.updated_at = now
-    _commit(session)
+    commit(session)
     return True
 
 
@@ -97,11 +98,3 @@ def _check(incident: Incident, text: str, entry_type: str) -> None:
         raise RuleError("Enter what happened.", "text")
     if len(text) > TEXT_MAX:
         raise RuleError(f"Entries must be {TEXT_MAX:,} characters or fewer.", "text")
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from app.auth.models import User
 from app.core import clock
 from app.core.org import OrgSettings
-from app.db import insert_for
+from app.db import commit, insert_for
 from app.incidents.models import (
     Incident,
     ReferenceCounter,
@@ -250,7 +250,7 @@ def change_status(
     text = f"{verb}: {STATUS_BY_KEY[previous].label} → {STATUS_BY_KEY[status].label}"
     _record(incident, actor, "status_change", text, {"from": previous, "to": status},
             note=note)
-    _commit(session)
+    commit(session)
 
 
 def change_details(
@@ -347,7 +347,7 @@ def assign_role(
         raise RuleError(f"{user.name} already holds this role.", "user")
     _assign(session, org, incident, actor, role_key, user)
     incident.updated_at = clock.now()
-    _commit(session)
+    commit(session)
 
 
 def add_note(session: Session, actor: User, incident: Incident, text: str) -> None:
@@ -358,7 +358,7 @@ def add_note(session: Session, actor: User, incident: Incident, text: str) -> No
     _record(incident, actor, "note", text.strip(), {})
     incident.timeline[-1].entry_type = "event"  # the scribe log's default kind
     incident.updated_at = clock.now()
-    _commit(session)
+    commit(session)
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -457,11 +457,3 @@ def _allocate_reference(session: Session, incident: Incident, year: int) -> None
     incident.reference = format_reference(year, number)
     session.add(incident)
     session.flush()
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.core import clock
 from app.core.org import OrgSettings
+from app.db import commit
 from app.incidents import service as incidents
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.rules import RuleError
@@ -77,7 +78,7 @@ def bring_in(session: Session, targets: Targets, actor, incident: Incident,
     if not add_participant(session, targets, actor, incident, user):
         raise RuleError(f"{user.name} is already working on this incident.", "user")
     incidents.touch(incident)
-    _commit(session)
+    commit(session)
 
 
 def assign_or_offer(session: Session, org: OrgSettings, targets: Targets, actor,
@@ -222,12 +223,3 @@ def _record(session, incident, actor, kind, text, data, note: str = "") -> None:
         data = {**data, "note": note.strip()}
     session.add(TimelineEntry(incident_id=incident.id, kind=kind, text=text, data=data,
                               author=actor, occurred_at=now, created_at=now))
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-
