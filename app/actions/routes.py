@@ -70,8 +70,7 @@ def edit(reference: str, action_id: int | None = None):
                 due=form.due.data, link=form.link.data, status=form.status.data,
                 public=bool(form.public.data)))
         except RuleError as error:
-            field = getattr(form, error.field, None) if error.field else None
-            (field.errors if field is not None else form.form_errors).append(error.message)
+            error.attach_to(form)
         else:
             flash("Action saved.", "success")
             return redirect(url_for("documents.review", reference=reference,

@@ -27,14 +27,6 @@ def _admin_only() -> None:
         abort(403)
 
 
-def _attach(form, error: RuleError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
-
-
 # ---- services ---------------------------------------------------------------------------
 
 
@@ -78,7 +70,7 @@ def edit_service(service_id: int | None = None):
                 supplier_ids=tuple(form.suppliers.data or ()),
                 public=bool(form.public.data)))
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             flash(f"{saved.name} saved.", "success")
             return redirect(url_for("catalogue.show_service", service_id=saved.id))
@@ -109,7 +101,7 @@ def edit_supplier(supplier_id: int | None = None):
                 hours=form.hours.data or "", escalation=form.escalation.data or "",
                 url=form.url.data)
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             flash(f"{saved.name} saved.", "success")
             return redirect(url_for("catalogue.suppliers", _anchor=f"supplier-{saved.id}"))
@@ -140,7 +132,7 @@ def edit_step(step_id: int | None = None):
                                 phone=form.phone.data or "", email=form.email.data or "",
                                 when=form.when.data or "")
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             flash("Escalation chain saved.", "success")
             return redirect(url_for("catalogue.escalation"))

@@ -33,15 +33,6 @@ def _incident_or_404(reference: str):
     return incident
 
 
-def _attach(form, error: RuleError) -> None:
-    """Show a rule failure against its field, or at the top of the form."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
-
-
 @bp.get("")
 def list_incidents():
     services = service.all_services(Session)
@@ -74,7 +65,7 @@ def declare():
                 targets=current_app.extensions["targets"],
             )
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             flash(f"{incident.reference} declared. You are the incident lead until you hand "
                   "over.", "success")
@@ -156,7 +147,7 @@ def change_status(reference: str):
             service.change_status(Session, _org(), current_user, incident, form.status.data,
                                   form.note.data or "")
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         except StaleDataError:
             Session.rollback()
             form.form_errors.append("Someone else changed this incident at the same moment. "
@@ -179,7 +170,7 @@ def assign_role(reference: str):
             offer = people.assign_or_offer(Session, _org(), current_app.extensions["targets"],
                                            current_user, incident, form.role.data, user)
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             label = _org().role(form.role.data).label.lower()
             if offer is None:
@@ -203,7 +194,7 @@ def add_note(reference: str):
             scribe.add_entry(Session, current_user, incident, text=form.text.data,
                              entry_type=form.entry_type.data or "event", occurred_at=when)
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             flash("Added to the log.", "success")
             return redirect(url_for("incidents.show", reference=incident.reference,
@@ -246,7 +237,7 @@ def edit(reference: str):
                 "in the form: check it and save again.")
             form.version.data = incident.version
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             flash("Changes saved." if changed else "Nothing was changed.", "success")
             return redirect(url_for("incidents.show", reference=incident.reference))
@@ -275,7 +266,7 @@ def edit_entry(reference: str, entry_id: int):
                                         entry_type=form.entry_type.data or "event",
                                         occurred_at=when)
         except RuleError as error:
-            _attach(form, error)
+            error.attach_to(form)
         else:
             flash("Log entry corrected." if changed else "Nothing was changed.", "success")
             return redirect(url_for("incidents.show", reference=incident.reference,

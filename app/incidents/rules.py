@@ -40,6 +40,14 @@ class RuleError(ValueError):
         self.message = message
         self.field = field
 
+    def attach_to(self, form) -> None:
+        """Show it against its field, or at the top of the form when it has none."""
+        field = getattr(form, self.field, None) if self.field else None
+        if field is not None:
+            field.errors = [*field.errors, self.message]
+        else:
+            form.form_errors.append(self.message)
+
 
 def next_statuses(current: str) -> tuple[str, ...]:
     return TRANSITIONS.get(current, ())

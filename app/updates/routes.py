@@ -63,11 +63,7 @@ def new_update(reference: str):
                         publish=bool(form.publish.data) and not incident.is_security,
                         public_title=form.public_title.data)
         except RuleError as error:
-            field = getattr(form, error.field, None) if error.field else None
-            if field is not None:
-                field.errors = [*field.errors, error.message]
-            else:
-                form.form_errors.append(error.message)
+            error.attach_to(form)
         else:
             flash("Update sent. You can follow its delivery under Microsoft 365.", "success")
             return redirect(url_for("incidents.show", reference=reference, _anchor="timeline"))
