@@ -20,6 +20,7 @@ from app.actions.models import STATUSES, FollowUpAction
 from app.core import clock
 from app.db import Session
 from app.incidents import service as incidents
+from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 
 bp = Blueprint("actions", __name__)
@@ -48,9 +49,7 @@ def all_actions():
 @bp.route("/incidents/<reference>/actions/new", methods=["GET", "POST"])
 @bp.route("/incidents/<reference>/actions/<int:action_id>/edit", methods=["GET", "POST"])
 def edit(reference: str, action_id: int | None = None):
-    incident = incidents.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)
+    incident = incident_or_404(reference)
     action = None
     if action_id is not None:
         action = Session.get(FollowUpAction, action_id)

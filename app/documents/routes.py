@@ -25,6 +25,7 @@ from app.documents.kinds import KINDS, REVIEW_DRAFT
 from app.documents.models import ReportFile, ReportTemplate
 from app.documents.panel import downloadable
 from app.incidents import service as incidents
+from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 from reports import TemplateError
 from reports.review import PROMPTS
@@ -39,13 +40,6 @@ def _signed_in():
     """Every page here needs a signed-in person."""
 
 
-def _incident_or_404(reference: str):
-    incident = incidents.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)  # restricted incidents are not revealed
-    return incident
-
-
 def _org():
     return current_app.extensions["org"]
 
@@ -54,7 +48,7 @@ def _org():
 def download(reference: str, kind: str):
     """The report built now from the incident as it stands (what the next write to
     SharePoint will contain)."""
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     review = reviews.get(Session, incident)
     allowed = {k.key for k in downloadable(_org(), incident, review is not None)}
     if kind not in allowed:
@@ -81,7 +75,7 @@ def download(reference: str, kind: str):
 
 @bp.post("/incidents/<reference>/reports/<int:report_id>/write")
 def write_again(reference: str, report_id: int):
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     report = Session.get(ReportFile, report_id)
     if report is None or report.incident_id != incident.id:
         abort(404)
@@ -94,7 +88,7 @@ def write_again(reference: str, report_id: int):
 
 @bp.route("/incidents/<reference>/review", methods=["GET", "POST"])
 def review(reference: str):
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     existing = reviews.get(Session, incident)
     form = ReviewForm(obj=existing if request.method == "GET" else None)
     if request.method == "GET" and existing is not None:

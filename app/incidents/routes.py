@@ -10,6 +10,7 @@ from app.auth.models import User
 from app.db import Session
 from app.incidents import scribe, service
 from app.incidents.forms import DeclareForm, EditForm, FilterForm, NoteForm, RoleForm, StatusForm
+from app.incidents.pages import incident_or_404
 from app.incidents.rules import STATUS_BY_KEY, RuleError, next_statuses
 from app.people import service as people
 
@@ -24,13 +25,6 @@ def _signed_in():
 
 def _org():
     return current_app.extensions["org"]
-
-
-def _incident_or_404(reference: str):
-    incident = service.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)  # also for restricted incidents: do not reveal they exist
-    return incident
 
 
 @bp.get("")
@@ -134,12 +128,12 @@ def render_show(incident, status_code=200, **forms):
 
 @bp.get("/<reference>")
 def show(reference: str):
-    return render_show(_incident_or_404(reference))
+    return render_show(incident_or_404(reference))
 
 
 @bp.post("/<reference>/status")
 def change_status(reference: str):
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     form = StatusForm(prefix="status")
     form.set_choices(next_statuses(incident.status))
     if form.validate_on_submit():
@@ -152,7 +146,7 @@ def change_status(reference: str):
             Session.rollback()
             form.form_errors.append("Someone else changed this incident at the same moment. "
                                     "Check its status below and try again.")
-            incident = _incident_or_404(reference)
+            incident = incident_or_404(reference)
         else:
             flash(f"Status is now {STATUS_BY_KEY[incident.status].label.lower()}.", "success")
             return redirect(url_for("incidents.show", reference=incident.reference))
@@ -161,7 +155,7 @@ def change_status(reference: str):
 
 @bp.post("/<reference>/roles")
 def assign_role(reference: str):
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     form = RoleForm(prefix="role")
     form.set_choices(_org(), service.assignable_users(Session))
     if form.validate_on_submit():
@@ -185,7 +179,7 @@ def assign_role(reference: str):
 
 @bp.post("/<reference>/notes")
 def add_note(reference: str):
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     form = NoteForm(prefix="note")
     if form.validate_on_submit():
         try:
@@ -204,7 +198,7 @@ def add_note(reference: str):
 
 @bp.route("/<reference>/edit", methods=["GET", "POST"])
 def edit(reference: str):
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     if incident.status == "closed":
         flash("A closed incident cannot be changed.", "error")
         return redirect(url_for("incidents.show", reference=incident.reference))
@@ -226,12 +220,12 @@ def edit(reference: str):
             )
         except service.ConflictError as error:
             form.form_errors.append(error.message)
-            incident = _incident_or_404(reference)
+            incident = incident_or_404(reference)
             form.version.raw_data = None
             form.version.data = incident.version
         except StaleDataError:
             Session.rollback()
-            incident = _incident_or_404(reference)
+            incident = incident_or_404(reference)
             form.form_errors.append(
                 "Someone else changed this incident at the same moment. Your text is still "
                 "in the form: check it and save again.")
@@ -248,7 +242,7 @@ def edit(reference: str):
 @bp.route("/<reference>/timeline/<int:entry_id>/edit", methods=["GET", "POST"])
 def edit_entry(reference: str, entry_id: int):
     """Correct a scribe-log entry; what it said before is kept and shown."""
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     entry = next((e for e in incident.timeline if e.id == entry_id), None)
     if entry is None or entry.kind not in scribe.EDITABLE_KINDS:
         abort(404)

@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 
 from app.db import Session
 from app.incidents import service as incidents
+from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 from app.m365 import teams_import
 from app.m365.forms import FetchMessagesForm, ImportMessagesForm, RetryForm
@@ -86,9 +87,7 @@ def sandbox_file():
 @bp.route("/incidents/<reference>/teams-messages", methods=["GET", "POST"])
 def teams_messages(reference: str):
     """Choose channel messages to put on the timeline."""
-    incident = incidents.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)
+    incident = incident_or_404(reference)
     copies = teams_import.copies(Session, incident)
     form = ImportMessagesForm()
     form.messages.choices = {c.id: c.text[:80] for c in copies if c.timeline_entry_id is None}
@@ -116,9 +115,7 @@ def teams_messages(reference: str):
 
 @bp.post("/incidents/<reference>/teams-messages/fetch")
 def fetch_teams_messages(reference: str):
-    incident = incidents.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)
+    incident = incident_or_404(reference)
     if not FetchMessagesForm(prefix="fetch").validate_on_submit():
         abort(400)
     try:

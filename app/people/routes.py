@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app.auth.models import User
 from app.db import Session
 from app.incidents import service as incidents
+from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 from app.people import service
 from app.people.forms import AcceptForm, BringInForm, DeclineForm, WithdrawForm
@@ -22,15 +23,8 @@ def _signed_in():
     """Every page here needs a signed-in person."""
 
 
-def _incident_or_404(reference: str):
-    incident = incidents.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)
-    return incident
-
-
 def _handover_or_404(reference: str, handover_id: int) -> RoleHandover:
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     handover = Session.get(RoleHandover, handover_id)
     if handover is None or handover.incident_id != incident.id:
         abort(404)
@@ -103,7 +97,7 @@ def withdraw(reference: str, handover_id: int):
 
 @bp.post("/<reference>/people")
 def bring_in(reference: str):
-    incident = _incident_or_404(reference)
+    incident = incident_or_404(reference)
     form = BringInForm(prefix="people")
     form.set_choices(incidents.assignable_users(Session))
     if form.validate_on_submit():

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app.auth.models import User
 from app.db import Session
 from app.incidents import service as incidents
+from app.incidents.pages import incident_or_404
 from app.reviews import service
 from app.reviews.forms import MeetingForm
 from app.reviews.models import ReviewMeeting
@@ -18,9 +19,7 @@ bp = Blueprint("reviews", __name__, url_prefix="/incidents")
 @bp.post("/<reference>/review/meeting")
 @login_required
 def meeting(reference: str):
-    incident = incidents.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)
+    incident = incident_or_404(reference)
     item = Session.get(ReviewMeeting, incident.id)
     if item is None:
         abort(404)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.contacts.service import recipients_for
 from app.db import Session
-from app.incidents import service as incidents
+from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 from app.updates import phrasing
 from app.updates.forms import UpdateForm
@@ -32,9 +32,7 @@ def _starting_text(incident, phase: str) -> str:
 
 @bp.route("/incidents/<reference>/updates/new", methods=["GET", "POST"])
 def new_update(reference: str):
-    incident = incidents.get_for(Session, current_user, reference)
-    if incident is None:
-        abort(404)
+    incident = incident_or_404(reference)
     if incident.status == "closed":
         flash("A closed incident cannot take new updates.", "error")
         return redirect(url_for("incidents.show", reference=reference))

@@ -1,0 +1,19 @@
+"""What every incident-scoped page starts with."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+
+from app.db import Session
+from app.incidents import service
+from app.incidents.models import Incident
+
+
+def incident_or_404(reference: str) -> Incident:
+    """The incident if the signed-in person may see it; otherwise 404, also for a
+    restricted one, so nobody learns that it exists."""
+    incident = service.get_for(Session, current_user, reference)
+    if incident is None:
+        abort(404)
+    return incident
