@@ -33,7 +33,7 @@ def _signed_in():
 
 
 def _today():
-    return clock.now().astimezone(current_app.extensions["targets"].timezone).date()
+    return clock.today(current_app.extensions["targets"].timezone)
 
 
 @bp.get("/actions")

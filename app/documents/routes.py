@@ -127,7 +127,7 @@ def review(reference: str):
             "attended": meeting.attended})
         meeting_form.set_choices(incidents.assignable_users(Session), meeting.invited)
     found = actions.for_incident(Session, incident)
-    today = clock.now().astimezone(current_app.extensions["targets"].timezone).date()
+    today = clock.today(current_app.extensions["targets"].timezone)
     return render_template("documents/review.html", form=form, incident=incident,
                            review=existing, prompts=PROMPTS, actions=found, statuses=STATUSES,
                            today=today, action_nudge=actions.nudge(len(found)),

@@ -78,7 +78,7 @@ def figures(session: Session, org: OrgSettings, viewer, month: date, timezone: s
     ids = [i.id for i in incidents]
     actions = session.scalars(select(FollowUpAction).where(
         FollowUpAction.incident_id.in_(ids))).all() if ids else []
-    today = clock.now().astimezone(zone).date()
+    today = clock.today(zone)
     return MonthlyFigures(
         month=f"{start:%B %Y}",
         generated_at=clock.now(),
