@@ -45,11 +45,12 @@ def request(session: Session, incident: Incident, kinds: Iterable[str], *, creat
     now = clock.now()
     day = now.astimezone(targets.timezone).date()
     ids = []
+    existing = None if create else set(session.scalars(
+        select(ReportFile.kind).where(ReportFile.incident_id == incident.id)))
     for kind in kinds:
         if kind == PUBLIC and incident.is_security:
             continue  # never published automatically (playbook 001)
-        if not create and session.scalar(select(ReportFile.id).where(
-                ReportFile.incident_id == incident.id, ReportFile.kind == kind)) is None:
+        if existing is not None and kind not in existing:
             continue
         row_id, due = _upsert(session, incident, kind, folder,
                               KINDS[kind].file_name(day, incident.reference), now)
