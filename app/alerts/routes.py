@@ -76,7 +76,7 @@ def sources():
                     Session, current_user, name=form.name.data, kind=form.kind.data,
                     severity=form.severity.data or None)
             except RuleError as error:
-                getattr(form, error.field or "name").errors.append(error.message)
+                error.attach_to(form)
             else:
                 created, status = (source, secret), 201
                 form = SourceForm(formdata=None)

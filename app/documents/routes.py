@@ -107,7 +107,7 @@ def review(reference: str):
                 asked = reviews.save(Session, _org(), current_user, incident, _findings(form),
                                      write)
             except RuleError as error:
-                form.form_errors.append(error.message)
+                error.attach_to(form)
             else:
                 flash(_saved_message(write, asked), "success")
                 return redirect(url_for("incidents.show", reference=reference,
