@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import and_, or_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import clock
 from app.outbox import service
@@ -52,10 +53,10 @@ class Handler(Protocol):
 def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery], Graph],
             handlers: Mapping[str, Handler]) -> str:
     """Run one delivery; returns what happened (for logs and tests)."""
-    claimed_from = _claim(session, delivery_id)
-    if claimed_from is None:
+    claimed = _claim(session, delivery_id)
+    if claimed is None:
         return "skipped"
-    delivery = session.get(Delivery, delivery_id)
+    delivery, claimed_from = claimed
     prerequisite = delivery.depends_on
     if prerequisite is not None and prerequisite.status != DELIVERED:
         return _wait_for(session, delivery, prerequisite)
@@ -67,9 +68,10 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
     ambiguous = claimed_from == SENDING or bool(delivery.progress.get("ambiguous"))
     handler = handlers[delivery.kind]
     try:
-        graph = graph_for(delivery)
-        # End the read transaction before calling Graph: on SQLite every transaction holds
-        # the write lock (BEGIN IMMEDIATE), and no page may wait while Graph answers.
+        graph = graph_for(delivery)  # may read the person's token cache: still the claim's
+        # End the claim before calling Graph: on SQLite every transaction holds the write
+        # lock (BEGIN IMMEDIATE), and no page may wait while Graph answers. What sending
+        # needs (payload, prerequisite, actor) is loaded and kept after the commit.
         session.commit()
         result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint))
     except GraphError as error:
@@ -97,14 +99,20 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
     return "delivered"
 
 
-def _claim(session: Session, delivery_id: int) -> str | None:
-    """Take the row if it is ours to take; returns the status it was taken from."""
+def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str] | None:
+    """Take the row if it is ours to take, loading what sending needs with it: one
+    transaction of two statements (each hop of a declaration pays for this). Returns the
+    delivery and the status it was taken from; the caller commits."""
     now = clock.now()
-    current = session.get(Delivery, delivery_id)
+    current = session.scalar(
+        select(Delivery).where(Delivery.id == delivery_id)
+        .options(joinedload(Delivery.depends_on), joinedload(Delivery.actor))
+        .execution_options(populate_existing=True))
     if current is None:
+        session.rollback()
         return None
     previous = current.status
-    taken = session.execute(
+    attempts = session.execute(
         update(Delivery)
         .where(
             Delivery.id == delivery_id,
@@ -115,14 +123,16 @@ def _claim(session: Session, delivery_id: int) -> str | None:
         )
         .values(status=SENDING, lease_until=now + LEASE, attempts=Delivery.attempts + 1,
                 updated_at=now)
+        .returning(Delivery.attempts)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if taken != 1:
+    ).scalar_one_or_none()
+    if attempts is None:  # not due, or another worker holds it
         session.rollback()
         return None
-    session.commit()
-    session.refresh(current)
-    return previous
+    for name, value in (("status", SENDING), ("lease_until", now + LEASE),
+                        ("attempts", attempts), ("updated_at", now)):
+        set_committed_value(current, name, value)
+    return current, previous
 
 
 def _wait_for(session: Session, delivery: Delivery, prerequisite: Delivery) -> str:

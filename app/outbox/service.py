@@ -94,12 +94,11 @@ def release_dependents(session: Session, delivery_id: int, *, commit: bool = Tru
     """A prerequisite was delivered: what waited for it is due now. Returns their ids, to
     queue once committed (by this call, or by the caller's commit with `commit` False)."""
     ids = list(session.scalars(
-        select(Delivery.id).where(Delivery.depends_on_id == delivery_id,
-                                  Delivery.status == PENDING)
-    ))
-    if ids:
-        session.execute(update(Delivery).where(Delivery.id.in_(ids))
-                        .values(next_attempt_at=clock.now()))
+        update(Delivery)
+        .where(Delivery.depends_on_id == delivery_id, Delivery.status == PENDING)
+        .values(next_attempt_at=clock.now())
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)))
     if commit:
         session.commit()
     return ids
