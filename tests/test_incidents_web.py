@@ -232,6 +232,36 @@ def test_notes_go_on_timeline_and_empty_note_refused(browser, session):
     assert count(session, TimelineEntry) == 3
 
 
+def test_a_long_timeline_shows_the_newest_hundred_and_links_to_the_rest(browser, session):
+    from app.incidents import service
+
+    browser.sign_in()
+    ref = browser.declare()
+    inc = incident(session, ref)
+    author = session.scalar(select(User).where(User.email == "ada@example.com"))
+    for number in range(103):  # with "declared" and "role_assigned": 105 entries
+        service.add_note(session, author, inc, f"Entry number {number:03d}")
+    url = f"/incidents/{ref}"
+
+    page = browser.get(url).get_data(as_text=True)
+    assert page.count('class="app-timeline__entry') == 100
+    assert "Showing the latest 100 of 105 entries." in page
+    assert "Entry number 102" in page and "Entry number 003" in page
+    declared = session.scalar(select(TimelineEntry.id).where(
+        TimelineEntry.incident_id == inc.id, TimelineEntry.kind == "declared"))
+    assert "Entry number 002" not in page and f'id="entry-{declared}"' not in page
+    oldest_shown = session.scalar(select(TimelineEntry.id).where(
+        TimelineEntry.text == "Entry number 003"))
+    assert f"?timeline=all#entry-{oldest_shown}" in page
+    assert "Show the 5 earlier entries" in page
+
+    whole = browser.get(f"{url}?timeline=all").get_data(as_text=True)
+    assert whole.count('class="app-timeline__entry') == 105
+    assert "Entry number 000" in whole and f'id="entry-{declared}"' in whole
+    assert "Showing the latest" not in whole
+    assert whole.index("Entry number 102") < whole.index("Entry number 000")
+
+
 def test_user_text_is_escaped_everywhere(browser):
     browser.sign_in(name=XSS, email="x@example.com")
     ref = browser.declare(title=XSS, description=XSS, new_services=XSS)

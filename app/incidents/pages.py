@@ -10,10 +10,10 @@ from app.incidents import service
 from app.incidents.models import Incident
 
 
-def incident_or_404(reference: str) -> Incident:
+def incident_or_404(reference: str, *, timeline: bool = True) -> Incident:
     """The incident if the signed-in person may see it; otherwise 404, also for a
-    restricted one, so nobody learns that it exists."""
-    incident = service.get_for(Session, current_user, reference)
+    restricted one, so nobody learns that it exists. `timeline` as in service.get_for."""
+    incident = service.get_for(Session, current_user, reference, timeline=timeline)
     if incident is None:
         abort(404)
     return incident

@@ -77,6 +77,9 @@ def _page_forms(incident):
     return status_form, role_form, note_form
 
 
+TIMELINE_SHOWN = 100  # newest entries on the incident page; the rest behind one link
+
+
 def render_show(incident, status_code=200, **forms):
     """The incident page; `forms` replaces a form that came back with errors."""
     from app.actions import service as actions
@@ -94,6 +97,7 @@ def render_show(incident, status_code=200, **forms):
     from app.reminders.forms import SnoozeForm
 
     status_form, role_form, note_form = _page_forms(incident)
+    whole_timeline = request.args.get("timeline") == "all"
     people_form = forms.get("people_form")
     if people_form is None:
         people_form = BringInForm(prefix="people")
@@ -101,6 +105,8 @@ def render_show(incident, status_code=200, **forms):
     return render_template(
         "incidents/show.html",
         incident=incident,
+        timeline=service.latest_timeline(Session, incident,
+                                         None if whole_timeline else TIMELINE_SHOWN),
         handovers=people.pending_handovers(Session, incident),
         neighbourhood=catalogue.neighbourhood(Session, incident),
         actions=actions.for_incident(Session, incident),
@@ -128,7 +134,7 @@ def render_show(incident, status_code=200, **forms):
 
 @bp.get("/<reference>")
 def show(reference: str):
-    return render_show(incident_or_404(reference))
+    return render_show(incident_or_404(reference, timeline=False))
 
 
 @bp.post("/<reference>/status")

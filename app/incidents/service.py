@@ -23,6 +23,7 @@ from app.incidents.models import (
     ReferenceCounter,
     RoleAssignment,
     Service,
+    TimelineEdit,
     TimelineEntry,
 )
 from app.incidents.rules import (
@@ -109,21 +110,48 @@ def can_view(viewer: User, incident: Incident) -> bool:
     return session is not None and session.get(Participant, (incident.id, viewer.id)) is not None
 
 
-def get_for(session: Session, viewer: User, reference: str) -> Incident | None:
-    """The incident if this person may see it; None otherwise (callers answer 404)."""
+def get_for(session: Session, viewer: User, reference: str, *, timeline: bool = True
+            ) -> Incident | None:
+    """The incident if this person may see it; None otherwise (callers answer 404).
+    `timeline` False leaves the whole timeline unloaded, for a page that shows part."""
+    options = [selectinload(Incident.services),
+               selectinload(Incident.roles).selectinload(RoleAssignment.user),
+               selectinload(Incident.declared_by)]
+    if timeline:
+        options.append(selectinload(Incident.timeline).selectinload(TimelineEntry.author))
     incident = session.scalar(
-        select(Incident)
-        .where(Incident.reference == reference.upper())
-        .options(
-            selectinload(Incident.services),
-            selectinload(Incident.roles).selectinload(RoleAssignment.user),
-            selectinload(Incident.timeline).selectinload(TimelineEntry.author),
-            selectinload(Incident.declared_by),
-        )
-    )
+        select(Incident).where(Incident.reference == reference.upper()).options(*options))
     if incident is None or not can_view(viewer, incident):
         return None
     return incident
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: Sequence[TimelineEntry]  # newest first
+    total: int
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.entries)
+
+
+def latest_timeline(session: Session, incident: Incident, limit: int | None
+                    ) -> TimelinePage:
+    """The newest `limit` entries (all with None), with authors and edit history loaded:
+    a long major incident's page shows the recent part without rendering hundreds."""
+    query = (select(TimelineEntry).where(TimelineEntry.incident_id == incident.id)
+             .order_by(TimelineEntry.occurred_at.desc(), TimelineEntry.id.desc())
+             .options(selectinload(TimelineEntry.author),
+                      selectinload(TimelineEntry.edits).selectinload(TimelineEdit.edited_by)))
+    if limit is None:
+        entries = session.scalars(query).all()
+        return TimelinePage(entries, len(entries))
+    entries = session.scalars(query.limit(limit)).all()
+    total = len(entries) if len(entries) < limit else session.scalar(
+        select(func.count()).select_from(TimelineEntry)
+        .where(TimelineEntry.incident_id == incident.id))
+    return TimelinePage(entries, total)
 
 
 def list_for(session: Session, viewer: User, filters: Filters, page: int = 1) -> Page:
