@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.auth.routes import bp as auth_bp
     from app.catalogue.routes import bp as catalogue_bp
     from app.contacts.routes import bp as contacts_bp
+    from app.core import reads
     from app.documents.routes import bp as documents_bp
     from app.incidents.routes import bp as incidents_bp
     from app.m365.routes import bp as m365_bp
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
     security.register(app)
+    reads.register(app)
 
     from app.cli import register as register_cli
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
@@ -46,6 +49,40 @@ class UTCDateTime(TypeDecorator):
 Session = scoped_session(sessionmaker(expire_on_commit=False))
 
 
+_read_only: ContextVar[bool] = ContextVar("incident_desk_read_only", default=False)
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+class WriteInReadOnlyTransaction(RuntimeError):
+    """Something wrote inside `read_only()`: a GET view that writes must say so (`writes`)."""
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Transactions begun inside only read. On SQLite they start with a plain BEGIN,
+    which in WAL mode neither waits for nor holds the write lock, so pages read in
+    parallel with each other and with jobs. A write inside raises at once: a read
+    transaction that later writes would fail with "database is locked" only when
+    another writer happened to commit in between, which is worse than failing always."""
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+@contextmanager
+def writing(session) -> Iterator[None]:
+    """A write that a read-only request must make (an API token's last use): ends the
+    read transaction; a transaction begun inside takes the write lock as usual."""
+    session.commit()
+    token = _read_only.set(False)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
 def make_engine(url: str) -> Engine:
     kwargs: dict = {"future": True}
     if url.startswith("sqlite"):
@@ -55,7 +92,10 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        event.listen(engine, "begin", _note_read_only)
+    event.listen(engine, "before_cursor_execute", _refuse_writes_when_read_only)
     return engine
 
 
@@ -68,10 +108,24 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection):
-    """Take the write lock up front: a deferred transaction that reads and then writes
-    fails with "database is locked" when another writer commits in between."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection):
+    """Take the write lock up front unless the transaction only reads: a deferred
+    transaction that reads and then writes fails with "database is locked" when another
+    writer commits in between."""
+    read_only_now = _note_read_only(connection)
+    connection.exec_driver_sql("BEGIN" if read_only_now else "BEGIN IMMEDIATE")
+
+
+def _note_read_only(connection) -> bool:
+    connection.info["read_only"] = read_only_now = _read_only.get()
+    return read_only_now
+
+
+def _refuse_writes_when_read_only(connection, _cursor, statement, *_args):
+    if connection.info.get("read_only") and \
+            statement.lstrip()[:7].upper().startswith(_WRITES):
+        raise WriteInReadOnlyTransaction(
+            f"A write in a read-only transaction: {statement.split(chr(10))[0][:80]}")
 
 
 def commit(session) -> None:

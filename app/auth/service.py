@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, TokenCache, User
 from app.core import clock
+from app.db import writing
 
 ADMIN_APP_ROLE = "IncidentDesk.Admin"
 SECURITY_APP_ROLE = "IncidentDesk.Security"
@@ -95,8 +96,9 @@ def user_for_api_token(session: Session, secret: str) -> User | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(secret)))
     if row is None or row.revoked_at is not None:
         return None
-    row.last_used_at = clock.now()
-    session.commit()
+    with writing(session):  # API reads are GETs, in read-only transactions
+        row.last_used_at = clock.now()
+        session.commit()
     return row.user
 
 
