@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.orm import Session
 
 from app.core import clock
+from app.db import read_only
 from app.documents import snapshot, templates
 from app.documents.kinds import KINDS, REVIEW_DRAFT
 from app.documents.models import FAILED, PENDING, WRITING, WRITTEN, ReportFile, Review
@@ -31,31 +32,33 @@ MAX_ATTEMPTS = 12
 
 def write(session: Session, report_id: int, *, graph_for_app, targets, org, settings) -> str:
     """Write the report if it is due; returns what happened (for logs and tests)."""
-    if not _claim(session, report_id):
+    report = _claim(session, report_id)
+    if report is None:
         return "skipped"
-    report = session.get(ReportFile, report_id)
     now = clock.now()
     if report.written_at is not None and _still_settling(report, now):
         return _wait(session, report, now)
+    session.commit()
     covered = report.requested_at
     try:
-        incident = snapshot.load_incident(session, report.incident_id)
-        review = session.get(Review, incident.id)
-        snap = snapshot.take(session, org, incident, timezone=settings.timezone,
-                             organisation=settings.organisation_name)
+        # Read the incident in a read-only transaction: on SQLite it neither takes nor
+        # waits for the write lock, so the declaration's other jobs and every page go on
+        # while a long incident is read. Nothing is held while the template is fetched,
+        # the document is built (tens of ms) or SharePoint answers.
+        with read_only():
+            incident = snapshot.load_incident(session, report.incident_id)
+            review = session.get(Review, incident.id)
+            snap = snapshot.take(session, org, incident, timezone=settings.timezone,
+                                 organisation=settings.organisation_name)
+            session.commit()
         names = bool(review and review.name_people_in_draft) if report.kind == REVIEW_DRAFT \
             else True
-        kind, folder, file_name = report.kind, report.folder, report.file_name
-        # End the read here: on SQLite every transaction holds the write lock, and neither
-        # pages nor other jobs may wait while the template is fetched, the document is
-        # built (tens of ms) or SharePoint answers.
-        session.commit()
         graph = graph_for_app()
         template = templates.for_writing(session, graph, targets)
         session.commit()  # the template's cached copy, if it changed
-        content = KINDS[kind].build(snap, template, names)
-        written = graph.upload_file(targets.reports_drive_id, folder, file_name, content,
-                                    replace=True)
+        content = KINDS[report.kind].build(snap, template, names)
+        written = graph.upload_file(targets.reports_drive_id, report.folder, report.file_name,
+                                    content, replace=True)
     except GraphError as error:
         return _failed_attempt(session, report, error)
     except (TemplateError, templates.TemplateMissing, NotPublishable, TokenUnavailable) as error:
@@ -83,7 +86,9 @@ def write(session: Session, report_id: int, *, graph_for_app, targets, org, sett
     return "written"
 
 
-def _claim(session: Session, report_id: int) -> bool:
+def _claim(session: Session, report_id: int) -> ReportFile | None:
+    """Take the row if it is due and nobody holds it; returns it loaded, with the
+    claim's transaction still open for the caller to end."""
     now = clock.now()
     taken = session.execute(
         update(ReportFile).where(
@@ -91,10 +96,13 @@ def _claim(session: Session, report_id: int) -> bool:
             or_(and_(ReportFile.status == PENDING, ReportFile.next_attempt_at <= now),
                 and_(ReportFile.status == WRITING, ReportFile.lease_until < now)),
         ).values(status=WRITING, lease_until=now + LEASE, attempts=ReportFile.attempts + 1)
+        .returning(ReportFile.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    session.commit()
-    return taken == 1
+    ).scalar_one_or_none()
+    if taken is None:
+        session.rollback()
+        return None
+    return session.get(ReportFile, report_id, populate_existing=True)
 
 
 def _still_settling(report: ReportFile, now) -> bool:
