@@ -185,8 +185,10 @@ def main() -> None:
         floor = pages * latency
         print(f"\n{label}: {took:.2f} s for {pages} pages of {count // max(pages, 1):,}; "
               f"pages x latency {floor:.2f} s; ratio {took / floor:.2f}. Without latency it "
-              f"takes {work:.2f} s, and {floor:.2f} + {work:.2f} = {floor + work:.2f} s: "
-              f"waiting and working one after the other")
+              f"takes {work:.2f} s. One after the other, waiting and working would take "
+              f"{floor:.2f} + {work:.2f} = {floor + work:.2f} s; fully overlapped, "
+              f"max({floor:.2f}, {work:.2f}) = {max(floor, work):.2f} s. Overlapped: "
+              f"{(floor + work - took) / min(floor, work):.0%} of the shorter")
     print(f"peak memory of the sync {max(peaks) / 2**20:.1f} MiB; the whole list held as "
           f"ListItems {held / 2**20:.1f} MiB (ratio {max(peaks) / held:.2f})")
 

@@ -1,7 +1,8 @@
 """Syncing contacts from SharePoint and choosing who must hear about an incident.
 
 The sync streams the list page by page and writes in batches, so a 10,000-row list
-needs memory for one batch, not the list. Rows that vanished from SharePoint are
+needs memory for a batch or two, not the list; the next pages are read while a batch
+is written. Rows that vanished from SharePoint are
 removed only after a complete read; a failed sync changes nothing it had not finished.
 """
 
@@ -18,10 +19,12 @@ from app.contacts.mapping import ContactRow, to_contact
 from app.contacts.models import Contact, ContactSync
 from app.core import clock
 from app.core.org import OrgSettings
+from app.core.read_ahead import read_ahead
 from app.incidents.models import Incident
 from graph.port import Graph, GraphError
 
 BATCH = 500
+PAGE_AHEAD = 200  # items read ahead while a batch is written: one page of list_items
 
 
 def _batches(rows: Iterable, size: int) -> Iterator[list]:
@@ -37,7 +40,9 @@ def sync(session: Session, graph: Graph, site_id: str, list_id: str,
     session.add(run)
     session.commit()
     try:
-        items = graph.list_items(site_id, list_id)
+        # The next pages are read while this batch is written: waiting on SharePoint and
+        # writing overlap, and memory stays one batch ahead.
+        items = read_ahead(graph.list_items(site_id, list_id), buffer=PAGE_AHEAD)
         for batch in _batches(items, BATCH):
             rows = [to_contact(item.id, item.fields, mapping) for item in batch]
             good = [row for row in rows if row is not None]
