@@ -11,10 +11,10 @@ Redis outage or restart lost.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, case, event, or_, select
+from sqlalchemy import and_, case, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core import clock
@@ -43,42 +43,58 @@ def request(session: Session, incident: Incident, kinds: Iterable[str], *, creat
     if folder is None:
         return []
     now = clock.now()
-    day = now.astimezone(targets.timezone).date()
-    ids = []
-    existing = None if create else set(session.scalars(
-        select(ReportFile.kind).where(ReportFile.incident_id == incident.id)))
-    for kind in kinds:
-        if kind == PUBLIC and incident.is_security:
-            continue  # never published automatically (playbook 001)
-        if existing is not None and kind not in existing:
-            continue
-        row_id, due = _upsert(session, incident, kind, folder,
-                              KINDS[kind].file_name(day, incident.reference), now)
-        ids.append(row_id)
-        session.info.setdefault(_QUEUE, {})[row_id] = max(0.0, (due - now).total_seconds())
-    return ids
+    kinds = [kind for kind in kinds
+             if not (kind == PUBLIC and incident.is_security)]  # never published (playbook 001)
+    if not kinds:
+        return []
+    if create:
+        day = now.astimezone(targets.timezone).date()
+        written = [_upsert(session, incident, kind, folder,
+                           KINDS[kind].file_name(day, incident.reference), now)
+                   for kind in kinds]
+    else:
+        written = _refresh_existing(session, incident, kinds, now)
+    due_in = session.info.setdefault(_QUEUE, {})
+    for row_id, due in written:
+        due_in[row_id] = max(0.0, (due - now).total_seconds())
+    return [row_id for row_id, _due in written]
 
 
-def _upsert(session, incident, kind, folder, file_name, now):
-    insert = insert_for(session)
+def _requested_again(now) -> dict:
+    """What a new request does to an existing row: a written or failed report is due
+    again after the debounce; one already pending or being written keeps its time."""
     settled = ReportFile.status.in_((WRITTEN, FAILED))
+    return {
+        "requested_at": now,
+        "next_attempt_at": case((settled, now + DEBOUNCE), else_=ReportFile.next_attempt_at),
+        "pending_since": case((settled, now), else_=ReportFile.pending_since),
+        "attempts": case((ReportFile.status == FAILED, 0), else_=ReportFile.attempts),
+        "status": case((settled, PENDING), else_=ReportFile.status),
+    }
+
+
+def _upsert(session, incident, kind, folder, file_name, now) -> tuple[int, datetime]:
+    insert = insert_for(session)
     stmt = insert(ReportFile).values(
         incident_id=incident.id, kind=kind, file_name=file_name, folder=folder,
         status=PENDING, requested_at=now, pending_since=now, next_attempt_at=now,
         attempts=0, created_at=now)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[ReportFile.incident_id, ReportFile.kind],
-        set_={
-            "requested_at": now,
-            "next_attempt_at": case((settled, now + DEBOUNCE),
-                                    else_=ReportFile.next_attempt_at),
-            "pending_since": case((settled, now), else_=ReportFile.pending_since),
-            "attempts": case((ReportFile.status == FAILED, 0), else_=ReportFile.attempts),
-            "status": case((settled, PENDING), else_=ReportFile.status),
-        },
+        index_elements=[ReportFile.incident_id, ReportFile.kind], set_=_requested_again(now),
     ).returning(ReportFile.id, ReportFile.next_attempt_at)
     row = session.execute(stmt).one()
     return row.id, row.next_attempt_at
+
+
+def _refresh_existing(session, incident, kinds, now) -> list[tuple[int, datetime]]:
+    """The same as the upsert's update, for whichever of `kinds` exist: one statement."""
+    rows = session.execute(
+        update(ReportFile)
+        .where(ReportFile.incident_id == incident.id, ReportFile.kind.in_(kinds))
+        .values(**_requested_again(now))
+        .returning(ReportFile.id, ReportFile.next_attempt_at)
+        .execution_options(synchronize_session=False))
+    return [(row.id, row.next_attempt_at) for row in rows]
 
 
 def retry(session: Session, report: ReportFile) -> None:
