@@ -266,13 +266,13 @@ def main() -> None:
         "postgresql") else "SQLite"
     print(f"{os.cpu_count()} CPUs; Graph latency {ms(latency)} per call; {database}")
     # (title, REDIS_URL, runs at 0 / latency / 5 x latency, rounds of 5+5 POSTs)
-    modes = [("in-process jobs (4 threads)", None, (3, 15, 3), 4)]
+    modes = [("in-process jobs (4 threads)", None, (3, 15, 3), 8)]
     redis_url = os.environ.get("REDIS_URL")
     if redis_url and redis_reachable(redis_url):
         workers = os.environ.get("BENCH_RQ_WORKERS", "4")
         kind = os.environ.get("BENCH_RQ_WORKER_CLASS", "rq's default (a fork per job)")
         modes.append((f"RQ, {workers} `rq worker` processes, worker class {kind}", redis_url,
-                      (1, 5, 1), 1))
+                      (1, 5, 1), 4))
     elif redis_url:
         print(f"REDIS_URL={redis_url} does not answer: RQ is not measured")
     for title, url, counts, rounds in modes:

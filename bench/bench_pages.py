@@ -1,4 +1,5 @@
-"""Incident list (10,000 incidents) and incident page (500 timeline entries) under load.
+"""Incident list (10,000 incidents) and incident page (500 timeline entries: the newest
+100 by default, and the whole timeline) under load.
 
 Starts the real app under gunicorn, and beside it a minimal Flask page on the same
 server settings, then drives each with the same keep-alive load generator for a few
@@ -138,7 +139,8 @@ def statements(database_url: str, reference: str) -> dict[str, int]:
     engine = app.extensions["db_engine"]
     listener = lambda *args: seen.append(args[2])  # noqa: E731
     result = {}
-    for name, url in (("list", "/incidents?state=all"), ("incident", f"/incidents/{reference}")):
+    for name, url in (("list", "/incidents?state=all"), ("incident", f"/incidents/{reference}"),
+                      ("whole", f"/incidents/{reference}?timeline=all")):
         seen.clear()
         event.listen(engine, "before_cursor_execute", listener)
         assert client.get(url).status_code == 200
@@ -168,6 +170,7 @@ def main() -> None:
         baseline = load(minimal_port, "/", seconds)
         listing = load(app_port, "/incidents?state=all", seconds, cookie)
         incident = load(app_port, f"/incidents/{reference}", seconds, cookie)
+        whole = load(app_port, f"/incidents/{reference}?timeline=all", seconds, cookie)
     finally:
         app_server.terminate()
         minimal_server.terminate()
@@ -176,7 +179,9 @@ def main() -> None:
     print(f"incident list (10,000)      {listing:8.0f} req/s  ratio {listing / baseline:.3f}"
           f"  SQL statements {counts['list']}")
     print(f"incident page (500 entries) {incident:8.0f} req/s  ratio {incident / baseline:.3f}"
-          f"  SQL statements {counts['incident']}")
+          f"  SQL statements {counts['incident']}  (the newest 100 shown)")
+    print(f"  the same, whole timeline  {whole:8.0f} req/s  ratio {whole / baseline:.3f}"
+          f"  SQL statements {counts['whole']}  (?timeline=all)")
 
 
 if __name__ == "__main__":
