@@ -156,7 +156,11 @@ def use_graph(application, graph, team_id="incident-team") -> None:
 
 def drain(application, timeout: float = 20.0) -> None:
     """Run every queued job to completion: in-process threads, or an RQ worker in this
-    process (inside the app's context, so it uses the test app's settings)."""
+    process (inside the app's context, so it uses the test app's settings).
+
+    The test's own transaction ends first: on SQLite even a read holds the write lock
+    the jobs need, and a job can only see what the test has committed anyway."""
+    db.Session.commit()
     jobs = application.extensions["jobs"]
     if jobs.kind == "rq":
         from rq import SimpleWorker
