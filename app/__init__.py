@@ -24,6 +24,12 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def create_app(settings: Settings | None = None, **overrides) -> Flask:
     settings = settings or Settings()
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder="static")
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="incident_desk_session",

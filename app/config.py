@@ -17,6 +17,15 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_count(name: str) -> int:
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
+
+
 def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -86,6 +95,10 @@ class Settings:
     working_hours: str = field(
         default_factory=lambda: os.environ.get("WORKING_HOURS", "10:00-18:00"))
     secure_cookies: bool = field(default_factory=lambda: _env_bool("SECURE_COOKIES", False))
+    # How many reverse proxies (TLS terminators, load balancers) stand in front: their
+    # X-Forwarded-For/-Proto/-Host/-Port are believed, so links and the sign-in redirect
+    # say https://your-host. 0 believes none (a client could forge them).
+    trusted_proxies: int = field(default_factory=lambda: _env_count("TRUSTED_PROXIES"))
     # Where links in Teams cards and emails point (jobs have no request to build URLs from).
     app_base_url: str = field(
         default_factory=lambda: os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000")

@@ -655,3 +655,64 @@ def test_the_callback_is_404_without_a_tenant(migrated):
         finish_jobs(application)
         db.Session.remove()
         application.extensions["db_engine"].dispose()
+
+
+# ---- behind a reverse proxy ------------------------------------------------------------
+
+
+@pytest.fixture
+def proxied_app(migrated):
+    """As `app`, but reached as a TLS-terminating proxy would: plain HTTP to the app,
+    the public scheme and host in X-Forwarded-* headers."""
+    settings = make_settings(
+        migrated, entra_tenant_id=TENANT, entra_client_id=CLIENT,
+        entra_client_secret=CLIENT_SECRET, entra_authority_host=HOST, trusted_proxies=1)
+    application = create_app(settings, TESTING=True)
+    yield application
+    finish_jobs(application)
+    db.Session.remove()
+    application.extensions["db_engine"].dispose()
+
+
+PUBLIC = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "desk.example.org",
+          "X-Forwarded-For": "203.0.113.9"}
+
+
+def _redirect_uri_via(application, headers: dict) -> str:
+    client = application.test_client()
+    page = client.get("/sign-in", headers=headers)
+    response = client.post("/sign-in/microsoft", headers={
+        **headers, "Referer": "https://desk.example.org/sign-in"},
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "next": ""})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return parse_qs(urlsplit(response.location).query)["redirect_uri"][0]
+
+
+def test_behind_a_trusted_proxy_entra_is_given_the_public_https_address(proxied_app,
+                                                                        entra):
+    assert _redirect_uri_via(proxied_app, PUBLIC) == "https://desk.example.org/auth/callback"
+
+
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_trusted(app, entra):
+    # `app` trusts no proxy: a client cannot choose the address Entra sends codes to.
+    client = https_browser(app).client
+    page = client.get("/sign-in", headers=PUBLIC)
+    response = client.post("/sign-in/microsoft", headers=PUBLIC, data={
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "next": ""})
+    assert response.status_code == 302
+    redirect_uri = parse_qs(urlsplit(response.location).query)["redirect_uri"][0]
+    assert redirect_uri == f"https://{DOMAIN}/auth/callback"
+
+
+def test_the_sign_in_form_may_lead_to_the_configured_authority_only(browser):
+    csp = browser.get("/sign-in").headers["Content-Security-Policy"]
+    assert f"form-action 'self' {HOST};" in csp
+    assert "login.microsoftonline.com" not in csp
+
+
+def test_a_proxy_count_that_is_not_a_number_stops_start_up(monkeypatch):
+    from app.config import Settings
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "yes")
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES must be a whole number"):
+        Settings()
