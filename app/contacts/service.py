@@ -1,9 +1,9 @@
 """Syncing contacts from SharePoint and choosing who must hear about an incident.
 
 The sync streams the list page by page and writes in batches, so a 10,000-row list
-needs memory for a batch or two, not the list; the next pages are read while a batch
-is written. Rows that vanished from SharePoint are
-removed only after a complete read; a failed sync changes nothing it had not finished.
+needs memory for a batch and a page, not the list; the next page is read while a batch
+is written. Rows that vanished from SharePoint are removed only after a complete read;
+a failed sync changes nothing it had not finished.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def sync(session: Session, graph: Graph, site_id: str, list_id: str,
     session.add(run)
     session.commit()
     try:
-        # The next pages are read while this batch is written: waiting on SharePoint and
-        # writing overlap, and memory stays one batch ahead.
+        # The next page is read while this batch is written: waiting on SharePoint and
+        # writing overlap, and memory stays a page ahead.
         items = read_ahead(graph.list_items(site_id, list_id), buffer=PAGE_AHEAD)
         for batch in _batches(items, BATCH):
             rows = [to_contact(item.id, item.fields, mapping) for item in batch]
