@@ -177,9 +177,11 @@ def _request_for_touched(session):
         _, creating, refreshing = wanted.setdefault(incident.id, (incident, set(), set()))
         creating.update(create)
         refreshing.update(refresh)
+    declared_now = {entry.incident_id for entry in entries if entry.kind == "declared"}
     for incident, creating, refreshing in wanted.values():
         request(session, incident, sorted(creating))
-        request(session, incident, sorted(refreshing - creating), create=False)
+        if incident.id not in declared_now:  # a new incident has nothing else to refresh
+            request(session, incident, sorted(refreshing - creating), create=False)
 
 
 @event.listens_for(ScopedSession, "after_commit")

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from app.auth.models import User
@@ -224,6 +224,9 @@ def declare(
             declared_at=now,
             updated_at=now,
             services=services,
+            # Empty, not unloaded: appending the first entries must not query for them.
+            timeline=[],
+            roles=[],
         )
         _allocate_reference(session, incident, now.year)
         _record(
@@ -470,15 +473,11 @@ def _allocate_reference(session: Session, incident: Incident, year: int) -> None
     """Next number in the year from a counter row; its row lock makes concurrent declares
     take turns until commit, so numbers are never duplicated and never retried."""
     insert = insert_for(session)
-    session.execute(
-        insert(ReferenceCounter)
-        .values(year=year, last_number=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
+    stmt = insert(ReferenceCounter).values(year=year, last_number=1)
     number = session.execute(
-        update(ReferenceCounter)
-        .where(ReferenceCounter.year == year)
-        .values(last_number=ReferenceCounter.last_number + 1)
+        stmt.on_conflict_do_update(
+            index_elements=["year"],
+            set_={"last_number": ReferenceCounter.last_number + 1})
         .returning(ReferenceCounter.last_number)
     ).scalar_one()
     incident.year, incident.number = year, number
