@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 INSTANCE_DIR = Path(os.environ.get("INCIDENT_DESK_INSTANCE", Path.cwd() / "instance"))
 
@@ -67,9 +68,8 @@ class Settings:
         default_factory=lambda: os.environ.get("ENTRA_CLIENT_SECRET") or None
     )
     entra_authority_host: str = field(
-        default_factory=lambda: os.environ.get(
-            "ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com"
-        )
+        default_factory=lambda: os.environ.get("ENTRA_AUTHORITY_HOST")
+        or "https://login.microsoftonline.com"
     )
     # Whose tenant members count as admins of Incident Desk (comma-separated emails).
     admin_emails: frozenset[str] = field(
@@ -145,6 +145,13 @@ class Settings:
     # The organisation's report template: a .docx path in the reports library.
     report_template_path: str | None = field(
         default_factory=lambda: _env("M365_REPORT_TEMPLATE"))
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.entra_authority_host)
+        if parts.scheme != "https" or not parts.netloc:
+            raise ValueError(
+                "ENTRA_AUTHORITY_HOST must be an https:// address such as "
+                f"https://login.microsoftonline.com, not {self.entra_authority_host!r}")
 
     @property
     def entra_configured(self) -> bool:

@@ -716,3 +716,19 @@ def test_a_proxy_count_that_is_not_a_number_stops_start_up(monkeypatch):
     monkeypatch.setenv("TRUSTED_PROXIES", "yes")
     with pytest.raises(ValueError, match="TRUSTED_PROXIES must be a whole number"):
         Settings()
+
+
+@pytest.mark.parametrize("value", ["login.microsoftonline.us", "http://login.entra.test"])
+def test_an_authority_that_is_not_an_https_address_stops_start_up(monkeypatch, value):
+    from app.config import Settings
+
+    monkeypatch.setenv("ENTRA_AUTHORITY_HOST", value)
+    with pytest.raises(ValueError, match="ENTRA_AUTHORITY_HOST must be an https:// address"):
+        Settings()
+
+
+def test_an_empty_authority_means_the_public_cloud(monkeypatch):
+    from app.config import Settings
+
+    monkeypatch.setenv("ENTRA_AUTHORITY_HOST", "")
+    assert Settings().entra_authority_host == "https://login.microsoftonline.com"
