@@ -51,48 +51,49 @@ def _render(item: RoleHandover, status: int = 200, **forms):
         error=forms.get("error")), status
 
 
-@bp.post("/<reference>/handovers/<int:handover_id>/accept")
-def accept(reference: str, handover_id: int):
+def _answer(reference: str, handover_id: int, form, form_name: str, act):
+    """What accepting, declining and withdrawing share: check the form, `act(item,
+    form)` (which returns what to tell the person), show a rule it broke on the
+    hand-over page, or go back to the incident's roles."""
     item = _handover_or_404(reference, handover_id)
-    form = AcceptForm(prefix="accept")
     if not form.validate_on_submit():
-        return _render(item, 400, accept_form=form)
+        return _render(item, 400, **{form_name: form})
     try:
-        service.accept(Session, _ext("org"), _ext("targets"), current_user, item)
+        message = act(item, form)
     except RuleError as error:
         return _render(item, 400, error=error.message)
-    role = _ext("org").role(item.role)
-    flash(f"You are now {role.label.lower() if role else item.role}.", "success")
+    flash(message, "success")
     return redirect(url_for("incidents.show", reference=reference, _anchor="roles"))
+
+
+@bp.post("/<reference>/handovers/<int:handover_id>/accept")
+def accept(reference: str, handover_id: int):
+    def act(item, _form) -> str:
+        service.accept(Session, _ext("org"), _ext("targets"), current_user, item)
+        role = _ext("org").role(item.role)
+        return f"You are now {role.label.lower() if role else item.role}."
+
+    return _answer(reference, handover_id, AcceptForm(prefix="accept"), "accept_form", act)
 
 
 @bp.post("/<reference>/handovers/<int:handover_id>/decline")
 def decline(reference: str, handover_id: int):
-    item = _handover_or_404(reference, handover_id)
-    form = DeclineForm(prefix="decline")
-    if not form.validate_on_submit():
-        return _render(item, 400, decline_form=form)
-    try:
+    def act(item, form) -> str:
         service.decline(Session, _ext("org"), _ext("targets"), current_user, item,
                         form.reason.data or "")
-    except RuleError as error:
-        return _render(item, 400, error=error.message)
-    flash("You declined the hand-over; the person who asked has been told.", "success")
-    return redirect(url_for("incidents.show", reference=reference, _anchor="roles"))
+        return "You declined the hand-over; the person who asked has been told."
+
+    return _answer(reference, handover_id, DeclineForm(prefix="decline"), "decline_form", act)
 
 
 @bp.post("/<reference>/handovers/<int:handover_id>/withdraw")
 def withdraw(reference: str, handover_id: int):
-    item = _handover_or_404(reference, handover_id)
-    form = WithdrawForm(prefix="withdraw")
-    if not form.validate_on_submit():
-        return _render(item, 400, withdraw_form=form)
-    try:
+    def act(item, _form) -> str:
         service.cancel(Session, _ext("org"), current_user, item)
-    except RuleError as error:
-        return _render(item, 400, error=error.message)
-    flash("Hand-over request withdrawn.", "success")
-    return redirect(url_for("incidents.show", reference=reference, _anchor="roles"))
+        return "Hand-over request withdrawn."
+
+    return _answer(reference, handover_id, WithdrawForm(prefix="withdraw"), "withdraw_form",
+                   act)
 
 
 @bp.post("/<reference>/people")
