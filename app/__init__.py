@@ -158,3 +158,4 @@ def _init_m365(app: Flask, settings: Settings) -> None:
         app.extensions["jobs"].every(60, "app.jobs.sweep_outbox", first_in=1.0)
         app.extensions["jobs"].every(60, "app.jobs.send_reminders", first_in=30.0)
         app.extensions["jobs"].every(15 * 60, "app.jobs.sync_contacts", first_in=5.0)
+        app.extensions["jobs"].every(60, "app.jobs.archive_channels", first_in=45.0)

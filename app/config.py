@@ -18,10 +18,10 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _env_count(name: str) -> int:
+def _env_count(name: str, default: int = 0) -> int:
     value = (os.environ.get(name) or "").strip()
     if not value:
-        return 0
+        return default
     if not value.isdigit():
         raise ValueError(f"{name} must be a whole number (0 or more), not {value!r}")
     return int(value)
@@ -135,6 +135,10 @@ class Settings:
     reports_folder: str = field(
         default_factory=lambda: os.environ.get("M365_REPORTS_FOLDER", "Incident reports")
     )
+    # Days after an incident is closed before its Teams channel is archived (read-only,
+    # kept with its messages; reopening the incident unarchives it). 0: never archive.
+    archive_channels_after_days: int = field(
+        default_factory=lambda: _env_count("M365_ARCHIVE_CHANNELS_AFTER", 7))
     # Security incidents' reports go only to this (restricted) folder; unset, they are not
     # put in SharePoint at all and can only be downloaded by the people allowed to see them.
     security_reports_folder: str | None = field(
@@ -147,6 +151,10 @@ class Settings:
         default_factory=lambda: _env("M365_REPORT_TEMPLATE"))
 
     def __post_init__(self) -> None:
+        if isinstance(self.archive_channels_after_days, bool) or not isinstance(
+                self.archive_channels_after_days, int) or self.archive_channels_after_days < 0:
+            raise ValueError("M365_ARCHIVE_CHANNELS_AFTER must be a whole number of days (0 "
+                             f"or more), not {self.archive_channels_after_days!r}")
         parts = urlsplit(self.entra_authority_host)
         if parts.scheme != "https" or not parts.netloc:
             raise ValueError(

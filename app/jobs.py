@@ -133,3 +133,20 @@ def send_reminders() -> int:
             Session.remove()
 
     return _run(work)
+
+
+def archive_channels() -> int:
+    """Plan archiving the Teams channels of incidents closed M365_ARCHIVE_CHANNELS_AFTER
+    days ago (every minute, a batch at a time); returns how many were planned."""
+    from app.db import Session
+    from app.m365.lifecycle import archive_after, sweep
+
+    def work(app):
+        if not app.extensions["targets"].teams_enabled:
+            return 0
+        try:
+            return sweep(Session, archive_after(app.extensions["settings"]))
+        finally:
+            Session.remove()
+
+    return _run(work)

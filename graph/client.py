@@ -28,6 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -47,6 +48,7 @@ from graph.port import (
     GraphError,
     InvalidRequest,
     ListItem,
+    Locked,
     Mail,
     Meeting,
     NotFound,
@@ -200,6 +202,8 @@ def _error(exc: BaseException) -> BaseException:
     kind = GraphError
     if status == 404:
         kind = NotFound
+    elif status == 423:  # open for editing (https://learn.microsoft.com/graph/errors)
+        kind = Locked
     elif status == 409 or code.lower() in ("namealreadyexists", "erroritemalreadyexists"):
         kind = Conflict
     elif status in (400, 413, 422):
@@ -226,7 +230,8 @@ def _when(value: str | None) -> datetime | None:
 def _channel(team_id: str, raw: dict) -> Channel:
     return Channel(id=raw["id"], team_id=team_id, display_name=raw.get("displayName") or "",
                    web_url=raw.get("webUrl") or "", description=raw.get("description") or "",
-                   membership_type=raw.get("membershipType") or "standard")
+                   membership_type=raw.get("membershipType") or "standard",
+                   is_archived=bool(raw.get("isArchived")))
 
 
 def _user_bind(user_id: str) -> str:
@@ -454,18 +459,45 @@ class GraphClient:
         return None
 
     def channel_messages(self, team_id: str, channel_id: str,
-                         since: datetime | None = None) -> Iterator[ChannelMessage]:
+                         since: datetime | None = None,
+                         with_replies: bool = False) -> Iterator[ChannelMessage]:
+        expand = ["replies"] if with_replies else None
+
         def first(sdk):
             messages = self._messages(sdk, team_id, channel_id)
             return messages.to_get_request_information(self._query(
-                messages, "MessagesRequestBuilderGetQueryParameters", top=RECENT_MESSAGES))
+                messages, "MessagesRequestBuilderGetQueryParameters", top=RECENT_MESSAGES,
+                expand=expand))
 
         for page in self._pages(first, lambda sdk: self._messages(sdk, team_id, channel_id)):
             for raw in page.get("value", []):
                 message = _message(raw)
                 if since is not None and message.created_at and message.created_at < since:
                     return
+                if with_replies:
+                    message = replace(message, replies=self._replies(team_id, channel_id, raw))
                 yield message
+
+    def _replies(self, team_id: str, channel_id: str, post: dict
+                 ) -> tuple[ChannelMessage, ...]:
+        """A post's expanded replies, and the rest from its `replies@odata.nextLink`
+        (Graph inlines at most 1,000: learn.microsoft.com/graph/api/channel-list-messages),
+        oldest first, each naming its post."""
+        found = list(post.get("replies") or [])
+        link = post.get("replies@odata.nextLink")
+        if link:
+            def replies(sdk):
+                return self._messages(sdk, team_id, channel_id) \
+                    .by_chat_message_id(post["id"]).replies
+
+            for page in self._pages(lambda sdk: replies(sdk).with_url(link)
+                                    .to_get_request_information(), replies):
+                found.extend(page.get("value", []))
+        unique = {raw["id"]: raw for raw in found}  # a page boundary may repeat one
+        messages = [replace(_message(raw), reply_to_id=raw.get("replyToId") or post["id"])
+                    for raw in unique.values()]
+        oldest = datetime.min.replace(tzinfo=UTC)
+        return tuple(sorted(messages, key=lambda m: (m.created_at or oldest, m.id)))
 
     def add_team_member(self, team_id: str, user_id: str, owner: bool = False) -> None:
         member = self._member(user_id, owner)
@@ -491,6 +523,25 @@ class GraphClient:
                 f"channel takes only people who are already members of team {team_id} (add "
                 "them to the team first), with an enabled account.",
                 status=error.status, code=error.code) from error
+
+    def get_channel(self, team_id: str, channel_id: str) -> Channel:
+        return _channel(team_id, self._read(lambda sdk: sdk.teams.by_team_id(team_id).channels
+                                            .by_channel_id(channel_id)
+                                            .to_get_request_information()))
+
+    def archive_channel(self, team_id: str, channel_id: str) -> None:
+        from msgraph.generated.teams.item.channels.item.archive import (
+            archive_post_request_body as module,
+        )
+
+        # shouldSetSpoSiteReadOnlyForMembers false: the channel's files stay as they are.
+        body = module.ArchivePostRequestBody(should_set_spo_site_read_only_for_members=False)
+        self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
+                   .by_channel_id(channel_id).archive.to_post_request_information(body))
+
+    def unarchive_channel(self, team_id: str, channel_id: str) -> None:
+        self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
+                   .by_channel_id(channel_id).unarchive.to_post_request_information())
 
     # ---- Outlook ---------------------------------------------------------------------------
 

@@ -11,19 +11,13 @@ from dataclasses import dataclass
 
 import msal
 
+from graph.permissions import delegated_scopes
+from graph.tokens import entra_http
+
 # Sign-in asks for what Incident Desk later does as the person (MSAL adds openid, profile
 # and offline_access): the refresh token in their server-side cache lets jobs post to
 # Teams, send mail and book meetings in their name.
-DEFAULT_SCOPES = (
-    "User.Read",
-    "Channel.Create",
-    "ChannelMessage.Send",
-    "ChannelMessage.Read.All",
-    "TeamMember.ReadWrite.All",
-    "Mail.Send",
-    "OnlineMeetings.ReadWrite",
-    "Calendars.ReadWrite",
-)
+DEFAULT_SCOPES = delegated_scopes()
 
 
 class SignInError(Exception):
@@ -53,11 +47,13 @@ class EntraSignIn:
         client_secret: str,
         authority_host: str = "https://login.microsoftonline.com",
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        verify: bool | str = True,
     ):
         self.authority = f"{authority_host.rstrip('/')}/{tenant_id}"
         self.client_id = client_id
         self.client_secret = client_secret
         self.scopes = list(scopes)
+        self.verify = verify  # the sandbox's certificate file, for its Entra
 
     def _app(self, cache: msal.SerializableTokenCache | None = None):
         return msal.ConfidentialClientApplication(
@@ -66,6 +62,7 @@ class EntraSignIn:
             authority=self.authority,
             token_cache=cache,
             instance_discovery=False,
+            http_client=entra_http(self.verify),
         )
 
     def start(self, redirect_uri: str) -> dict:

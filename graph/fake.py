@@ -15,6 +15,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from graph.names import channel_name_problem
@@ -29,8 +30,10 @@ from graph.port import (
     DriveFile,
     Event,
     EventRequest,
+    GraphError,
     InvalidRequest,
     ListItem,
+    Locked,
     Mail,
     Meeting,
     NotFound,
@@ -80,6 +83,7 @@ class FakeGraph:
             self._meetings: dict[str, dict] = {}  # externalId -> meeting
             self._lists: dict[tuple[str, str], list[dict]] = {}
             self._drives: dict[str, dict[str, dict]] = {}  # id -> lowercased path -> file
+            self._open_files: dict[tuple[str, str], datetime | None] = {}  # -> expiry or None
 
     # ---- set-up ----------------------------------------------------------------------------
 
@@ -96,7 +100,8 @@ class FakeGraph:
             channel_id = channel_id or f"19:{uuid.uuid4().hex}@thread.tacv2"
             self._team(team_id)["channels"][channel_id] = {
                 "id": channel_id, "displayName": display_name, "description": description,
-                "membershipType": membership_type, "createdDateTime": _now(),
+                "membershipType": membership_type, "isArchived": False,
+                "createdDateTime": _now(),
                 "webUrl": f"https://teams.microsoft.com/l/channel/{channel_id}/"
                           f"{display_name}?groupId={team_id}"}
             return _copy(self._team(team_id)["channels"][channel_id])
@@ -119,6 +124,32 @@ class FakeGraph:
         folder, _, name = path.strip("/").rpartition("/")
         self.add_drive(drive_id)
         self.upload_file(drive_id, folder, name, content)
+
+    def lock_file(self, drive_id: str, path: str, by: str = "Someone",
+                  until: datetime | None = None) -> None:
+        """Hold the file open for editing (graph.sandbox.locks.lock_file does the same):
+        replacing it raises Locked until `unlock_file` or `until` (real time)."""
+        with self._lock:
+            self._open_files[(drive_id, path.strip("/").lower())] = until
+
+    def unlock_file(self, drive_id: str, path: str) -> bool:
+        """Close the file in Word; False if it was not open."""
+        key = (drive_id, path.strip("/").lower())
+        with self._lock:
+            found = key in self._open_files
+            self._open_files.pop(key, None)
+            return found
+
+    def _refuse_if_locked(self, drive_id: str, path: str) -> None:
+        key = (drive_id, path.lower())
+        if key not in self._open_files:
+            return
+        until = self._open_files[key]
+        if until is not None and until <= datetime.now(UTC):
+            del self._open_files[key]
+            return
+        raise Locked("The resource you are attempting to access is locked", status=423,
+                     code="notAllowed")
 
     # ---- readers (the sandbox's state readers, same shapes) --------------------------------
 
@@ -188,7 +219,8 @@ class FakeGraph:
     def _as_channel(team_id: str, raw: dict) -> Channel:
         return Channel(id=raw["id"], team_id=team_id, display_name=raw["displayName"],
                        web_url=raw["webUrl"], description=raw["description"],
-                       membership_type=raw["membershipType"])
+                       membership_type=raw["membershipType"],
+                       is_archived=raw.get("isArchived", False))
 
     def _in_team(self, team_id: str, user_id: str) -> bool:
         return any(u.lower() == user_id.lower() for u in self._team(team_id)["members"])
@@ -235,7 +267,10 @@ class FakeGraph:
     def _post(self, team_id: str, channel_id: str, html: str, cards: Sequence[Card],
               reply_to_id: str | None = None) -> ChannelMessage:
         with self._lock:
-            self._channel(team_id, channel_id)
+            if self._channel(team_id, channel_id).get("isArchived"):
+                # As the sandbox answers (graph/sandbox/routes_channel_archive.py).
+                raise GraphError("The channel is archived: it takes no new messages until it "
+                                 "is unarchived.", status=403, code="Forbidden")
             if reply_to_id is not None and not any(
                     m["id"] == reply_to_id and m["channel_id"] == channel_id
                     for m in self._messages):
@@ -294,15 +329,19 @@ class FakeGraph:
         return None
 
     def channel_messages(self, team_id: str, channel_id: str,
-                         since: datetime | None = None) -> Iterator[ChannelMessage]:
+                         since: datetime | None = None,
+                         with_replies: bool = False) -> Iterator[ChannelMessage]:
         with self._lock:
             self._channel(team_id, channel_id)
-            rows = [m for m in self._messages
-                    if m["channel_id"] == channel_id and m["replyToId"] is None]
-        for raw in reversed(rows):
+            rows = [m for m in self._messages if m["channel_id"] == channel_id]
+        posts = [m for m in rows if m["replyToId"] is None]
+        for raw in reversed(posts):
             message = self._as_message(raw)
             if since is not None and message.created_at < since:
                 return
+            if with_replies:  # posted in order: oldest first already
+                message = replace(message, replies=tuple(
+                    self._as_message(r) for r in rows if r["replyToId"] == raw["id"]))
             yield message
 
     def add_team_member(self, team_id: str, user_id: str, owner: bool = False) -> None:
@@ -326,6 +365,34 @@ class FakeGraph:
                     f"team {team_id} (add them to the team first), with an enabled account.",
                     status=400, code="BadRequest")
             self._put_channel_member(channel_id, user_id, owner)
+
+    def _set_archived(self, team_id: str, channel_id: str, archived: bool) -> None:
+        """What the sandbox's archive and unarchive routes check, done at once (Graph's
+        asynchronous operation, finished before the answer)."""
+        with self._lock:
+            channel = self._channel(team_id, channel_id)
+            if archived:
+                owners = [m for m in self._team(team_id)["members"].values()
+                          if "owner" in m["roles"]]
+                if channel["membershipType"] == "private":
+                    owners = owners and [
+                        m for m in self._channel_members.get(channel_id, {}).values()
+                        if "owner" in m["roles"]]
+                if not owners:
+                    raise InvalidRequest("A channel without an owner, or in a team without "
+                                         "an owner, can't be archived.", status=400,
+                                         code="BadRequest")
+            channel["isArchived"] = archived
+
+    def get_channel(self, team_id: str, channel_id: str) -> Channel:
+        with self._lock:
+            return self._as_channel(team_id, self._channel(team_id, channel_id))
+
+    def archive_channel(self, team_id: str, channel_id: str) -> None:
+        self._set_archived(team_id, channel_id, True)
+
+    def unarchive_channel(self, team_id: str, channel_id: str) -> None:
+        self._set_archived(team_id, channel_id, False)
 
     # ---- Outlook ---------------------------------------------------------------------------
 
@@ -436,6 +503,7 @@ class FakeGraph:
             if existing is not None and not replace:
                 raise Conflict("The specified item name already exists.", status=409,
                                code="nameAlreadyExists")
+            self._refuse_if_locked(drive_id, path)
             item_id = existing["id"] if existing else uuid.uuid4().hex
             drive[path.lower()] = raw = {
                 "id": item_id, "name": name, "path": path, "size": len(content),

@@ -59,6 +59,23 @@ class InvalidRequest(GraphError):
     """Graph rejected what we sent (400): a bug or bad data, never worth retrying as is."""
 
 
+class StillRunning(GraphError):
+    """Graph accepted work that runs on after its answer (202 Accepted and a
+    teamsAsyncOperation, e.g. unarchiving a channel) and it has not finished yet: checking
+    again later is the only thing to do, so it is always retryable."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class Locked(GraphError):
+    """The file is open for editing (423 Locked: someone has it open in Word), so it
+    cannot be replaced until they close it. Not `retryable` in the outbox's sense
+    (minutes of backoff): a lock lasts as long as the person keeps the file open, so
+    only a caller that can wait for hours (the report writer) should wait for it."""
+
+
 class Unconfirmed(Exception):
     """Work that may already have been done and cannot be checked (a webhook call that
     got no answer): repeating it automatically could post twice, so a person decides."""
@@ -93,10 +110,15 @@ class Channel:
     description: str = ""
     # "standard" (everyone in the team) or "private" (only its own members see it).
     membership_type: str = "standard"
+    # Archived: read-only, nobody can post in it until it is unarchived (`isArchived`).
+    is_archived: bool = False
 
 
 @dataclass(frozen=True)
 class ChannelMessage:
+    """A post or a reply (`reply_to_id` is then its post's id). `replies` is filled only
+    by `channel_messages(..., with_replies=True)`: the post's replies, oldest first."""
+
     id: str
     html: str
     web_url: str = ""
@@ -104,6 +126,7 @@ class ChannelMessage:
     sender_name: str = ""
     attachment_ids: tuple[str, ...] = ()
     reply_to_id: str | None = None
+    replies: tuple[ChannelMessage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,7 +243,10 @@ class Graph(Protocol):
 
     def post_message(self, team_id: str, channel_id: str, html: str,
                      cards: Sequence[Card] = ()) -> ChannelMessage:
-        """Post to a channel; each card is attached and referenced from the body."""
+        """Post to a channel; each card is attached and referenced from the body.
+
+        An archived channel takes no new messages or replies: GraphError with status 403,
+        not retryable (unarchive it first)."""
 
     def reply(self, team_id: str, channel_id: str, message_id: str, html: str,
               cards: Sequence[Card] = ()) -> ChannelMessage: ...
@@ -233,8 +259,11 @@ class Graph(Protocol):
         busy channel the earlier post may be far down the list."""
 
     def channel_messages(self, team_id: str, channel_id: str,
-                         since: datetime | None = None) -> Iterator[ChannelMessage]:
-        """Top-level messages, newest first, following @odata.nextLink."""
+                         since: datetime | None = None,
+                         with_replies: bool = False) -> Iterator[ChannelMessage]:
+        """Top-level messages, newest first, following @odata.nextLink. With
+        `with_replies`, each carries its replies (`$expand=replies`: up to 1,000 inline,
+        the rest behind each post's `replies@odata.nextLink`, which is followed too)."""
 
     def add_team_member(self, team_id: str, user_id: str, owner: bool = False) -> None:
         """Add a person to the team; already a member is not an error."""
@@ -247,6 +276,32 @@ class Graph(Protocol):
         team (`add_team_member` first): otherwise InvalidRequest, as for a standard
         channel, whose members are the team's. NotFound if the team or channel is not
         there."""
+
+    def get_channel(self, team_id: str, channel_id: str) -> Channel:
+        """One channel by id (GET /teams/{id}/channels/{id}), e.g. to see whether an
+        archive or unarchive has finished (`is_archived`). NotFound if the team or
+        channel is not there."""
+
+    def archive_channel(self, team_id: str, channel_id: str) -> None:
+        """Archive a channel (POST /teams/{id}/channels/{id}/archive, 202 Accepted with the
+        Location of a teamsAsyncOperation): it becomes read-only, keeps its messages and
+        members, and reads back with `is_archived` once the operation completes, which may
+        be after this returns. Standard and private channels alike.
+
+        Archiving an archived channel is not an error (Graph documents no error for it).
+        NotFound if the team or channel is not there; InvalidRequest if the team itself is
+        archived, or the channel (or its team) has no owner. An archived channel still
+        counts towards the team's 1,000 channels (as a deleted one does for 30 days:
+        https://learn.microsoft.com/microsoftteams/limits-specifications-teams).
+        Needs ChannelSettings.ReadWrite.All, delegated or application.
+        https://learn.microsoft.com/graph/api/channel-archive"""
+
+    def unarchive_channel(self, team_id: str, channel_id: str) -> None:
+        """Restore an archived channel (POST .../unarchive, 202 Accepted, asynchronous like
+        `archive_channel`), so people can post in it again. Unarchiving a channel that is
+        not archived is not an error. NotFound if the team or channel is not there;
+        InvalidRequest if the team is archived. Needs ChannelSettings.ReadWrite.All.
+        https://learn.microsoft.com/graph/api/channel-unarchive"""
 
     # Outlook
     def create_draft(self, sender: Sender, mail: Mail) -> str:
@@ -272,7 +327,8 @@ class Graph(Protocol):
     def upload_file(self, drive_id: str, folder: str, name: str, content: bytes,
                     replace: bool = True) -> DriveFile:
         """Put a file at folder/name; over 4 MB goes through an upload session.
-        With replace False a clash raises Conflict."""
+        With replace False a clash raises Conflict; a file open for editing raises
+        Locked."""
 
     def get_file(self, drive_id: str, path: str) -> bytes:
         """The content of folder/name (e.g. an organisation's report template)."""

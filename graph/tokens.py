@@ -15,15 +15,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import msal
 import requests
 from msal.exceptions import MsalServiceError
 
+from graph.permissions import delegated_scopes
 from graph.port import GraphError, TokenUnavailable
 
-__all__ = ["GRAPH_DEFAULT", "TokenUnavailable", "app_only_token", "sandbox_token",
+__all__ = ["GRAPH_DEFAULT", "TokenUnavailable", "app_only_token", "sandbox_app_token",
+           "sandbox_token",
            "user_token"]
 
 GRAPH_DEFAULT = ("https://graph.microsoft.com/.default",)
@@ -34,15 +37,52 @@ TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error", "service_unavaila
 # so a provider made per delivery does not fetch them again each time.
 _http_cache: dict = {}
 _apps: dict[tuple[str, str, str], msal.ConfidentialClientApplication] = {}
+# What jobs acquire a person's token for: the concrete scopes sign-in consented. Asking
+# for `.default` never matches the cached token's concrete scopes, so MSAL would redeem
+# the refresh token on every call.
+DELEGATED_SCOPES = delegated_scopes()
 _apps_lock = threading.Lock()
 
 
-def sandbox_token(actor: str) -> Callable[[], str]:
-    """The sandbox's stand-in for a token: it names who is acting (the sandbox shows it
-    as the sender)."""
+def sandbox_app_token(graph_base_url: str, client_id: str | None = None
+                      ) -> Callable[[], str]:
+    """The app's own token in the Graph sandbox (client credentials, as from Entra)."""
+    return _sandbox_fetch(graph_base_url, {"app": True, "client_id": client_id}, "the app")
+
+
+def sandbox_token(graph_base_url: str, actor: str,
+                  client_id: str | None = None) -> Callable[[], str]:
+    """A token from the Graph sandbox's dev sign-in (POST /_sandbox/token): what its Entra
+    would issue once `actor` signed in, so the sandbox checks its permissions and
+    memberships as a tenant would. Kept until a minute before it expires."""
     if not actor:
         raise ValueError("the sandbox needs an actor name")
-    return lambda: actor
+    return _sandbox_fetch(graph_base_url, {"upn": actor, "client_id": client_id}, actor)
+
+
+def _sandbox_fetch(graph_base_url: str, request: dict, who: str) -> Callable[[], str]:
+    root = graph_base_url.rstrip("/").removesuffix("/v1.0")
+    held: dict = {}
+    lock = threading.Lock()
+
+    def fetch() -> str:
+        with lock:
+            if held.get("until", 0) > time.monotonic():
+                return held["token"]
+            try:
+                answer = requests.post(f"{root}/_sandbox/token", timeout=10, json=request)
+            except requests.RequestException as exc:
+                raise GraphError(f"The Graph sandbox is not reachable: {exc!r}",
+                                 status=0) from exc
+            if answer.status_code != 200:
+                raise TokenUnavailable(f"The Graph sandbox would not sign {who} in "
+                                       f"({answer.status_code}: {answer.text[:200]})")
+            body = answer.json()
+            held.update(token=body["access_token"],
+                        until=time.monotonic() + max(0, body["expires_in"] - 60))
+            return held["token"]
+
+    return fetch
 
 
 def _authority(authority_host: str, tenant: str) -> str:
@@ -60,14 +100,29 @@ def _talking_to_entra() -> Iterator[None]:
         raise GraphError(f"Microsoft Entra is failing: {exc}", status=503) from exc
 
 
+def entra_http(verify: bool | str = True) -> requests.Session | None:
+    """MSAL's HTTP client when Entra's certificate is not the system's to trust (the
+    sandbox's: `verify` names its file). requests lets REQUESTS_CA_BUNDLE override a
+    session's own `verify`, so this session ignores the environment (it only ever
+    reaches a loopback sandbox)."""
+    if verify is True:
+        return None
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = verify
+    return session
+
+
 def _new_app(client_id: str, secret: str, authority: str,
-             cache: msal.TokenCache | None = None) -> msal.ConfidentialClientApplication:
+             cache: msal.TokenCache | None = None, verify: bool | str = True
+             ) -> msal.ConfidentialClientApplication:
     """MSAL fetches the authority's OpenID document here (once per process: http_cache)."""
     try:
         with _talking_to_entra():
             return msal.ConfidentialClientApplication(
                 client_id, client_credential=secret, authority=authority, token_cache=cache,
-                http_cache=_http_cache, instance_discovery=False)
+                http_cache=_http_cache, instance_discovery=False,
+                http_client=entra_http(verify))
     except ValueError as exc:  # discovery answered 4xx, or not with a usable document
         raise TokenUnavailable(f"Microsoft Entra refused the tenant {authority}: {exc}"
                                ) from exc
@@ -84,8 +139,8 @@ def _check(result: dict | None, unavailable: str) -> str:
     raise TokenUnavailable(f"{unavailable} ({detail.splitlines()[0]})")
 
 
-def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str
-                   ) -> Callable[[], str]:
+def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str,
+                   verify: bool | str = True) -> Callable[[], str]:
     """Incident Desk's own token (client credentials). One MSAL app per tenant, client
     and secret in the process, so its token cache serves every job until expiry."""
     authority = _authority(authority_host, tenant)
@@ -95,7 +150,7 @@ def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str
         with _apps_lock:
             app = _apps.get(key)
             if app is None:
-                app = _apps[key] = _new_app(client_id, secret, authority)
+                app = _apps[key] = _new_app(client_id, secret, authority, verify=verify)
         with _talking_to_entra():
             result = app.acquire_token_for_client(scopes=list(GRAPH_DEFAULT))
         return _check(result, "Microsoft Entra refused Incident Desk's own credentials; an "
@@ -106,7 +161,8 @@ def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str
 
 def user_token(tenant: str, client_id: str, secret: str, authority_host: str,
                serialized_cache: str, account_oid: str, scopes: Sequence[str],
-               on_cache_changed: Callable[[str], None]) -> Callable[[], str]:
+               on_cache_changed: Callable[[str], None], verify: bool | str = True
+               ) -> Callable[[], str]:
     """A person's token from their stored MSAL cache, refreshed silently when needed;
     `on_cache_changed(serialized)` is called whenever MSAL changed the cache (a refresh
     rotated the refresh token), so the caller can store it again."""
@@ -122,7 +178,7 @@ def user_token(tenant: str, client_id: str, secret: str, authority_host: str,
     def fetch() -> str:
         with lock:
             if "app" not in state:
-                state["app"] = _new_app(client_id, secret, authority, cache)
+                state["app"] = _new_app(client_id, secret, authority, cache, verify)
             app = state["app"]
             account = next((a for a in app.get_accounts()
                             if a.get("local_account_id") == account_oid

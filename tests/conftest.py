@@ -142,6 +142,19 @@ def fake_graph(app):
     return graph
 
 
+def sandbox_tenant(state, *members: str, team_id: str = "incident-team"):
+    """A sandbox tenant set up as the README says (Incident Desk's app registration and
+    grants), with these people in the incidents team and no propagation delays."""
+    from graph.sandbox.seed import register_incident_desk
+
+    register_incident_desk(state)
+    state.configure_tenant(member_propagation=0.0, channel_list_lag=0.0)
+    state.add_team(team_id, "Incidents")
+    for person in members:
+        state.add_team_member(team_id, person, owner=True)
+    return state
+
+
 def use_graph(application, graph, team_id="incident-team") -> None:
     """Point an app's Microsoft 365 work at `graph` (a FakeGraph or a GraphClient)."""
     from dataclasses import replace

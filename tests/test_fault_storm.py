@@ -17,7 +17,9 @@ from app.updates.service import post_update
 from graph.client import GraphClient
 from graph.sandbox import SandboxServer
 from graph.tokens import sandbox_token
-from tests.conftest import drain, use_graph
+from tests.conftest import drain, sandbox_tenant, use_graph
+
+ADA = "ada@example.com"
 
 UPDATES = 200
 
@@ -25,14 +27,15 @@ UPDATES = 200
 @pytest.fixture
 def sandbox():
     with SandboxServer() as server:
-        server.state.add_team("incident-team", "Incidents")
+        sandbox_tenant(server.state, "ada@example.com")
         server.state.add_channel("incident-team", "General", "19:general@thread.tacv2")
         yield server
 
 
 def test_every_update_is_delivered_exactly_once_through_a_fault_storm(
         app, session, org, sandbox, frozen_clock):
-    graph = GraphClient(sandbox.graph_base_url, sandbox_token("ada@example.com"), timeout=0.5)
+    graph = GraphClient(sandbox.graph_base_url, sandbox_token(sandbox.graph_base_url, ADA),
+                        timeout=0.5)
     graph.broadcast_channel_id = "19:general@thread.tacv2"
     use_graph(app, graph)
     targets = app.extensions["targets"]

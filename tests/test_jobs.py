@@ -95,5 +95,5 @@ def test_with_redis_down_declaring_works_and_delivery_resumes_later(
 
     Session.remove()
     assert {d.status for d in Session.scalars(select(Delivery))} == {"delivered"}
-    assert fake_graph.find_channel("incident-team", "inc-2026-11-22-queue-outage")
+    assert fake_graph.find_channel("incident-team", "inc-0001-2026-11-22-queue-outage")
     finish_jobs(up)

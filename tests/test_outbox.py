@@ -106,7 +106,7 @@ def test_declaring_creates_the_channel_and_posts_the_kickoff_card(
     assert {k: d.status for k, d in rows.items()} == {
         "channel": "delivered", "kickoff": "delivered", "meeting": "delivered"}
     channel = fake_graph.find_channel("incident-team",
-                                      "inc-2026-11-22-payments-50-of-card-payments")
+                                      "inc-0001-2026-11-22-payments-50-of-card-payments")
     assert channel is not None and channel.description.startswith(reference)
     (kickoff,) = fake_graph.messages(channel_id=channel.id)
     card = card_of(kickoff)
@@ -115,7 +115,7 @@ def test_declaring_creates_the_channel_and_posts_the_kickoff_card(
     stored = session.get(TeamsChannel, rows["channel"].incident_id)
     assert stored.channel_id == channel.id
     page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
-    assert "Teams channel created: inc-2026-11-22-payments" in page
+    assert "Teams channel created: inc-0001-2026-11-22-payments" in page
     assert channel.web_url in page
 
 
@@ -126,7 +126,7 @@ def test_major_incidents_are_announced_in_the_broadcast_channel_with_a_link(
     drain(app)
     (announcement,) = fake_graph.messages(channel_id=fake_graph.broadcast_channel_id)
     card = card_of(announcement)
-    channel = fake_graph.find_channel("incident-team", "inc-2026-11-22-everything-is-down")
+    channel = fake_graph.find_channel("incident-team", "inc-0001-2026-11-22-everything-is-down")
     assert [a["url"] for a in card["actions"]][-1] == channel.web_url
     assert all(d.status == "delivered" for d in deliveries(session).values())
 
@@ -223,7 +223,7 @@ def test_a_worker_killed_after_creating_the_channel_neither_loses_nor_duplicates
     rows = deliveries(session)
     assert {d.status for d in rows.values()} == {"delivered"}
     names = [c["displayName"] for c in fake_graph.channels("incident-team")]
-    assert names.count("inc-2026-11-22-login-broken") == 1 and len(names) == 2
+    assert names.count("inc-0001-2026-11-22-login-broken") == 1 and len(names) == 2
     assert len(fake_graph.messages(channel_id=rows["channel"].result["channel_id"])) == 1
 
 

@@ -4,6 +4,7 @@ major-incident and public versions at close, the review, failures and templates.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from io import BytesIO
 from itertools import pairwise
 
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from app.core import clock
 from app.documents.models import ReportFile
 from app.documents.service import DEBOUNCE, MAX_WAIT
+from app.documents.writer import LOCK_MAX_BACKOFF, lock_backoff
 from app.jobs import sweep_outbox
 from graph.port import GraphError, InvalidRequest
 from tests.conftest import drain
@@ -315,6 +317,78 @@ def test_throttling_is_retried_after_the_time_sharepoint_asks(
     assert (report.next_attempt_at - clock.now()).total_seconds() >= 30
     settle(app, frozen_clock, seconds=31)
     assert reports(session)["running"].status == "written" and len(calls) == 2
+
+
+def due_again(app, frozen_clock, report: ReportFile) -> None:
+    """Time passes to the report's next try, and the minute's sweep finds it."""
+    frozen_clock.value = max(frozen_clock.value, report.next_attempt_at + timedelta(seconds=1))
+    with app.app_context():
+        sweep_outbox()
+    drain(app)
+
+
+def test_a_report_open_in_word_waits_for_hours_and_is_written_once_closed(
+        app, browser, session, reports_graph, frozen_clock):
+    browser.sign_in()
+    reference = browser.declare()
+    drain(app)
+    settle(app, frozen_clock)
+    report = reports(session)["running"]
+    path = f"{report.folder}/{report.file_name}"
+    reports_graph.lock_file(DRIVE, path, by="Bob Ng")
+    url = f"/incidents/{reference}"
+    browser.submit(url, f"{url}/status", {"status-status": "resolved",
+                                          "status-note": "Rolled back the release"})
+    settle(app, frozen_clock)  # the review meeting booked on resolving: one more entry
+    settle(app, frozen_clock)
+    report = reports(session)["running"]
+    assert report.status == "locked" and "open in Word" in report.last_error
+    page = browser.get(url).get_data(as_text=True)
+    assert "Waiting: open in Word" in page and "written as soon as they close it" in page
+
+    waits = []
+    for _ in range(40):  # an afternoon and evening with the file open
+        due_again(app, frozen_clock, report)
+        report = reports(session)["running"]
+        assert report.status == "locked", report.last_error
+        waits.append(report.next_attempt_at - clock.now())
+    assert all(a <= b for a, b in pairwise(waits)) and waits[-1] == LOCK_MAX_BACKOFF
+    assert report.attempts <= 1  # waiting for a lock uses up no attempts
+
+    reports_graph.unlock_file(DRIVE, path)
+    due_again(app, frozen_clock, report)
+    report = reports(session)["running"]
+    assert report.status == "written" and report.last_error is None
+    assert "Rolled back the release" in text_of(reports_graph.file_bytes(DRIVE, path))
+
+
+def test_a_file_open_for_a_week_is_given_up_with_a_way_to_try_again(
+        app, browser, session, reports_graph, frozen_clock):
+    browser.sign_in()
+    reference = browser.declare()
+    drain(app)
+    settle(app, frozen_clock)
+    report = reports(session)["running"]
+    reports_graph.lock_file(DRIVE, f"{report.folder}/{report.file_name}")
+    report_id = report.id
+    response = browser.submit(f"/incidents/{reference}",
+                              f"/incidents/{reference}/reports/{report_id}/write")
+    assert response.status_code == 302
+    settle(app, frozen_clock)
+    assert reports(session)["running"].status == "locked"
+    frozen_clock.advance(days=7)
+    due_again(app, frozen_clock, reports(session)["running"])
+    report = reports(session)["running"]
+    assert report.status == "failed"
+    assert "open for editing in SharePoint (in Word) for 7 days" in report.last_error
+    assert "Try again" in browser.get(f"/incidents/{reference}").get_data(as_text=True)
+
+
+def test_the_wait_for_a_closed_file_grows_to_fifteen_minutes():
+    assert lock_backoff(timedelta(0)) == timedelta(minutes=1)
+    assert lock_backoff(timedelta(minutes=10)) == timedelta(minutes=5)
+    assert lock_backoff(timedelta(hours=3)) == LOCK_MAX_BACKOFF == timedelta(minutes=15)
+    assert lock_backoff(timedelta(0), retry_after=120) == timedelta(minutes=2)
 
 
 def test_write_again_needs_the_form_token(app, browser, session, reports_graph):

@@ -28,7 +28,9 @@ from app.outbox.models import Delivery
 from graph.client import GraphClient
 from graph.sandbox import SandboxApp, SandboxServer, SandboxState
 from graph.tokens import sandbox_token
-from tests.conftest import CI, drain, make_settings, use_graph
+from tests.conftest import CI, drain, make_settings, sandbox_tenant, use_graph
+
+ADA = "ada@example.com"
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 20.0  # seconds to wait for anything a real process has to do
@@ -73,7 +75,7 @@ class AnswerLate(SandboxApp):
 def slow_sandbox(monkeypatch, frozen_clock):
     monkeypatch.setattr("graph.sandbox.server.SandboxApp", AnswerLate)
     server = SandboxServer(state=SandboxState(clock=frozen_clock)).start()
-    server.state.add_team("incident-team", "Incidents")
+    sandbox_tenant(server.state, "ada@example.com")
     yield server
     server.app.release.set()
     server.stop()
@@ -99,8 +101,8 @@ def test_a_worker_killed_after_posting_neither_loses_nor_repeats_the_post(
     the lease expires, the sweep retries, and the retry finds the post instead of
     posting again."""
     frozen_clock.value = datetime.now(UTC) - timedelta(seconds=1)  # the worker's real clock
-    graph = GraphClient(slow_sandbox.graph_base_url, sandbox_token("ada@example.com"),
-                        timeout=10)
+    base = slow_sandbox.graph_base_url
+    graph = GraphClient(base, sandbox_token(base, ADA), timeout=10)
     use_graph(app, graph)
     ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
     session.add(ada)
@@ -301,8 +303,9 @@ class TestPreloadedWorker:
         each job's forked work horse reuses the app built before the fork (with fresh
         database connections) and everything is delivered once."""
         with SandboxServer() as sandbox:
-            sandbox.state.add_team("incident-team", "Incidents")
-            use_graph(app, GraphClient(sandbox.graph_base_url, sandbox_token("ada@example.com")))
+            sandbox_tenant(sandbox.state, "ada@example.com")
+            base = sandbox.graph_base_url
+            use_graph(app, GraphClient(base, sandbox_token(base, ADA)))
             ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
             session.add(ada)
             session.commit()

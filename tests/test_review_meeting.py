@@ -3,6 +3,7 @@ records the facilitator (warned if involved), the note-taker and who came."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.contacts.models import Contact
 from app.core import clock
+from app.incidents.models import TimelineEntry
 from app.reminders.schedule import WorkingHours
 from app.reviews.models import ReviewMeeting
 from app.reviews.service import meeting_time
@@ -85,3 +87,25 @@ def test_the_facilitator_should_not_have_been_involved(app, browser, session, fa
     drain(app)
     asked = [m for m in fake_graph.mails() if "facilitate" in m["subject"]]
     assert len(asked) == 1 and asked[0]["to"] == ["fay@example.com"]
+
+
+def test_a_meeting_that_comes_back_without_a_teams_link_says_so(app, browser, session,
+                                                               fake_graph):
+    booked = fake_graph.create_event
+
+    def no_teams(sender, request):  # a calendar that does not offer Teams meetings
+        return replace(booked(sender, request), join_url="")
+
+    fake_graph.create_event = no_teams
+    browser.sign_in()
+    reference = browser.declare()
+    url = f"/incidents/{reference}"
+    browser.submit(url, f"{url}/status", {"status-status": "resolved", "status-note": "x"})
+    drain(app)
+    entry = session.scalar(select(TimelineEntry).where(TimelineEntry.kind == "review_meeting"))
+    assert "without a Teams link" in entry.text and "turn on Teams meeting" in entry.text
+    session.commit()
+    assert "without a Teams link" in browser.get(url).get_data(as_text=True)
+    review = browser.get(f"{url}/review").get_data(as_text=True)
+    assert "join in Teams" not in review and "The meeting has no Teams link" in review
+    assert "open in Outlook" in review

@@ -40,7 +40,7 @@ def test_a_p1_reaches_teams_and_email_in_the_sandbox(sandbox_app, session, froze
     assert set(statuses.values()) == {"delivered"}, statuses
 
     page = browser.get("/sandbox").get_data(as_text=True)
-    assert "inc-2026-11-22-payments-down-everywhere" in page  # the channel
+    assert "inc-0001-2026-11-22-payments-down-everywhere" in page  # the channel
     assert "Payments down &lt;everywhere&gt;" in page  # kickoff and broadcast, escaped
     assert "Major incident declared" in page  # the broadcast
     assert f"[P1] {reference} Investigating: Payments down &lt;everywhere&gt;" in page

@@ -15,7 +15,9 @@ from app.outbox.models import Delivery
 from graph.client import GraphClient
 from graph.sandbox import SandboxServer
 from graph.tokens import sandbox_token
-from tests.conftest import drain, use_graph
+from tests.conftest import drain, sandbox_tenant, use_graph
+
+ADA = "ada@example.com"
 
 GENERAL = "19:general@thread.tacv2"
 
@@ -23,14 +25,14 @@ GENERAL = "19:general@thread.tacv2"
 @pytest.fixture
 def sandbox():
     with SandboxServer() as server:
-        server.state.add_team("incident-team", "Incidents")
+        sandbox_tenant(server.state, "ada@example.com")
         server.state.add_channel("incident-team", "General", GENERAL)
         yield server
 
 
 @pytest.fixture
 def webhook_app(app, sandbox):
-    use_graph(app, GraphClient(sandbox.graph_base_url, sandbox_token("ada@example.com")))
+    use_graph(app, GraphClient(sandbox.graph_base_url, sandbox_token(sandbox.graph_base_url, ADA)))
     flow = sandbox.state.add_workflow("incident-team", GENERAL)
     app.extensions["targets"] = replace(app.extensions["targets"],
                                         teams_webhook_url=sandbox.workflow_url(flow))

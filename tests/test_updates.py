@@ -7,6 +7,7 @@ import json
 from sqlalchemy import func, select
 
 from app.contacts.models import Contact
+from app.incidents.models import TimelineEntry
 from app.outbox.models import Delivery
 from app.updates.models import StatusUpdate
 from tests.conftest import drain
@@ -86,6 +87,42 @@ def test_user_text_in_an_update_is_escaped_in_email_and_plain_in_teams(
     cards = [json.loads(p["attachments"][0]["content"]) for p in posts]
     [card] = [c for c in cards if "Update" in json.dumps(c)]
     assert hostile in json.dumps(card, ensure_ascii=False).replace('\\"', '"')
+
+
+def update_cards(session, fake_graph) -> list[dict]:
+    channel_id = session.scalar(select(Delivery).where(
+        Delivery.kind == "teams.create_channel")).result["channel_id"]
+    cards = [json.loads(p["attachments"][0]["content"])
+             for p in fake_graph.messages(channel_id=channel_id)]
+    return [c for c in cards if "Update ·" in json.dumps(c, ensure_ascii=False)]
+
+
+def test_a_long_update_says_in_teams_that_it_continues_and_links_to_all_of_it(
+        app, browser, session, fake_graph, frozen_clock):
+    browser.sign_in()
+    reference = browser.declare()
+    long = "Failover plan: " + "step by step. " * 120 + "Do not restart db-1."
+    for message in ("Short and whole.", long):
+        response = browser.submit(f"/incidents/{reference}/updates/new", data={
+            "phase": "identified", "message": message, "to_channel": "y"})
+        assert response.status_code == 302, response.get_data(as_text=True)
+    drain(app)
+    cards = update_cards(session, fake_graph)
+    (short_card,) = [c for c in cards if "Short and whole." in json.dumps(c)]
+    (long_card,) = [c for c in cards if "Failover plan" in json.dumps(c)]
+    assert "continues" not in json.dumps(short_card)
+    assert [a["title"] for a in short_card["actions"]] == ["Open in Incident Desk"]
+    text = json.dumps(long_card)
+    assert "Do not restart db-1." not in text  # cut short to fit the card...
+    assert "This update continues in Incident Desk" in text  # ...and it says so
+    (link,) = [a["url"] for a in long_card["actions"] if a["title"] == "Read the full update"]
+    entry = session.scalar(select(TimelineEntry).where(
+        TimelineEntry.kind == "status_update", TimelineEntry.text.like("%db-1.")))
+    session.commit()
+    assert link == f"http://incident-desk.test/incidents/{reference}?timeline=all" \
+                   f"#entry-{entry.id}"
+    page = browser.get(link.removeprefix("http://incident-desk.test")).get_data(as_text=True)
+    assert f'id="entry-{entry.id}"' in page and "Do not restart db-1." in page
 
 
 def test_bad_input_is_explained_and_nothing_is_lost_or_sent(app, browser, session, fake_graph,

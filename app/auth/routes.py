@@ -153,14 +153,28 @@ def dev_sign_in():
         return render_template("auth/sign_in.html", entra_form=EntraSignInForm(),
                                dev_form=form, next=request.form.get("next", "")), 400
     email = form.email.data.strip().lower()
+    sandboxed = _settings().graph_sandboxed
     user = service.upsert_user(
-        Session, object_id=service.dev_object_id(email), tenant_id=None,
+        Session, object_id=_sandbox_object_id(email) if sandboxed else
+        service.dev_object_id(email), tenant_id=None,
         name=form.name.data, email=email,
         admin=form.admin.data or email in _settings().admin_emails,
         security=form.security.data or email in _settings().security_emails,
     )
+    if sandboxed:
+        from app.m365.sandbox_host import enrol
+
+        enrol(current_app, email)
     login_user(user)
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _sandbox_object_id(email: str) -> str:
+    """The sandbox tenant's object id for this person, as Entra would give it: what Graph
+    calls that name a person (a private channel's owner, a new member) must carry."""
+    from graph.sandbox.directory import object_id
+
+    return object_id(email)
 
 
 @bp.post("/sign-out")

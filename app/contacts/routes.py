@@ -23,20 +23,30 @@ def _signed_in():
 
 @bp.get("")
 def list_contacts():
-    query = select(Contact).order_by(func.lower(Contact.name))
     text = (request.args.get("q") or "").strip()[:100]
+    shown = _people_page(text)
+    targets = current_app.extensions["targets"]
+    return render_template(
+        "contacts/list.html", people=shown[:PAGE], more=len(shown) > PAGE, q=text,
+        total=service.count(Session), last=service.last_sync(Session), form=SyncForm(),
+        configured=bool(targets.contacts_site_id and targets.contacts_list_id))
+
+
+def _people_page(text: str) -> list[service.Person]:
+    """Up to PAGE + 1 people by name, those with any contact matching `text`: a page of
+    addresses first, then their contacts, so a person is one entry, never split."""
+    query = (select(Contact.email).group_by(Contact.email)
+             .order_by(func.min(func.lower(Contact.name)), Contact.email))
     if text:
         like = f"%{text.lower()}%"
         query = query.where(or_(func.lower(Contact.name).like(like),
                                 func.lower(Contact.email).like(like),
                                 func.lower(Contact.service).like(like),
                                 func.lower(Contact.role).like(like)))
-    contacts = Session.scalars(query.limit(PAGE + 1)).all()
-    targets = current_app.extensions["targets"]
-    return render_template(
-        "contacts/list.html", contacts=contacts[:PAGE], more=len(contacts) > PAGE, q=text,
-        total=service.count(Session), last=service.last_sync(Session), form=SyncForm(),
-        configured=bool(targets.contacts_site_id and targets.contacts_list_id))
+    emails = Session.scalars(query.limit(PAGE + 1)).all()
+    contacts = Session.scalars(select(Contact).where(Contact.email.in_(emails)))
+    order = {email: n for n, email in enumerate(emails)}
+    return sorted(service.people(contacts), key=lambda person: order[person.email])
 
 
 @bp.post("/sync")

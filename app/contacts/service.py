@@ -4,18 +4,27 @@ The sync streams the list page by page and writes in batches, so a 10,000-row li
 needs memory for a batch and a page, not the list; the next page is read while a batch
 is written. Rows that vanished from SharePoint are removed only after a complete read;
 a failed sync changes nothing it had not finished.
+
+Merging: one email address (trimmed, any case) is one person, however many rows name it.
+A person keeps one contact per (service, role) their rows give, compared ignoring case;
+rows that repeat a service and role add their severities to it. So someone who owns two
+services is found for each, at the severities the row for that service names, and by
+every query by service or role, yet is shown, counted and emailed once (`Person`). The
+person's name is the one on their first row that has a name; the first row's spelling
+of a service or role is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.contacts.mapping import ContactRow, to_contact
+from app.contacts.mapping import ContactRow, SkippedRow, to_contact
 from app.contacts.models import Contact, ContactSync
 from app.core import clock
 from app.core.org import OrgSettings
@@ -25,6 +34,7 @@ from graph.port import Graph, GraphError
 
 BATCH = 500
 PAGE_AHEAD = 200  # items read ahead while a batch is written: one page of list_items
+SKIPPED_KEPT = 100  # skipped rows listed with a sync; the count covers the rest
 
 
 def _batches(rows: Iterable, size: int) -> Iterator[list]:
@@ -36,7 +46,7 @@ def _batches(rows: Iterable, size: int) -> Iterator[list]:
 def sync(session: Session, graph: Graph, site_id: str, list_id: str,
          mapping: dict[str, str]) -> ContactSync:
     started = clock.now()
-    run = ContactSync(started_at=started, status="running")
+    run = ContactSync(started_at=started, status="running", skipped_rows=[])
     session.add(run)
     session.commit()
     try:
@@ -45,13 +55,13 @@ def sync(session: Session, graph: Graph, site_id: str, list_id: str,
         items = read_ahead(graph.list_items(site_id, list_id), buffer=PAGE_AHEAD)
         for batch in _batches(items, BATCH):
             rows = [to_contact(item.id, item.fields, mapping) for item in batch]
-            good = [row for row in rows if row is not None]
-            run.skipped += len(rows) - len(good)
+            good = [row for row in rows if isinstance(row, ContactRow)]
+            _note_skipped(run, [row for row in rows if isinstance(row, SkippedRow)])
             run.items += len(good)
-            _upsert(session, good, started)
+            _merge(session, good, started)
             session.commit()
         session.execute(delete(Contact).where(Contact.synced_at < started))
-        run.status = "done"
+        run.people, run.status = count(session), "done"
     except GraphError as error:
         session.rollback()
         run.status, run.error = "failed", f"Microsoft 365 answered: {error.message}"
@@ -60,18 +70,61 @@ def sync(session: Session, graph: Graph, site_id: str, list_id: str,
     return run
 
 
-def _upsert(session: Session, rows: list[ContactRow], seen_at) -> None:
-    existing = {
-        c.item_id: c
-        for c in session.scalars(
-            select(Contact).where(Contact.item_id.in_([r.item_id for r in rows])))
-    }
+def _note_skipped(run: ContactSync, skipped: list[SkippedRow]) -> None:
+    """Count every skipped row; keep the first SKIPPED_KEPT to list on the page."""
+    run.skipped += len(skipped)
+    room = SKIPPED_KEPT - len(run.skipped_rows)
+    if skipped and room > 0:  # a new list, so the JSON column sees the change
+        run.skipped_rows = [*run.skipped_rows, *(row.as_dict() for row in skipped[:room])]
+
+
+def _key(email: str, service: str, role: str) -> tuple[str, str, str]:
+    return email, service.lower(), role.lower()
+
+
+def _merge(session: Session, rows: list[ContactRow], started: datetime) -> None:
+    """Fold a batch of rows into the contacts (see the module docstring for the rule).
+
+    A contact this sync has touched already (synced_at is its start) gathers the row's
+    severities; one from an earlier sync is overwritten by the first row that matches
+    it, so an edited or removed row in SharePoint is reflected."""
+    emails = sorted({row.email for row in rows})
+    duties = {_key(c.email, c.service, c.role): c
+              for c in session.scalars(select(Contact).where(Contact.email.in_(emails)))}
+    names = {c.email: c.name for c in duties.values()
+             if _seen(c, started) and c.name != c.email}  # named by an earlier batch
     for row in rows:
-        contact = existing.get(row.item_id) or Contact(item_id=row.item_id)
-        contact.name, contact.email, contact.service = row.name, row.email, row.service
-        contact.role, contact.severities = row.role, list(row.severities)
-        contact.synced_at = seen_at
-        session.add(contact)
+        key = _key(row.email, row.service, row.role)
+        contact = duties.get(key)
+        if contact is None:
+            contact = duties[key] = Contact(email=row.email)
+            session.add(contact)
+        _take(contact, row, started)
+        if row.name and not names.get(row.email):
+            names[row.email] = row.name
+    for contact in duties.values():
+        if _seen(contact, started):
+            contact.name = names.get(contact.email) or contact.email
+
+
+def _seen(contact: Contact, started: datetime) -> bool:
+    return contact.synced_at is not None and contact.synced_at >= started
+
+
+def _take(contact: Contact, row: ContactRow, started: datetime) -> None:
+    if _seen(contact, started):
+        contact.severities = _union(contact.severities, row.severities)
+    else:
+        contact.item_id, contact.service, contact.role = row.item_id, row.service, row.role
+        contact.severities, contact.synced_at = list(row.severities), started
+
+
+def _union(first: Iterable[str], more: Iterable[str]) -> list[str]:
+    """Both lists' severities, each once whatever its case, in the order first seen."""
+    seen: dict[str, str] = {}
+    for severity in (*first, *more):
+        seen.setdefault(severity.lower(), severity)
+    return list(seen.values())
 
 
 def last_sync(session: Session) -> ContactSync | None:
@@ -79,14 +132,50 @@ def last_sync(session: Session) -> ContactSync | None:
 
 
 def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Contact)) or 0
+    """People, not rows: contacts sharing an email address are one person."""
+    return session.scalar(select(func.count(func.distinct(Contact.email)))) or 0
+
+
+@dataclass(frozen=True)
+class Person:
+    """Everything the contacts list says about one email address: shown, counted and
+    emailed once however many services or roles the person has."""
+
+    contacts: tuple[Contact, ...]  # oldest first
+
+    @property
+    def id(self) -> int:  # the oldest contact's: stable while the person stays listed
+        return self.contacts[0].id
+
+    @property
+    def name(self) -> str:
+        return self.contacts[0].name
+
+    @property
+    def email(self) -> str:
+        return self.contacts[0].email
+
+    @property
+    def summary(self) -> str:
+        """'Service owner, Payments; DPO': each role, and the service it is for."""
+        parts = (f"{c.role or 'no role'}{', ' + c.service if c.service else ''}"
+                 for c in self.contacts)
+        return "; ".join(dict.fromkeys(parts))
+
+
+def people(contacts: Iterable[Contact]) -> list[Person]:
+    """Contacts grouped by email address, in the order each person first appears."""
+    grouped: dict[str, list[Contact]] = {}
+    for contact in contacts:
+        grouped.setdefault(contact.email, []).append(contact)
+    return [Person(tuple(sorted(group, key=lambda c: c.id))) for group in grouped.values()]
 
 
 @dataclass(frozen=True)
 class Recipients:
-    required: list[Contact]  # always sent to: the policy says they must hear
-    suggested: list[Contact]  # for the impacted services
-    others: list[Contact]
+    required: list[Person]  # always sent to: the policy says they must hear
+    suggested: list[Person]  # for the impacted services
+    others: list[Person]
 
 
 def recipients_for(session: Session, org: OrgSettings, incident: Incident) -> Recipients:
@@ -94,19 +183,26 @@ def recipients_for(session: Session, org: OrgSettings, incident: Incident) -> Re
 
     Required: contacts whose severities include this one (for an impacted service, or
     for every service when they name none), and the roles the severity always informs
-    (for a P1: programme delivery managers, deputy directors and service owners).
+    (for a P1: programme delivery managers, deputy directors and service owners). A
+    person is in the first group any of their contacts puts them in, and only there.
     """
     severity = org.severity(incident.severity)
     always_roles = {r.lower() for r in (severity.notify_roles if severity else ())}
     services = {s.name.lower() for s in incident.services}
-    required, suggested, others = [], [], []
-    for contact in session.scalars(select(Contact).order_by(func.lower(Contact.name))):
+    wanted = incident.severity.lower()
+
+    def must_hear(contact: Contact) -> bool:
         for_service = not contact.service or contact.service.lower() in services
-        wants_severity = incident.severity.lower() in {s.lower() for s in contact.severities}
-        if contact.role.lower() in always_roles or (wants_severity and for_service):
-            required.append(contact)
-        elif contact.service and contact.service.lower() in services:
-            suggested.append(contact)
+        wants_severity = wanted in {s.lower() for s in contact.severities}
+        return contact.role.lower() in always_roles or (wants_severity and for_service)
+
+    required, suggested, others = [], [], []
+    for person in people(session.scalars(
+            select(Contact).order_by(func.lower(Contact.name), Contact.id))):
+        if any(must_hear(c) for c in person.contacts):
+            required.append(person)
+        elif any(c.service and c.service.lower() in services for c in person.contacts):
+            suggested.append(person)
         else:
-            others.append(contact)
+            others.append(person)
     return Recipients(required, suggested, others)

@@ -13,6 +13,9 @@ from app.db import Base, UTCDateTime
 from app.incidents.models import Incident
 
 PENDING, WRITING, WRITTEN, FAILED = "pending", "writing", "written", "failed"
+# Due again like PENDING, but the last try found the file open for editing (someone has
+# it open in Word): the writer keeps trying until it is closed (app/documents/writer.py).
+LOCKED = "locked"
 
 
 class ReportFile(Base):
@@ -21,7 +24,8 @@ class ReportFile(Base):
     `requested_at` moves on every change that should show in the file; a write covers
     the request it started from, so a change made while a write is under way is never
     lost: the row goes back to pending. `pending_since` bounds the debounce, so a busy
-    incident still gets its report refreshed every few minutes.
+    incident still gets its report refreshed every few minutes, and says how long a
+    report whose file is open in Word has waited.
     """
 
     __tablename__ = "report_files"

@@ -21,7 +21,7 @@ from app.core import clock
 from app.db import Session as ScopedSession
 from app.db import insert_for
 from app.documents.kinds import KINDS, MAJOR, PUBLIC, REVIEW_FINAL, RUNNING
-from app.documents.models import FAILED, PENDING, WRITING, WRITTEN, ReportFile
+from app.documents.models import FAILED, LOCKED, PENDING, WRITING, WRITTEN, ReportFile
 from app.incidents.models import Incident, TimelineEntry
 
 WRITE_JOB = "app.jobs.write_report"
@@ -62,7 +62,8 @@ def request(session: Session, incident: Incident, kinds: Iterable[str], *, creat
 
 def _requested_again(now) -> dict:
     """What a new request does to an existing row: a written or failed report is due
-    again after the debounce; one already pending or being written keeps its time."""
+    again after the debounce; one already pending, being written or waiting for its file
+    to be closed in Word keeps its time."""
     settled = ReportFile.status.in_((WRITTEN, FAILED))
     return {
         "requested_at": now,
@@ -123,7 +124,7 @@ def sweep(session: Session) -> int:
     now = clock.now()
     due = session.scalars(
         select(ReportFile.id).where(or_(
-            and_(ReportFile.status == PENDING, ReportFile.next_attempt_at <= now),
+            and_(ReportFile.status.in_((PENDING, LOCKED)), ReportFile.next_attempt_at <= now),
             and_(ReportFile.status == WRITING, ReportFile.lease_until < now),
         )).order_by(ReportFile.id)
     ).all()

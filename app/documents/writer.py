@@ -18,16 +18,33 @@ from app.core import clock
 from app.db import read_only
 from app.documents import snapshot, templates
 from app.documents.kinds import KINDS, REVIEW_DRAFT
-from app.documents.models import FAILED, PENDING, WRITING, WRITTEN, ReportFile, Review
+from app.documents.models import (
+    FAILED,
+    LOCKED,
+    PENDING,
+    WRITING,
+    WRITTEN,
+    ReportFile,
+    Review,
+)
 from app.documents.service import DEBOUNCE, MAX_WAIT, queue
 from app.outbox.runner import backoff, describe
-from graph.port import GraphError, TokenUnavailable
+from graph.port import GraphError, Locked, TokenUnavailable
 from reports import NotPublishable, TemplateError
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=6)
 MAX_ATTEMPTS = 12
+# A file open in Word: tried again after half the time waited so far (soon when someone
+# is only saving, every 15 minutes through an afternoon's editing), never giving up while
+# it stays open unless it has been a week: by then the report needs a person.
+LOCK_FIRST_RETRY = timedelta(minutes=1)
+LOCK_MAX_BACKOFF = timedelta(minutes=15)
+LOCK_PATIENCE = timedelta(days=7)
+OPEN_IN_WORD = ("Waiting: the file is open for editing in SharePoint (someone has it open "
+                "in Word), so it cannot be replaced yet. It is written as soon as they "
+                "close it.")
 
 
 def write(session: Session, report_id: int, *, graph_for_app, targets, org, settings) -> str:
@@ -59,6 +76,8 @@ def write(session: Session, report_id: int, *, graph_for_app, targets, org, sett
         content = KINDS[report.kind].build(snap, template, names)
         written = graph.upload_file(targets.reports_drive_id, report.folder, report.file_name,
                                     content, replace=True)
+    except Locked as error:
+        return _wait_for_lock(session, report, error)
     except GraphError as error:
         return _failed_attempt(session, report, error)
     except (TemplateError, templates.TemplateMissing, NotPublishable, TokenUnavailable) as error:
@@ -93,7 +112,8 @@ def _claim(session: Session, report_id: int) -> ReportFile | None:
     taken = session.execute(
         update(ReportFile).where(
             ReportFile.id == report_id,
-            or_(and_(ReportFile.status == PENDING, ReportFile.next_attempt_at <= now),
+            or_(and_(ReportFile.status.in_((PENDING, LOCKED)),
+                     ReportFile.next_attempt_at <= now),
                 and_(ReportFile.status == WRITING, ReportFile.lease_until < now)),
         ).values(status=WRITING, lease_until=now + LEASE, attempts=ReportFile.attempts + 1)
         .returning(ReportFile.id)
@@ -115,7 +135,7 @@ def _still_settling(report: ReportFile, now) -> bool:
 def _wait(session: Session, report: ReportFile, now) -> str:
     waiting_since = report.pending_since or report.requested_at
     due = min(report.requested_at + DEBOUNCE, waiting_since + MAX_WAIT)
-    report.status = PENDING
+    report.status = LOCKED if report.last_error == OPEN_IN_WORD else PENDING  # as it was
     report.attempts -= 1  # waiting is not a failed attempt
     report.lease_until = None
     report.next_attempt_at = due
@@ -138,6 +158,37 @@ def _failed_attempt(session: Session, report: ReportFile, error: GraphError) -> 
     session.commit()
     queue(report.id, delay=delay)
     return "retrying"
+
+
+def lock_backoff(waited: timedelta, retry_after: float | None = None) -> timedelta:
+    """How long to leave a file open in Word before trying again: half the time waited
+    so far, between LOCK_FIRST_RETRY and LOCK_MAX_BACKOFF, never sooner than Graph asked."""
+    delay = min(LOCK_MAX_BACKOFF, max(LOCK_FIRST_RETRY, waited / 2))
+    return max(delay, timedelta(seconds=retry_after or 0))
+
+
+def _wait_for_lock(session: Session, report: ReportFile, error: Locked) -> str:
+    """Someone has the file open: try again until they close it. Waiting is not a failed
+    attempt, so an afternoon in Word never uses up MAX_ATTEMPTS; only LOCK_PATIENCE of
+    being out of date ends it."""
+    session.rollback()
+    report = session.get(ReportFile, report.id)
+    now = clock.now()
+    waited = now - (report.pending_since or report.requested_at)
+    if waited >= LOCK_PATIENCE:
+        return _give_up(session, report, (
+            f"Not written: the file has been open for editing in SharePoint (in Word) for "
+            f"{waited.days} days, so it could not be replaced. Ask whoever has it open to "
+            "close it, then press Try again."))
+    delay = lock_backoff(waited, error.retry_after)
+    report.status = LOCKED
+    report.attempts -= 1
+    report.lease_until = None
+    report.next_attempt_at = now + delay
+    report.last_error = OPEN_IN_WORD
+    session.commit()
+    queue(report.id, delay=delay.total_seconds())
+    return "locked"
 
 
 def _give_up(session: Session, report: ReportFile, message: str) -> str:

@@ -34,7 +34,7 @@ from app.incidents.rules import (
     format_reference,
     normalise_service_name,
 )
-from app.m365 import plans
+from app.m365 import lifecycle, plans
 from app.m365.targets import Targets
 
 PAGE_SIZE = 25
@@ -276,6 +276,8 @@ def change_status(
     incident.updated_at = now
     if status == "resolved":
         _book_review(session, incident, actor)
+    if previous == "closed":  # open again: its archived Teams channel must take posts
+        lifecycle.on_reopened(session, incident, actor)
     reopened = previous == "resolved" and status != "closed"
     verb = "Reopened" if reopened else "Status changed"
     text = f"{verb}: {STATUS_BY_KEY[previous].label} → {STATUS_BY_KEY[status].label}"

@@ -19,6 +19,11 @@ def _trim(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def trimmed(text: str, limit: int = MAX_TEXT) -> bool:
+    """Whether `run` cuts this text short in a card."""
+    return len((text or "").strip()) > limit
+
+
 def run(text: str, **style) -> dict:
     return {"type": "TextRun", "text": _trim(text), **style}
 
@@ -92,16 +97,24 @@ def announcement(incident: dict, url: str) -> dict:
     return card(body, [open_url("Open in Incident Desk", url)])
 
 
-def update(incident: dict, phase_label: str, message: str, author: str, url: str) -> dict:
-    """A status update in the incident channel."""
+def update(incident: dict, phase_label: str, message: str, author: str, url: str,
+           full_url: str | None = None) -> dict:
+    """A status update in the incident channel. One longer than the card shows is cut
+    short, and the card says so and links to the whole update (`full_url`: its timeline
+    entry on the incident page), so nobody acts on half of it."""
     body = [
         rich(run(f"Update · {phase_label}", weight="Bolder",
                  color=severity_style(incident["major"]))),
         rich(run(message), spacing="Small"),
-        rich(run(f"{author} · {incident['reference']} · {incident['severity_label']}",
-                 isSubtle=True, size="Small"), spacing="Small"),
     ]
-    return card(body, [open_url("Open in Incident Desk", url)])
+    actions = [open_url("Open in Incident Desk", url)]
+    if trimmed(message):
+        body.append(rich(run("This update continues in Incident Desk: read the full update "
+                             "before acting on it.", weight="Bolder"), spacing="Small"))
+        actions.insert(0, open_url("Read the full update", full_url or url))
+    body.append(rich(run(f"{author} · {incident['reference']} · {incident['severity_label']}",
+                         isSubtle=True, size="Small"), spacing="Small"))
+    return card(body, actions)
 
 
 def summary_html(incident: dict) -> str:

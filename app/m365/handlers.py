@@ -30,6 +30,7 @@ from graph.port import (
     Mail,
     NotFound,
     Sender,
+    StillRunning,
     Unconfirmed,
 )
 
@@ -53,7 +54,7 @@ class CreateChannel:
         if not attempt.ambiguous:
             try:
                 return _channel_result(graph.create_channel(
-                    team, channel_name(day, p["title"]), p["description"],
+                    team, channel_name(day, p["title"], reference=reference), p["description"],
                     private_owner=owner))
             except Conflict:
                 pass  # someone else's channel has the name: find a free one below
@@ -66,7 +67,7 @@ class CreateChannel:
                 return False
             return existing is not None
 
-        name = channel_name(day, p["title"], taken=taken)
+        name = channel_name(day, p["title"], taken=taken, reference=reference)
         if found and found[-1].display_name.lower() == name.lower():
             return _channel_result(found[-1])
         return _channel_result(graph.create_channel(team, name, p["description"],
@@ -190,8 +191,8 @@ class AddChannelMember:
 
 
 class ReadChannel:
-    """Read the incident channel's messages (as the person who asked) for import.
-    Reading twice is harmless: copies are keyed by message id."""
+    """Read the incident channel's messages and their replies (as the person who asked)
+    for import. Reading twice is harmless: copies are keyed by message id."""
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         from itertools import islice
@@ -199,13 +200,15 @@ class ReadChannel:
         from app.m365.teams_import import MAX_MESSAGES
 
         p = attempt.delivery.payload
-        messages = islice(graph.channel_messages(p["team_id"], p["channel_id"],
-                                                 since=datetime.fromisoformat(p["since"])),
-                          MAX_MESSAGES)
+        posts = graph.channel_messages(p["team_id"], p["channel_id"],
+                                       since=datetime.fromisoformat(p["since"]),
+                                       with_replies=True)
+        threads = (m for post in posts for m in (post, *post.replies))
         return {"messages": [
             {"id": m.id, "html": m.html, "web_url": m.web_url, "sender": m.sender_name,
-             "created_at": m.created_at.isoformat() if m.created_at else None}
-            for m in messages]}
+             "created_at": m.created_at.isoformat() if m.created_at else None,
+             "reply_to_id": m.reply_to_id}
+            for m in islice(threads, MAX_MESSAGES)]}
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
         from app.m365.teams_import import store
@@ -214,7 +217,8 @@ class ReadChannel:
         found = [ChannelMessage(id=m["id"], html=m["html"], web_url=m["web_url"],
                                 sender_name=m["sender"],
                                 created_at=datetime.fromisoformat(m["created_at"])
-                                if m["created_at"] else None)
+                                if m["created_at"] else None,
+                                reply_to_id=m.get("reply_to_id"))
                  for m in result.get("messages", [])]
         new = store(session, delivery.incident_id, found)
         delivery.result = {"read": len(found), "new": new}  # the copies hold the text
@@ -237,9 +241,19 @@ class CreateEvent:
         return {"event_id": event.id, "web_url": event.web_url, "join_url": event.join_url}
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
-        _timeline(session, delivery, "review_meeting",
-                  "Post-incident review meeting booked in Outlook",
+        text = "Post-incident review meeting booked in Outlook"
+        if not result["join_url"]:
+            text += f" without a Teams link: {NO_TEAMS_LINK}"
+        _timeline(session, delivery, "review_meeting", text,
                   {"web_url": result["web_url"], "join_url": result["join_url"]})
+
+
+# An event asked for as a Teams meeting comes back without one when the organiser's
+# calendar does not offer Teams (its allowedOnlineMeetingProviders:
+# https://learn.microsoft.com/graph/outlook-calendar-online-meetings).
+NO_TEAMS_LINK = ("Outlook did not add a Teams meeting (the organiser's calendar may not "
+                 "allow Teams meetings). Open the meeting in Outlook and turn on Teams "
+                 "meeting, so that people can join online.")
 
 
 class CreateMeeting:
@@ -287,6 +301,67 @@ class SendMail:
         """Recorded on the timeline when the update was written."""
 
 
+class ArchiveChannel:
+    """A closed incident's channel becomes read-only (planned by app/m365/lifecycle.py),
+    as the app itself: ChannelSettings.ReadWrite.All is an application permission too,
+    so this needs nobody's sign-in. Archiving twice is harmless."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        try:
+            graph.archive_channel(p["team_id"], p["channel_id"])
+        except InvalidRequest:
+            if not _archived(graph, p):  # not "it is archived already"
+                raise
+        return _lifecycle_result(p)
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        _lifecycle_entry(session, delivery, "teams_channel_archived",
+                         f"Teams channel archived: {result['name']}")
+
+
+class UnarchiveChannel:
+    """A reopened incident's channel takes posts again. Teams unarchives after it has
+    answered (202 and an asynchronous operation), so this succeeds only once the channel
+    reads back unarchived: the posts that wait for it then find it open."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        try:
+            graph.unarchive_channel(p["team_id"], p["channel_id"])
+        except InvalidRequest:
+            if _archived(graph, p):  # not "it is unarchived already"
+                raise
+            return _lifecycle_result(p)
+        if _archived(graph, p):
+            raise StillRunning("Teams is still unarchiving the channel; checking again "
+                               "shortly.", status=202)
+        return _lifecycle_result(p)
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        _lifecycle_entry(session, delivery, "teams_channel_unarchived",
+                         f"Teams channel unarchived: {result['name']}")
+
+
+def _archived(graph: Graph, p: dict) -> bool:
+    """Whether the incident's channel reads back archived."""
+    return graph.get_channel(p["team_id"], p["channel_id"]).is_archived
+
+
+def _lifecycle_result(p: dict) -> dict:
+    # The channel as CreateChannel's result names it: posts may depend on an unarchive.
+    return {"team_id": p["team_id"], "channel_id": p["channel_id"], "name": p["name"],
+            "web_url": p.get("web_url", "")}
+
+
+def _lifecycle_entry(session: Session, delivery: Delivery, kind: str, text: str) -> None:
+    """One entry per delivery (a channel can be archived again after a reopening)."""
+    now = clock.now()
+    session.add(TimelineEntry(incident_id=delivery.incident_id, kind=kind, text=text,
+                              data={"delivery_id": delivery.id}, author_id=delivery.actor_id,
+                              occurred_at=now, created_at=now))
+
+
 def _timeline(session: Session, delivery: Delivery, kind: str, text: str, data: dict) -> None:
     already = session.scalar(
         select(TimelineEntry.id).where(TimelineEntry.incident_id == delivery.incident_id,
@@ -308,5 +383,7 @@ HANDLERS = {
     plans.ADD_MEMBER: AddTeamMember(),
     plans.READ_CHANNEL: ReadChannel(),
     plans.ADD_CHANNEL_MEMBER: AddChannelMember(),
+    plans.ARCHIVE_CHANNEL: ArchiveChannel(),
+    plans.UNARCHIVE_CHANNEL: UnarchiveChannel(),
     "mail.send": SendMail(),
 }

@@ -37,6 +37,8 @@ class ChannelMessageCopy(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"),
                                              index=True)
     message_id: Mapped[str] = mapped_column(String(100))
+    # A reply's post (its message id), so the reply is shown under it; None for a post.
+    reply_to_id: Mapped[str | None] = mapped_column(String(100))
     sender: Mapped[str] = mapped_column(String(200), default="")
     text: Mapped[str] = mapped_column(Text, default="")
     web_url: Mapped[str] = mapped_column(String(1000), default="")

@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.incidents.models import Incident
-from app.m365 import cards, plans
+from app.m365 import cards, lifecycle, plans
 from app.m365.targets import Targets
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
@@ -72,4 +71,6 @@ def meeting_body(url: str) -> str:
 
 
 def _channel(session: Session, incident: Incident) -> Delivery | None:
-    return session.scalar(select(Delivery).where(Delivery.key == f"{incident.reference}/channel"))
+    """What a card must wait for; None when there is no channel to post in, or it is
+    archived (an overdue action of a closed incident is then chased by email only)."""
+    return lifecycle.posting_prerequisite(session, incident, unless_archived=True)

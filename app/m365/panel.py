@@ -19,6 +19,8 @@ KIND_LABELS = {
     "teams.add_member": "Add to the Teams team",
     "teams.read_channel": "Read the channel's messages",
     "teams.add_channel_member": "Add to the private channel",
+    "teams.archive_channel": "Archive the Teams channel",
+    "teams.unarchive_channel": "Unarchive the Teams channel",
     "outlook.event": "Review meeting (Outlook)",
     "mail.send": "Email",
 }
@@ -35,6 +37,19 @@ class Panel:
             if delivery.kind == "teams.meeting" and delivery.status == DELIVERED:
                 return delivery.result.get("join_url")
         return None
+
+    @property
+    def channel_state(self) -> str:
+        """"archived" once archiving went through (and no unarchiving since), "unarchiving"
+        while a reopened incident's channel is being restored (still read-only), else ""."""
+        for delivery in reversed(self.deliveries):
+            if delivery.kind == "teams.unarchive_channel" and delivery.status != "cancelled":
+                if delivery.status == DELIVERED:
+                    return ""
+                return "archived" if delivery.status == FAILED else "unarchiving"
+            if delivery.kind == "teams.archive_channel" and delivery.status == DELIVERED:
+                return "archived"
+        return ""
 
     @property
     def failed(self) -> list[Delivery]:

@@ -23,6 +23,8 @@ WEBHOOK = "teams.webhook"
 ADD_MEMBER = "teams.add_member"
 READ_CHANNEL = "teams.read_channel"
 ADD_CHANNEL_MEMBER = "teams.add_channel_member"
+ARCHIVE_CHANNEL = "teams.archive_channel"  # planned by app/m365/lifecycle.py
+UNARCHIVE_CHANNEL = "teams.unarchive_channel"
 EVENT = "outlook.event"
 COMMAND_ROOM_HOURS = 8
 

@@ -17,6 +17,7 @@ SANDBOX_BROADCAST = "19:general@thread.tacv2"
 SANDBOX_SITE = "contacts-site"
 SANDBOX_LIST = "contacts"
 SANDBOX_DRIVE = "incident-reports"
+SANDBOX_SERVICE_ACCOUNT = "incident-desk@example.org"  # owns the sandbox's team
 
 _lock = threading.Lock()
 _servers: dict[tuple[int, str], object] = {}
@@ -30,6 +31,7 @@ def sandbox_defaults(_db_path: str) -> dict:
         "contacts_site_id": SANDBOX_SITE,
         "contacts_list_id": SANDBOX_LIST,
         "reports_drive_id": SANDBOX_DRIVE,
+        "service_account": SANDBOX_SERVICE_ACCOUNT,
     }
 
 
@@ -50,6 +52,18 @@ def state_for(db_path: str):
             seed_defaults(state)
             _states[key] = state
     return state
+
+
+def enrol(app, email: str) -> None:
+    """A dev sign-in in sandbox mode: the person joins the sandbox tenant's incidents team,
+    as an administrator following the README would have made them a member."""
+    state = state_for(app.extensions["settings"].graph_sandbox_db)
+    team = app.extensions["targets"].team_id
+    if team:
+        with state.read() as tx:
+            member = tx.get("member", f"{team}/{email.lower()}")
+        if member is None:
+            state.add_team_member(team, email)
 
 
 def sandbox_for(app):

@@ -2,8 +2,10 @@
 
 Reading is outbox work like any other (it needs the person's Teams token and may be
 throttled): a "read channel" delivery fetches the messages into `channel_messages`; a
-person then picks which belong on the timeline. Each message is imported at most once,
-at the time it was posted, as a scribe-log event naming who wrote it.
+person then picks which belong on the timeline. Replies, where most of a channel's
+conversation happens, are read with their posts and offered under them. Each message is
+imported at most once, at the time it was posted, as a scribe-log event naming who wrote
+it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from app.outbox import service as outbox
 from app.outbox.models import Delivery
 from graph.port import ChannelMessage
 
-MAX_MESSAGES = 500  # per read: far more than an incident channel holds in a day
+MAX_MESSAGES = 1000  # posts and replies per read: more than an incident channel holds in a day
 TEXT_MAX = 5000
 LOOK_BACK = timedelta(minutes=30)  # talk that started before the incident was declared
 _TAG = re.compile(r"<[^>]+>")
@@ -62,6 +64,7 @@ def store(session: Session, incident_id: int, messages: Iterable[ChannelMessage]
     """Keep messages not seen before; returns how many were new."""
     insert = insert_for(session)
     rows = [{"incident_id": incident_id, "message_id": m.id[:100],
+             "reply_to_id": m.reply_to_id[:100] if m.reply_to_id else None,
              "sender": (m.sender_name or "Someone")[:200], "text": plain(m.html),
              "web_url": (m.web_url or "")[:1000], "sent_at": m.created_at or clock.now(),
              "fetched_at": clock.now()}
@@ -77,8 +80,21 @@ def store(session: Session, incident_id: int, messages: Iterable[ChannelMessage]
 
 
 def copies(session: Session, incident: Incident) -> list[ChannelMessageCopy]:
-    return list(session.scalars(select(ChannelMessageCopy).where(
-        ChannelMessageCopy.incident_id == incident.id).order_by(ChannelMessageCopy.sent_at)))
+    """Posts in the order they were posted, each followed by its replies (as Teams shows
+    a thread); a reply whose post was not read stands at its own time."""
+    rows = list(session.scalars(select(ChannelMessageCopy).where(
+        ChannelMessageCopy.incident_id == incident.id).order_by(ChannelMessageCopy.sent_at,
+                                                                ChannelMessageCopy.id)))
+    posts = {row.message_id for row in rows if row.reply_to_id is None}
+    replies: dict[str, list[ChannelMessageCopy]] = {}
+    for row in rows:
+        if row.reply_to_id in posts:
+            replies.setdefault(row.reply_to_id, []).append(row)
+    threaded = []
+    for row in rows:
+        if row.reply_to_id not in posts:
+            threaded += [row, *replies.get(row.message_id, [])]
+    return threaded
 
 
 def import_messages(session: Session, actor, incident: Incident, ids: Iterable[int]) -> int:
@@ -94,11 +110,12 @@ def import_messages(session: Session, actor, incident: Incident, ids: Iterable[i
     now = clock.now()
     try:
         for copy in chosen:
+            said = "replied in Teams" if copy.reply_to_id else "in Teams"
             entry = TimelineEntry(
                 incident_id=incident.id, kind="teams_message", entry_type="event",
-                text=f"{copy.sender} in Teams: {copy.text}",
-                data={"message_id": copy.message_id, "web_url": copy.web_url,
-                      "imported_by": actor.name},
+                text=f"{copy.sender} {said}: {copy.text}",
+                data={"message_id": copy.message_id, "reply_to_id": copy.reply_to_id,
+                      "web_url": copy.web_url, "imported_by": actor.name},
                 author=actor, occurred_at=copy.sent_at, created_at=now)
             session.add(entry)
             session.flush()

@@ -69,10 +69,8 @@ class UpdateForm(FlaskForm):
     submit = SubmitField("Send update", widget=GovSubmitInput())
 
     def set_contacts(self, suggested) -> None:
-        self.contacts.choices = {
-            c.id: f"{c.name} ({c.role or 'no role'}{', ' + c.service if c.service else ''})"
-            for c in suggested
-        }
+        """One box per person (app.contacts.service.Person), however many rows name them."""
+        self.contacts.choices = {p.id: f"{p.name} ({p.summary})" for p in suggested}
 
     def addresses(self) -> list[str]:
         return [a.strip() for a in re.split(r"[\r\n,;]+", self.extra_recipients.data or "")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core import clock
@@ -17,6 +16,7 @@ from app.core.org import OrgSettings
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.rules import RuleError
 from app.m365 import cards, plans
+from app.m365.lifecycle import posting_prerequisite
 from app.m365.targets import Targets
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
@@ -89,12 +89,16 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
         label = PHASE_LABELS[phase]
         url = targets.incident_url(incident.reference)
         key = f"{incident.reference}/update/{update.id}"
-        if to_channel:
+        entry = _timeline_entry(update, actor, label, message, people, to_channel, publish)
+        session.add(entry)
+        session.flush()
+        if to_channel:  # a card cuts a long update short: it links to the whole of it
+            card = cards.update(facts, label, message, actor.name, url,
+                                full_url=f"{url}?timeline=all#entry-{entry.id}")
             outbox.add(session, key=f"{key}/teams", kind=plans.POST, incident=incident,
                        actor=actor, depends_on=_channel_delivery(session, incident),
                        payload={"channel": "incident", "html": cards.summary_html(facts),
-                                "card": cards.update(facts, label, message, actor.name, url),
-                                "label": f"Update ({label.lower()}) to Teams"})
+                                "card": card, "label": f"Update ({label.lower()}) to Teams"})
         html = mail.body(facts, label, message, actor.name, url)
         # Each message also goes To the sender, so a batch leaves room for it.
         batches = mail.chunks(people, MAX_MAIL_RECIPIENTS - 1)
@@ -106,15 +110,6 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
                                 "html": html, "to": [targets.mail_from or actor.email],
                                 "bcc": batch,
                                 "label": f"Update email to {_people(len(batch))}{part}"})
-        where = (["the Teams channel"] if to_channel else []) + (
-            [f"{_people(len(people))} by email"] if people else []) + (
-            ["the status page"] if publish else [])
-        session.add(TimelineEntry(
-            incident_id=incident.id, kind="status_update",
-            text=f"Update sent ({label.lower()}) to {' and '.join(where)}: {message}",
-            data={"update_id": update.id, "phase": phase, "recipients": len(people),
-                  "to_channel": to_channel, "public": publish},
-            author=actor, occurred_at=now, created_at=now))
         session.commit()
     except Exception:
         session.rollback()
@@ -122,9 +117,23 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
     return update
 
 
+def _timeline_entry(update: StatusUpdate, actor, label: str, message: str,
+                    people: list[str], to_channel: bool, publish: bool) -> TimelineEntry:
+    """The update on the timeline, whole: where a Teams card's "full update" link goes."""
+    where = (["the Teams channel"] if to_channel else []) + (
+        [f"{_people(len(people))} by email"] if people else []) + (
+        ["the status page"] if publish else [])
+    return TimelineEntry(
+        incident_id=update.incident_id, kind="status_update",
+        text=f"Update sent ({label.lower()}) to {' and '.join(where)}: {message}",
+        data={"update_id": update.id, "phase": update.phase, "recipients": len(people),
+              "to_channel": to_channel, "public": publish},
+        author=actor, occurred_at=update.created_at, created_at=update.created_at)
+
+
 def _people(count: int) -> str:
     return f"{count:,} {'person' if count == 1 else 'people'}"
 
 
 def _channel_delivery(session: Session, incident: Incident) -> Delivery | None:
-    return session.scalar(select(Delivery).where(Delivery.key == f"{incident.reference}/channel"))
+    return posting_prerequisite(session, incident)  # the channel, or its unarchiving

@@ -1,8 +1,11 @@
 """The sandbox as a plain werkzeug WSGI app: Graph v1.0 routes, auth, faults, a request
 log, and the `/_sandbox/` controls.
 
-- Every `/v1.0` request needs `Authorization: Bearer <anything non-empty>` (else 401
-  InvalidAuthenticationToken "Access token is empty."); the token string is the actor.
+- Every `/v1.0` request needs a bearer token the sandbox's Entra issued (graph/sandbox/
+  auth.py: 401 without one), holding a permission the route's Microsoft reference page
+  lists for it (`@requires` on the route: 403 without); the token names the actor.
+- Entra's discovery, authorize and token endpoints (graph/sandbox/entra.py) answer on
+  every listener; MSAL uses the TLS one.
 - An unknown `/v1.0` path: 400 BadRequest "Resource not found for the segment '...'"; a
   known path with the wrong method: 405.
 - Faults and latency apply to `/v1.0`, upload and Workflows webhook URLs only; every such
@@ -23,16 +26,27 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from graph.sandbox import (
+    access,
+    entra,
     routes_calendar,
+    routes_channel_archive,
     routes_drives,
     routes_mail,
     routes_sites,
     routes_teams,
     routes_workflows,
 )
+from graph.sandbox.auth import principal_of, requirement_of, signing_key
 from graph.sandbox.faults import Faults
 from graph.sandbox.state import SandboxState
-from graph.sandbox.wire import ApiError, Ctx, clock_of, error_body, iso, json_response
+from graph.sandbox.wire import (
+    ApiError,
+    Ctx,
+    clock_of,
+    error_body,
+    iso,
+    json_response,
+)
 
 log = logging.getLogger("graph.sandbox")
 
@@ -55,14 +69,17 @@ class SandboxApp:
             Rule("/_sandbox/requests", endpoint=self.control_requests, methods=["GET"]),
             Rule("/_sandbox/reset", endpoint=self.control_reset, methods=["POST"]),
             Rule("/_sandbox/faults", endpoint=self.control_faults, methods=["GET", "POST"]),
+            Rule("/_sandbox/token", endpoint=self.control_token, methods=["POST"]),
         ]
         graph_rules = [rule for module in (routes_teams, routes_mail, routes_calendar,
-                                           routes_sites, routes_drives)
+                                           routes_sites, routes_drives,
+                                           routes_channel_archive)
                        for rule in module.rules()]
         self.url_map = Map(
             _tag(graph_rules, "graph") + _tag(routes_drives.upload_rules(), "upload")
             + _tag(routes_drives.download_rules(), "download")
-            + _tag(routes_workflows.rules(), "webhook") + _tag(controls, "control"),
+            + _tag(routes_workflows.rules(), "webhook") + _tag(controls, "control")
+            + _tag(entra.rules(), "entra"),
             strict_slashes=False, redirect_defaults=False, merge_slashes=False)
 
     def __call__(self, environ, start_response):
@@ -105,20 +122,23 @@ class SandboxApp:
                                                   "the request target.")
         if kind == "control" and failure is None:
             return func(request)
-        actor = ""
-        if kind == "graph":
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            actor = token.strip() if scheme.lower() == "bearer" else ""
-            if not actor:
-                failure = ApiError(401, "InvalidAuthenticationToken", "Access token is empty.")
+        if kind == "entra" and failure is None:
+            return func(request, self.state, **args)
+        principal = None
+        if kind == "graph" and failure is None:
+            try:
+                principal = self._authorise(request, func, args)
+            except ApiError as error:
+                failure = error
+        actor = principal.actor if principal is not None else ""
         fault = None
         if failure is None and kind in ("graph", "upload", "webhook"):
             fault = self.faults.pick(request.method, request.full_path.rstrip("?"))
             if self.faults.latency:
                 time.sleep(self.faults.latency)
         try:
-            response = self._respond(request, func, args, actor, request_id, fault, failure)
+            response = self._respond(request, func, args, principal, request_id, fault,
+                                     failure)
         except _Dropped:
             self._log(request, kind, 0, actor, started, fault, request_id)
             raise
@@ -128,8 +148,27 @@ class SandboxApp:
         self._log(request, kind, response.status_code, actor, started, fault, request_id)
         return response
 
-    def _respond(self, request, func, args, actor, request_id, fault, failure) -> Response:
-        ctx = Ctx(request, self.state, actor, request_id)
+    def _authorise(self, request: Request, func, args: dict):
+        """The caller, if their token is the sandbox's and holds what the route needs."""
+        with self.state.read() as tx:
+            key = signing_key(tx) if tx.get("signing_key", "current") else ""
+        if not key:
+            with self.state.tx() as tx:
+                key = signing_key(tx)
+        # Tokens live in real time, whatever a test's clock says: MSAL checks them so.
+        principal = principal_of(request.headers.get("Authorization", ""), key)
+        requirement = requirement_of(func, request.method)
+        if requirement is None:  # a sandbox bug: every Graph route names its permissions
+            raise ApiError(500, "generalException", f"The sandbox route {func.__name__} "
+                                                    "declares no permissions.")
+        with self.state.read() as tx:
+            access.authorise(tx, principal, requirement, request.method, args)
+        return principal
+
+    def _respond(self, request, func, args, principal, request_id, fault, failure
+                 ) -> Response:
+        ctx = Ctx(request, self.state, principal.actor if principal else "", request_id)
+        ctx.principal = principal
         if failure is not None:
             return self._error(request, failure, request_id)
         if fault in ("429", "503", "504"):
@@ -196,6 +235,26 @@ class SandboxApp:
 
             seed_defaults(self.state)
         return json_response({"reset": True, "seeded": seed})
+
+    def control_token(self, request: Request) -> Response:
+        """The sandbox's dev sign-in: the access token its Entra would issue once `upn`
+        signed in through the app (`client_id`, or the only registration), with the
+        scopes an administrator consented; with `app`, the app's own (client
+        credentials). The person joins the directory; nothing else (team membership,
+        mailboxes) is granted."""
+        body = _control_body(request)
+        upn = str(body.get("upn") or "").strip()
+        if not body.get("app") and "@" not in upn:
+            return json_response(error_body("BadRequest", "upn (or app) is required.",
+                                            str(uuid.uuid4())), 400)
+        try:
+            token = (self.state.app_token(body.get("client_id")) if body.get("app")
+                     else self.state.token_for(upn, body.get("client_id")))
+        except ValueError as exc:
+            return json_response(error_body("BadRequest", str(exc), str(uuid.uuid4())), 400)
+        lifetime = self.state.limits().token_lifetime
+        return json_response({"access_token": token, "token_type": "Bearer",
+                              "expires_in": int(lifetime)})
 
     def control_faults(self, request: Request) -> Response:
         if request.method == "POST":

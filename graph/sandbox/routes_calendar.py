@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from werkzeug.routing import Rule
 
+from graph.sandbox import permissions
 from graph.sandbox.routes_mail import mailbox, param
 from graph.sandbox.wire import (
     TENANT_ID,
@@ -67,6 +68,7 @@ def _attendees(body: dict) -> list[dict]:
     return attendees
 
 
+@permissions.requires(permissions.CREATE_EVENT)
 def create_event(ctx: Ctx, user: str | None = None):
     body = ctx.body()
     start, start_json = _when(body, "start")
@@ -125,6 +127,7 @@ def _join_url(key: str) -> str:
             f"?context=%7b%22Tid%22%3a%22{TENANT_ID}%22%7d")
 
 
+@permissions.requires(permissions.CREATE_OR_GET_MEETING)
 def create_or_get_meeting(ctx: Ctx, user: str | None = None):
     body = ctx.body()
     external_id = param(body, "externalId")

@@ -11,6 +11,8 @@
   not start where the last ended: 416 invalidRange ("Uploaded fragment overlaps with
   existing data." / "Uploaded fragment is out of order."). An unknown or finished session:
   404 itemNotFound.
+- A file open for editing (`graph.sandbox.locks.lock_file`): PUT content and the last
+  fragment of an upload session answer 423 notAllowed (inner code resourceLocked).
 - `GET .../content`: 302 Found to a pre-authenticated download URL on this server (as
   Graph does); kiota's RedirectHandler and `requests` follow it.
 """
@@ -26,7 +28,8 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from graph.port import SIMPLE_UPLOAD_LIMIT
-from graph.sandbox import shapes
+from graph.sandbox import permissions, shapes
+from graph.sandbox.locks import refuse_if_locked
 from graph.sandbox.state import file_key, store_file
 from graph.sandbox.wire import (
     ApiError,
@@ -119,6 +122,8 @@ def _place(tx, drive: str, path: str, behaviour: str) -> str:
     return _free_name(tx, drive, path) if behaviour == "rename" else path
 
 
+@permissions.requires(permissions.READ_DRIVE_ITEM)
+@permissions.requires(permissions.WRITE_DRIVE_ITEM, methods=("PUT", "POST", "DELETE", "PATCH"))
 def drive_item(ctx: Ctx, drive: str, rest: str):
     """Every /drives/{drive}/... request: parse the address, then act."""
     kind, target, action = _address(rest)
@@ -156,6 +161,7 @@ def _put_content(ctx: Ctx, drive: str, kind: str, target: str):
             path = _place(tx, drive, target, behaviour)
         else:
             raise ApiError(400, "invalidRequest", "Cannot write content to a folder.")
+        refuse_if_locked(tx, drive, path)  # 423 while open in Word: graph/sandbox/locks.py
         record, created = store_file(tx, drive, path, data, None, via="simple",
                                      actor=ctx.actor)
     return json_response(public(ctx, record), 201 if created else 200)
@@ -260,6 +266,8 @@ def upload_fragment(ctx: Ctx, session_id: str):
         content = b"".join(tx.blobs(f"upload:{session_id}:"))
         drive = session["drive_id"]
         path = _place(tx, drive, session["path"], session["behaviour"])
+        refuse_if_locked(tx, drive, path)  # the session stays: the last fragment can be
+        # sent again once the file is closed (https://learn.microsoft.com/graph/errors)
         record, created = store_file(tx, drive, path, content, None, via="session",
                                      actor=session["actor"])
         tx.delete("upload", session_id)
@@ -290,6 +298,7 @@ def download(ctx: Ctx, drive: str, path: str):
     return Response(data, status=200, content_type=record["mimeType"])
 
 
+@permissions.requires(permissions.GET_DRIVE)
 def get_drive(ctx: Ctx, drive: str):
     with ctx.state.read() as tx:
         return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#drives/$entity",

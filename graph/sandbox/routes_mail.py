@@ -22,6 +22,7 @@ import uuid
 from werkzeug.routing import Rule
 
 from graph.port import MAX_MAIL_RECIPIENTS
+from graph.sandbox import permissions
 from graph.sandbox.wire import (
     ApiError,
     Ctx,
@@ -31,7 +32,6 @@ from graph.sandbox.wire import (
     json_response,
     list_field,
     text_field,
-    user_id,
 )
 
 ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -131,6 +131,7 @@ def _new_id() -> str:
     return f"AAMkAG{uuid.uuid4().hex}{uuid.uuid4().hex[:16]}="
 
 
+@permissions.requires(permissions.SEND_MAIL)
 def send_mail(ctx: Ctx, user: str | None = None):
     body = ctx.body()
     record = parse_message(param(body, "message"))
@@ -147,6 +148,7 @@ def send_mail(ctx: Ctx, user: str | None = None):
     return empty_response(202)
 
 
+@permissions.requires(permissions.CREATE_DRAFT)
 def create_draft(ctx: Ctx, user: str | None = None):
     record = parse_message(ctx.body())
     box = mailbox(ctx, user)
@@ -158,6 +160,7 @@ def create_draft(ctx: Ctx, user: str | None = None):
     return json_response(_message_json(ctx, draft_id, box, record, True, created), 201)
 
 
+@permissions.requires(permissions.SEND_DRAFT)
 def send_draft(ctx: Ctx, message: str, user: str | None = None):
     box = mailbox(ctx, user)
     with ctx.state.tx() as tx:
@@ -176,16 +179,17 @@ def send_draft(ctx: Ctx, message: str, user: str | None = None):
     return empty_response(202)
 
 
+@permissions.requires(permissions.GET_ME)
 def me(ctx: Ctx):
-    actor = ctx.actor
-    mail = actor if "@" in actor else None
-    name = actor.split("@")[0]
+    """The signed-in person, as the directory knows them."""
+    who = ctx.principal
+    upn = who.upn or ""
     return json_response({
         "@odata.context": f"{ctx.graph_url}/$metadata#users/$entity",
-        "id": user_id(actor), "displayName": actor, "userPrincipalName": mail or actor,
-        "mail": mail, "givenName": name, "surname": None, "jobTitle": None,
-        "businessPhones": [], "mobilePhone": None, "officeLocation": None,
-        "preferredLanguage": "en-GB"})
+        "id": who.user_id, "displayName": who.name or upn, "userPrincipalName": upn,
+        "mail": upn if "@" in upn else None, "givenName": (who.name or upn).split(" ")[0],
+        "surname": None, "jobTitle": None, "businessPhones": [], "mobilePhone": None,
+        "officeLocation": None, "preferredLanguage": "en-GB"})
 
 
 def rules() -> list[Rule]:

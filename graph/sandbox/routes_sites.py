@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, quote
 
 from werkzeug.routing import Rule
 
+from graph.sandbox import permissions
 from graph.sandbox.wire import (
     ApiError,
     Ctx,
@@ -65,17 +66,20 @@ def _shape(item: dict, expand: bool, only: list[str] | None) -> dict:
     return shaped
 
 
+@permissions.requires(permissions.GET_SITE)
 def get_site(ctx: Ctx, site: str):
     with ctx.state.read() as tx:
         return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#sites/$entity",
                               **_site(tx, site)})
 
 
+@permissions.requires(permissions.READ_LIST)
 def get_list(ctx: Ctx, site: str, list_id: str):
     with ctx.state.read() as tx:
         return json_response(_list(tx, site, list_id))
 
 
+@permissions.requires(permissions.READ_LIST_ITEMS)
 def list_items(ctx: Ctx, site: str, list_id: str):
     expand, only = _expansion(ctx)
     top = ctx.top(PAGE, MAX_PAGE, strict=False)
@@ -103,6 +107,7 @@ def list_items(ctx: Ctx, site: str, list_id: str):
     return json_response(result)
 
 
+@permissions.requires(permissions.READ_LIST_ITEMS)
 def get_item(ctx: Ctx, site: str, list_id: str, item: str):
     expand, only = _expansion(ctx)
     with ctx.state.read() as tx:

@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from urllib.parse import quote
 
 from werkzeug.routing import Rule
 
 from graph.port import CARD_CONTENT_TYPE, ILLEGAL_CHANNEL_CHARACTERS, MAX_CHANNEL_NAME
-from graph.sandbox import shapes
+from graph.sandbox import directory, permissions, shapes, teams_access
+from graph.sandbox.limits import TenantLimits
+from graph.sandbox.routes_channel_archive import refuse_if_archived
 from graph.sandbox.wire import (
     TENANT_ID,
     ApiError,
@@ -49,6 +52,7 @@ from graph.sandbox.wire import (
     item_body,
     json_response,
     list_field,
+    parse_iso,
     text_field,
     utc_now,
 )
@@ -79,8 +83,43 @@ def _channel(tx, team: str, channel: str) -> dict:
     return found
 
 
-def _member_of_team(tx, team: str, user: str) -> dict | None:
-    return tx.get("member", f"{team}/{user.lower()}")
+def _upn(tx, ref: str) -> str:
+    """The directory's UPN for an object id or UPN in a request (unknown: 404, as Graph
+    answers for a user that does not exist)."""
+    return directory.user_or_404(tx, ref)["userPrincipalName"]
+
+
+def listed(channel: dict) -> bool:
+    """Whether a list shows the channel yet: a new one may be missing for a moment."""
+    lag = channel.get("listed_after")
+    return lag is None or parse_iso(lag) <= utc_now()
+
+
+def _selected(channel: dict, select: str | None) -> dict:
+    """$select=id,displayName,... (the docs advise it when listing channels)."""
+    internal = {k: v for k, v in channel.items() if k in ("listed_after",)}
+    public = {k: v for k, v in channel.items() if k not in internal}
+    if not select:
+        return public
+    wanted = {name.strip() for name in select.split(",") if name.strip()}
+    return {k: v for k, v in public.items() if k in wanted or k.startswith("@")}
+
+
+def _check_room_and_name(tx, team: str, name: str) -> None:
+    """A name is taken by any channel of the team, deleted ones included for 30 days;
+    the team holds at most `channels_per_team` channels, deleted ones included."""
+    limits = TenantLimits.from_doc(tx.get("tenant", "limits"))
+    horizon = utc_now() - timedelta(days=limits.deleted_channel_days)
+    deleted = [c for c in tx.bodies("deleted_channel", scope=team)
+               if parse_iso(c["deletedDateTime"]) > horizon]
+    every = tx.bodies("channel", scope=team) + deleted
+    if any(c["displayName"].lower() == name.lower() for c in every):
+        raise ApiError(400, "NameAlreadyExists",
+                       "Channel name already existed, please use other name.")
+    if len(every) >= limits.channels_per_team:
+        raise ApiError(400, "BadRequest", f"The team has reached its limit of "
+                       f"{limits.channels_per_team} channels, which counts channels deleted "
+                       f"in the last {limits.deleted_channel_days} days.")
 
 
 def _conversation_member(body, roles_allowed: tuple[str, ...],
@@ -106,7 +145,9 @@ def _conversation_member(body, roles_allowed: tuple[str, ...],
 
 
 def _member_body(key_scope: str, user: str, roles: list[str], actor: str,
-                 existing: dict | None) -> dict:
+                 existing: dict | None, settled: bool = False) -> dict:
+    """`settled`: visible at once (set up by an administrator, or the channel's creator),
+    not after the propagation delay."""
     return {
         "@odata.type": MEMBER_TYPE,
         "id": existing["id"] if existing else encode_token(f"{key_scope}#{user}"),
@@ -115,7 +156,8 @@ def _member_body(key_scope: str, user: str, roles: list[str], actor: str,
         "userId": user, "email": user if "@" in user else None,
         "tenantId": TENANT_ID,
         "user": user, "added_by": actor,
-        "added_at": existing["added_at"] if existing else iso()}
+        "added_at": existing["added_at"] if existing else (
+            "2000-01-01T00:00:00.000Z" if settled else iso())}
 
 
 def _public(member: dict) -> dict:
@@ -136,12 +178,14 @@ def name_problem(name: str) -> str | None:
 # ---- teams and channels -------------------------------------------------------------------
 
 
+@permissions.requires(permissions.GET_TEAM)
 def get_team(ctx: Ctx, team: str):
     with ctx.state.read() as tx:
         return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#teams/$entity",
                               **_team(tx, team)})
 
 
+@permissions.requires(permissions.LIST_CHANNELS)
 def list_channels(ctx: Ctx, team: str):
     wanted = ctx.arg("$filter")
     name = None
@@ -152,7 +196,9 @@ def list_channels(ctx: Ctx, team: str):
         name = match.group(1).replace("''", "'")
     with ctx.state.read() as tx:
         _team(tx, team)
-        channels = tx.bodies("channel", scope=team)
+        channels = [c for c in tx.bodies("channel", scope=team)
+                    if teams_access.may_see(tx, c, ctx.principal) and listed(c)]
+    channels = [_selected(c, ctx.arg("$select")) for c in channels]
     if name is not None:
         channels = [c for c in channels if c["displayName"].lower() == name.lower()]
     return json_response({
@@ -160,6 +206,7 @@ def list_channels(ctx: Ctx, team: str):
         "@odata.count": len(channels), "value": channels})
 
 
+@permissions.requires(permissions.CREATE_CHANNEL)
 def create_channel(ctx: Ctx, team: str):
     body = ctx.body()
     name = text_field(body, "displayName")
@@ -172,6 +219,7 @@ def create_channel(ctx: Ctx, team: str):
     problem = name_problem(name)
     with ctx.state.tx() as tx:
         _team(tx, team)  # an unknown team is a 404 whatever the name
+        teams_access.require_member(tx, team, ctx.principal)
         if problem:
             raise ApiError(400, "BadRequest", problem)
         members = [_conversation_member(m, ("owner",), type_required=True)
@@ -188,30 +236,36 @@ def create_channel(ctx: Ctx, team: str):
                                "specified: members must include at least one member with "
                                "roles ['owner'].")
             for user, _roles in members:
-                if _member_of_team(tx, team, user) is None:
+                if teams_access.team_member(tx, team, _upn(tx, user)) is None:
                     raise ApiError(400, "BadRequest", f"User {user} is not part of team "
                                                       f"{team}.")
-        if any(c["displayName"].lower() == name.lower()
-               for c in tx.bodies("channel", scope=team)):
-            raise ApiError(400, "NameAlreadyExists",
-                           "Channel name already existed, please use other name.")
+        _check_room_and_name(tx, team, name)
         channel_id = shapes.new_channel_id()
+        lag = TenantLimits.from_doc(tx.get("tenant", "limits")).channel_list_lag
         channel = tx.put("channel", channel_id,
-                         shapes.channel(team, channel_id, name, description, kind), scope=team)
+                         {**shapes.channel(team, channel_id, name, description, kind),
+                          "listed_after": iso(utc_now() + timedelta(seconds=lag))},
+                         scope=team)
+        channel = _selected(channel, None)
         for user, roles in members:
-            key = f"{channel_id}/{user.lower()}"
+            upn = _upn(tx, user)
+            key = f"{channel_id}/{upn}"
             tx.put("channel_member", key,
-                   _member_body(channel_id, user, roles, ctx.actor, tx.get("channel_member",
-                                                                          key)),
+                   _member_body(channel_id, upn, roles, ctx.actor,
+                                tx.get("channel_member", key), settled=True),
                    scope=channel_id)
     return json_response({
         "@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/channels/$entity",
         **channel}, 201)
 
 
+@permissions.requires(permissions.GET_CHANNEL)
 def get_channel(ctx: Ctx, team: str, channel: str):
     with ctx.state.read() as tx:
         found = _channel(tx, team, channel)
+        if not teams_access.may_see(tx, found, ctx.principal):
+            raise ApiError(404, "NotFound", f"Channel {channel} was not found in team {team}.")
+    found = _selected(found, ctx.arg("$select"))
     return json_response({
         "@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/channels/$entity",
         **found})
@@ -265,7 +319,10 @@ def _post(ctx: Ctx, team: str, channel: str, reply_to: str | None):
     if size > MAX_MESSAGE_BYTES:
         raise ApiError(413, "RequestEntityTooLarge", "Request Entity too large.")
     with ctx.state.tx() as tx:
-        _channel(tx, team, channel)
+        found = _channel(tx, team, channel)
+        teams_access.refuse_app_posts(ctx.principal)
+        teams_access.require_channel_access(tx, team, found, ctx.principal)
+        refuse_if_archived(found)
         if reply_to is not None:
             parent = tx.get("message", reply_to)
             if parent is None or parent["channelIdentity"]["channelId"] != channel \
@@ -296,8 +353,38 @@ def _post(ctx: Ctx, team: str, channel: str, reply_to: str | None):
                           **message}, 201)
 
 
+EXPANDED_REPLIES = 1000  # per message with $expand=replies; the rest behind a nextLink
+
+
+def _expands_replies(ctx: Ctx) -> bool:
+    """`$expand=replies`, the one expansion Graph documents for channel messages
+    (https://learn.microsoft.com/graph/api/channel-list-messages); any other: 400."""
+    wanted = (ctx.arg("$expand") or "").strip()
+    if wanted and wanted.lower() != "replies":
+        raise ApiError(400, "BadRequest", "Parsing OData Select and Expand failed: Could "
+                       f"not find a property named '{wanted}' on type "
+                       "'microsoft.graph.chatMessage'.")
+    return bool(wanted)
+
+
+def _with_replies(tx, message: dict, path: str) -> dict:
+    """The message with up to EXPANDED_REPLIES replies (newest first, as List replies
+    gives them) and, past that, `replies@odata.nextLink` to the List replies route
+    (channel-list-messages: "By default, the response can contain up to 1,000 replies.
+    ... use the returned replies@odata.nextLink request URL to get the next page")."""
+    rows = tx.select("message", scope=message["channelIdentity"]["channelId"],
+                     parent=message["id"], newest_first=True, limit=EXPANDED_REPLIES + 1)
+    expanded = {**message, "replies": [body for _seq, body in rows[:EXPANDED_REPLIES]]}
+    if len(rows) > EXPANDED_REPLIES:
+        last = encode_token(str(rows[EXPANDED_REPLIES - 1][0]))
+        expanded["replies@odata.nextLink"] = (f"{path}/{message['id']}/replies?$top="
+                                              f"{MESSAGES_MAX_PAGE}&$skiptoken={last}")
+    return expanded
+
+
 def _list(ctx: Ctx, team: str, channel: str, parent: str = ""):
     top = ctx.top(MESSAGES_PAGE, MESSAGES_MAX_PAGE, strict=True)
+    expand = _expands_replies(ctx)
     token = ctx.arg("$skiptoken")
     before = None
     if token:
@@ -306,31 +393,37 @@ def _list(ctx: Ctx, team: str, channel: str, parent: str = ""):
         except ValueError as exc:
             raise ApiError(400, "BadRequest", "The $skiptoken is not valid.") from exc
     with ctx.state.read() as tx:
-        _channel(tx, team, channel)
+        teams_access.require_channel_access(tx, team, _channel(tx, team, channel),
+                                            ctx.principal)
         if parent and tx.get("message", parent) is None:
             raise ApiError(404, "NotFound", f"Message {parent} was not found.")
         rows = tx.select("message", scope=channel, parent=parent, seq_before=before,
                          newest_first=True, limit=top + 1)
-    path = f"{ctx.graph_url}/teams/{quote(team)}/channels/{quote(channel, safe=':@')}/messages"
-    if parent:
-        path += f"/{parent}/replies"
-    page = [body for _seq, body in rows[:top]]
+        messages = f"{ctx.graph_url}/teams/{quote(team)}/channels/" \
+                   f"{quote(channel, safe=':@')}/messages"
+        page = [_with_replies(tx, body, messages) if expand else body
+                for _seq, body in rows[:top]]
+    path = f"{messages}/{parent}/replies" if parent else messages
     result = {"@odata.context": f"{ctx.graph_url}/$metadata#Collection(chatMessage)",
               "@odata.count": len(page), "value": page}
     if len(rows) > top:
         result["@odata.nextLink"] = f"{path}?$top={top}&$skiptoken=" \
-                                    f"{encode_token(str(rows[top - 1][0]))}"
+                                    f"{encode_token(str(rows[top - 1][0]))}" \
+                                    + ("&$expand=replies" if expand else "")
     return json_response(result)
 
 
+@permissions.requires(permissions.POST_MESSAGE)
 def post_message(ctx: Ctx, team: str, channel: str):
     return _post(ctx, team, channel, None)
 
 
+@permissions.requires(permissions.READ_MESSAGES)
 def list_messages(ctx: Ctx, team: str, channel: str):
     return _list(ctx, team, channel)
 
 
+@permissions.requires(permissions.READ_MESSAGES)
 def get_message(ctx: Ctx, team: str, channel: str, message: str, reply: str | None = None):
     with ctx.state.read() as tx:
         _channel(tx, team, channel)
@@ -341,10 +434,12 @@ def get_message(ctx: Ctx, team: str, channel: str, message: str, reply: str | No
     return json_response(found)
 
 
+@permissions.requires(permissions.POST_REPLY)
 def post_reply(ctx: Ctx, team: str, channel: str, message: str):
     return _post(ctx, team, channel, message)
 
 
+@permissions.requires(permissions.READ_REPLIES)
 def list_replies(ctx: Ctx, team: str, channel: str, message: str):
     return _list(ctx, team, channel, parent=message)
 
@@ -352,17 +447,21 @@ def list_replies(ctx: Ctx, team: str, channel: str, message: str):
 # ---- members ----------------------------------------------------------------------------
 
 
+@permissions.requires(permissions.ADD_TEAM_MEMBER)
 def add_member(ctx: Ctx, team: str):
     user, roles = _conversation_member(ctx.body(), ("owner", "guest"))
     with ctx.state.tx() as tx:
         _team(tx, team)
-        key = f"{team}/{user.lower()}"
-        member = tx.put("member", key, _member_body(team, user, roles, ctx.actor,
+        teams_access.require_owner(tx, team, ctx.principal)
+        upn = _upn(tx, user)
+        key = f"{team}/{upn}"
+        member = tx.put("member", key, _member_body(team, upn, roles, ctx.actor,
                                                     tx.get("member", key)), scope=team)
     return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/"
                                             "members/$entity", **_public(member)}, 201)
 
 
+@permissions.requires(permissions.LIST_TEAM_MEMBERS)
 def list_members(ctx: Ctx, team: str):
     with ctx.state.read() as tx:
         _team(tx, team)
@@ -370,15 +469,18 @@ def list_members(ctx: Ctx, team: str):
     return json_response({"value": [_public(m) for m in members]})
 
 
+@permissions.requires(permissions.ADD_CHANNEL_MEMBER)
 def add_channel_member(ctx: Ctx, team: str, channel: str):
     user, roles = _conversation_member(ctx.body(), ("owner",))
     with ctx.state.tx() as tx:
         found = _channel(tx, team, channel)
         if found.get("membershipType") != "private":
             raise ApiError(400, "BadRequest", "Operation not supported for this Channel.")
-        if _member_of_team(tx, team, user) is None:
+        teams_access.require_channel_owner(tx, team, found, ctx.principal)
+        user = _upn(tx, user)
+        if teams_access.team_member(tx, team, user) is None:
             raise ApiError(400, "BadRequest", "User is not found in the team.")
-        key = f"{channel}/{user.lower()}"
+        key = f"{channel}/{user}"
         member = tx.put("channel_member", key,
                         _member_body(channel, user, roles, ctx.actor,
                                      tx.get("channel_member", key)), scope=channel)
@@ -387,6 +489,7 @@ def add_channel_member(ctx: Ctx, team: str, channel: str):
     return json_response({"@odata.context": context, **_public(member)}, 201)
 
 
+@permissions.requires(permissions.LIST_CHANNEL_MEMBERS)
 def list_channel_members(ctx: Ctx, team: str, channel: str):
     with ctx.state.read() as tx:
         found = _channel(tx, team, channel)

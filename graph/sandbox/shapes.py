@@ -25,7 +25,7 @@ def channel(team_id: str, channel_id: str, display_name: str, description: str =
     return {
         "id": channel_id, "createdDateTime": iso(), "displayName": display_name,
         "description": description or None, "isFavoriteByDefault": None, "email": "",
-        "membershipType": membership_type, "tenantId": TENANT_ID,
+        "membershipType": membership_type, "tenantId": TENANT_ID, "isArchived": False,
         "webUrl": (f"https://teams.microsoft.com/l/channel/{quote(channel_id, safe='')}/"
                    f"{quote(display_name, safe='')}?groupId={team_id}&tenantId={TENANT_ID}"),
     }

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from graph.sandbox import shapes
+from graph.sandbox import auth, directory, shapes
+from graph.sandbox.limits import TenantLimits
 from graph.sandbox.wire import clock_of, iso
 
 SCHEMA = """
@@ -222,6 +223,27 @@ class SandboxState:
                           shapes.channel(team_id, channel_id, display_name, description,
                                          membership_type), scope=team_id)
 
+    def add_team_member(self, team_id: str, upn: str, owner: bool = False) -> dict:
+        """An administrator's set-up: a member (or owner) visible at once."""
+        with self.tx() as tx:
+            user = directory.add_user(tx, upn)["userPrincipalName"]
+            return tx.put("member", f"{team_id}/{user}", {
+                "@odata.type": "#microsoft.graph.aadUserConversationMember",
+                "id": f"{team_id}#{user}", "roles": ["owner"] if owner else [],
+                "displayName": user, "userId": user, "email": user, "user": user,
+                "added_by": "", "added_at": "2000-01-01T00:00:00.000Z"}, scope=team_id)
+
+    def delete_channel(self, team_id: str, channel_id: str) -> None:
+        """Teams keeps a deleted channel for 30 days: its name stays taken and it counts
+        towards the team's limit."""
+        with self.tx() as tx:
+            found = tx.get("channel", channel_id, scope=team_id)
+            if found is None:
+                raise ValueError(f"no channel {channel_id!r} in {team_id!r}")
+            tx.delete("channel", channel_id)
+            tx.put("deleted_channel", channel_id, {**found, "deletedDateTime": iso()},
+                   scope=team_id)
+
     def add_workflow(self, team_id: str, channel_id: str, flow_id: str | None = None) -> str:
         """A Teams Workflows webhook that posts cards into this channel; returns its id
         (the server's `workflow_url(id)` is what a Teams owner would copy)."""
@@ -261,13 +283,15 @@ class SandboxState:
                                  shapes.list_items(site_id, list_id, first, items, created)),
                         scope=scope)
 
-    def add_drive(self, drive_id: str, name: str = "Documents") -> dict:
+    def add_drive(self, drive_id: str, name: str = "Documents",
+                  site_id: str | None = None) -> dict:
+        """A document library, in `site_id` (what Sites.Selected grants are checked on)."""
         with self.tx() as tx:
             drive = tx.get("drive", drive_id)
             if drive is None:
                 drive = tx.put("drive", drive_id, {
                     "id": drive_id, "name": name, "driveType": "documentLibrary",
-                    "createdDateTime": iso(),
+                    "createdDateTime": iso(), "site_id": site_id,
                     "webUrl": f"{shapes.SHAREPOINT}/{drive_id}"})
             return drive
 
@@ -278,6 +302,119 @@ class SandboxState:
         with self.tx() as tx:
             return store_file(tx, drive_id, path.strip("/"), bytes(data), mime_type,
                               via="seed", actor="")[0]
+
+    # ---- the tenant's directory and what an administrator granted ---------------------
+
+    def add_user(self, upn: str, display_name: str = "") -> dict:
+        with self.tx() as tx:
+            return directory.add_user(tx, upn, display_name)
+
+    def disable_user(self, upn: str) -> None:
+        """The account is blocked: its sign-ins and refreshes fail (AADSTS50057)."""
+        with self.tx() as tx:
+            user = directory.add_user(tx, upn)
+            tx.put("user", directory.user_key(upn), {**user, "accountEnabled": False})
+
+    def revoke_sign_ins(self, upn: str) -> None:
+        """Every refresh token issued to this person so far stops working (AADSTS50173),
+        as after a password reset."""
+        import time
+
+        with self.tx() as tx:
+            user = directory.add_user(tx, upn)
+            tx.put("user", directory.user_key(upn),
+                   {**user, "tokens_revoked_at": int(time.time()) + 1})
+
+    def add_app(self, client_id: str, secret: str, display_name: str = "Incident Desk", *,
+                delegated: Iterable[str] = (), application: Iterable[str] = ()) -> dict:
+        """An app registration with admin consent for these Graph permissions."""
+        with self.tx() as tx:
+            return directory.add_app(tx, client_id, secret, display_name,
+                                     delegated=tuple(delegated), application=tuple(application))
+
+    def app(self, client_id: str) -> dict | None:
+        with self.read() as tx:
+            return tx.get("app", client_id)
+
+    def grant_site(self, client_id: str, site_id: str, role: str) -> None:
+        with self.tx() as tx:
+            directory.grant_site(tx, client_id, site_id, role)
+
+    def grant_mailbox(self, client_id: str, mailbox: str, permissions: Iterable[str]) -> None:
+        with self.tx() as tx:
+            directory.grant_mailbox(tx, client_id, mailbox, tuple(permissions))
+
+    def add_mailbox_delegate(self, mailbox: str, upn: str) -> None:
+        """Exchange's Send As / Full Access: `upn` may send from `mailbox` themselves."""
+        with self.tx() as tx:
+            tx.put("mailbox_delegate", f"{mailbox.lower()}/{upn.lower()}", {"at": iso()})
+
+    def configure_tenant(self, **limits) -> TenantLimits:
+        """Change the tenant's limits and delays (graph/sandbox/limits.py)."""
+        with self.tx() as tx:
+            current = TenantLimits.from_doc(tx.get("tenant", "limits")).as_doc()
+            unknown = set(limits) - set(current)
+            if unknown:
+                raise ValueError(f"unknown tenant settings {sorted(unknown)}")
+            tx.put("tenant", "limits", {**current, **limits})
+        return self.limits()
+
+    def limits(self) -> TenantLimits:
+        with self.read() as tx:
+            return TenantLimits.from_doc(tx.get("tenant", "limits"))
+
+    def token_for(self, upn: str, client_id: str | None = None,
+                  scopes: Iterable[str] | None = None, lifetime: float | None = None) -> str:
+        """A delegated access token for `upn` through the app (its consented scopes, or
+        exactly `scopes`), as Entra would issue after a sign-in: for tests that are not
+        about signing in."""
+        with self.tx() as tx:
+            app = self._app_for(tx, client_id)
+            user = directory.add_user(tx, upn)
+            limits = TenantLimits.from_doc(tx.get("tenant", "limits"))
+            return auth.access_token(
+                auth.signing_key(tx), app=app, user=user,
+                permissions=app["delegated"] if scopes is None else scopes,
+                lifetime=lifetime or limits.token_lifetime)[0]
+
+    def app_token(self, client_id: str | None = None, roles: Iterable[str] | None = None,
+                  lifetime: float | None = None) -> str:
+        """An application access token (client credentials) for the app."""
+        with self.tx() as tx:
+            app = self._app_for(tx, client_id)
+            limits = TenantLimits.from_doc(tx.get("tenant", "limits"))
+            return auth.access_token(
+                auth.signing_key(tx), app=app, user=None,
+                permissions=app["application"] if roles is None else roles,
+                lifetime=lifetime or limits.token_lifetime)[0]
+
+    @staticmethod
+    def _app_for(tx, client_id: str | None) -> dict:
+        if client_id is None:
+            rows = tx.bodies("app")
+            if len(rows) != 1:
+                raise ValueError("name the app: the sandbox has "
+                                 f"{len(rows)} app registrations")
+            return rows[0]
+        found = tx.get("app", client_id)
+        if found is None:
+            raise ValueError(f"no app registration {client_id!r}: add_app first")
+        return found
+
+    def token_redemptions(self, grant: str | None = None, subject: str | None = None) -> int:
+        """How many times Entra's token endpoint issued tokens (for one grant type and,
+        with `subject`, one person's UPN or the app's client id)."""
+        name = "entra:" + (grant or "") + (f":{subject}" if subject else "")
+        with self.read() as tx:
+            if grant is None:
+                row = tx.conn.execute("SELECT COALESCE(SUM(value), 0) FROM counters WHERE "
+                                      "name IN ('entra:authorization_code', "
+                                      "'entra:refresh_token', 'entra:client_credentials')"
+                                      ).fetchone()
+            else:
+                row = tx.conn.execute("SELECT value FROM counters WHERE name = ?",
+                                      (name,)).fetchone()
+        return int(row[0]) if row else 0
 
     # ---- readers for tests and the "what was sent" page ---------------------------------
 

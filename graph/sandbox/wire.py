@@ -111,6 +111,7 @@ class Ctx:
     def __init__(self, request: Request, state, actor: str, request_id: str):
         self.request, self.state, self.actor, self.request_id = (
             request, state, actor, request_id)
+        self.principal = None  # graph.sandbox.auth.Principal, set for /v1.0 routes
         self._body: dict | None = None
 
     @property

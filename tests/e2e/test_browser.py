@@ -95,7 +95,9 @@ def test_declare_update_resolve_close_as_a_person_would(app, page, fake_graph, f
     reference = page.locator(".govuk-caption-l").first.inner_text()
     drain(app)
     page.reload()
-    page.get_by_text("Teams channel created: inc-2026-11-22-checkout-b-failing").first.wait_for()
+    number = reference.rsplit("-", 1)[1]
+    page.get_by_text(f"Teams channel created: inc-{number}-2026-11-22-checkout-b-failing"
+                     ).first.wait_for()
     check_accessibility(page, "incident")
     shot(page, "03-incident")
 

@@ -8,11 +8,14 @@ from typing import Any
 
 import pytest
 
+from graph import permissions
 from graph.fake import FakeGraph
 
 TEAM = "team-1"
 DRIVE = "drive-1"
 ACTOR = "ada@example.com"
+PEOPLE = ("user-1", "user-2", "user-3", "lead@example.com", "stranger@example.com",
+          "o'brien@example.com", "owner@example.com")
 
 
 def pytest_configure(config):
@@ -43,16 +46,31 @@ def sandbox():
     server.stop()
 
 
-def client_for(server, timeout: float = 5.0, token: str = ACTOR):
-    from graph.client import GraphClient
-    from graph.tokens import sandbox_token
+# The contract suite is about behaviour, not permissions (tests/graph/test_permissions.py
+# is): its app registration is consented for everything the calls need, delegated.
+CONTRACT_APP = "contract-tests"
+CONTRACT_SCOPES = (*permissions.delegated_scopes(), "Sites.ReadWrite.All",
+                   "Files.ReadWrite.All", "ChannelSettings.ReadWrite.All")
 
-    return GraphClient(server.graph_base_url, sandbox_token(token), timeout=timeout)
+
+def client_for(server, timeout: float = 5.0, token: str = ACTOR):
+    """The real client, signed in as `token` (a UPN) through the contract app."""
+    from graph.client import GraphClient
+
+    bearer = server.state.token_for(token, CONTRACT_APP)
+    return GraphClient(server.graph_base_url, lambda: bearer, timeout=timeout)
+
+
+def prepare_tenant(state) -> None:
+    """A fresh sandbox tenant for a test: the contract app, no delays."""
+    state.add_app(CONTRACT_APP, "secret", "Contract tests", delegated=CONTRACT_SCOPES)
+    state.configure_tenant(member_propagation=0.0, channel_list_lag=0.0)
 
 
 def _client_world(server) -> World:
     server.state.reset()
     server.faults.reset()
+    prepare_tenant(server.state)
     return World("client", client_for(server), server.state, server.faults, server)
 
 
@@ -65,6 +83,11 @@ def world(request) -> World:
         found = _client_world(request.getfixturevalue("sandbox"))
     found.state.add_team(TEAM, "Incidents")
     found.state.add_drive(DRIVE)
+    if found.kind == "client":
+        found.state.add_team_member(TEAM, ACTOR, owner=True)
+        for person in PEOPLE:  # the tenant's directory knows whoever the tests name
+            found.state.add_user(person)
+        found.state.add_mailbox_delegate("incidents@example.com", ACTOR)  # Send As
     return found
 
 
@@ -74,4 +97,7 @@ def client_world(sandbox) -> World:
     found = _client_world(sandbox)
     found.state.add_team(TEAM, "Incidents")
     found.state.add_drive(DRIVE)
+    found.state.add_team_member(TEAM, ACTOR, owner=True)
+    for person in PEOPLE:
+        found.state.add_user(person)
     return found

@@ -27,11 +27,12 @@ from graph.port import (
     EventRequest,
     GraphError,
     InvalidRequest,
+    Locked,
     Mail,
     NotFound,
     Sender,
 )
-from tests.graph.conftest import ACTOR, DRIVE, TEAM, client_for
+from tests.graph.conftest import ACTOR, CONTRACT_APP, DRIVE, TEAM, client_for
 
 # What a person might type: markup, entities, quotes, a right-to-left override, astral
 # characters. The port passes it through untouched; escaping is the caller's job.
@@ -95,6 +96,7 @@ def test_adding_a_member_twice_is_not_an_error(world):
     world.graph.add_team_member(TEAM, "user-1", owner=True)
     world.graph.add_team_member(TEAM, "user-2")
     members = {m["userId"]: m["roles"] for m in world.state.members(TEAM)}
+    members.pop(ACTOR, None)  # the sandbox tenant's own set-up: the caller owns the team
     assert members == {"user-1": ["owner"], "user-2": []}
     with pytest.raises(NotFound):
         world.graph.add_team_member("no-such-team", "user-1")
@@ -116,16 +118,26 @@ def test_a_standard_channel_says_so(world):
 
 
 def test_a_private_channel_is_created_with_its_owner_and_found(world):
-    world.graph.add_team_member(TEAM, LEAD)
+    """Found by its owner: a private channel is listed only to its members."""
+    world.graph.add_team_member(TEAM, ACTOR)
     channel = world.graph.create_channel(TEAM, "sec-2026-11-24-breach", "INC-2026-0002: Breach",
-                                         private_owner=LEAD)
+                                         private_owner=ACTOR)
     assert channel.membership_type == "private" and channel.id and channel.web_url
     assert channel.display_name == "sec-2026-11-24-breach" and channel.team_id == TEAM
     found = world.graph.find_channel(TEAM, "SEC-2026-11-24-BREACH")
     assert found == channel and found.description == "INC-2026-0002: Breach"
     (stored,) = world.state.channels(TEAM)
     assert stored["membershipType"] == "private"
-    assert channel_members(world, channel.id) == {LEAD: ["owner"]}
+    assert channel_members(world, channel.id) == {ACTOR: ["owner"]}
+
+
+def test_a_private_channel_is_hidden_from_people_outside_it(client_world):
+    """Teams lists a private channel only to its members, and its name stays taken."""
+    client_world.graph.add_team_member(TEAM, LEAD)
+    client_world.graph.create_channel(TEAM, "sec-hidden", private_owner=LEAD)
+    assert client_world.graph.find_channel(TEAM, "sec-hidden") is None
+    with pytest.raises(Conflict):
+        client_world.graph.create_channel(TEAM, "SEC-HIDDEN")
 
 
 def test_a_private_channel_follows_the_same_name_rules(world):
@@ -194,6 +206,96 @@ def test_a_standard_channel_takes_no_members_of_its_own(world):
     assert world.state.channel_members(channel.id) == []
 
 
+# ---- Teams: archiving channels -----------------------------------------------------------
+# https://learn.microsoft.com/graph/api/channel-archive and .../channel-unarchive
+
+OWNER = "owner@example.com"
+TEAM_2 = "team-2"
+
+
+def test_a_channel_is_archived_and_unarchived_and_reads_back_so(world):
+    world.state.add_team_member(TEAM, OWNER, owner=True)  # "a channel without an owner..."
+    channel = world.graph.create_channel(TEAM, "inc-2026-11-24-login", "INC-2026-0001: Login")
+    assert not channel.is_archived
+    world.graph.archive_channel(TEAM, channel.id)
+    assert world.graph.find_channel(TEAM, "inc-2026-11-24-login").is_archived
+    (stored,) = world.state.channels(TEAM)
+    assert stored["isArchived"] is True
+    world.graph.archive_channel(TEAM, channel.id)  # again: Graph documents no error for it
+    assert world.graph.find_channel(TEAM, "inc-2026-11-24-login").is_archived
+    world.graph.unarchive_channel(TEAM, channel.id)
+    assert not world.graph.get_channel(TEAM, channel.id).is_archived
+    world.graph.unarchive_channel(TEAM, channel.id)  # not archived: nothing to do, no error
+    assert world.state.channels(TEAM)[0]["isArchived"] is False
+
+
+def test_an_archived_channel_takes_no_posts_or_replies_until_unarchived(world):
+    world.state.add_team_member(TEAM, OWNER, owner=True)
+    channel = world.graph.create_channel(TEAM, "inc-1")
+    first = world.graph.post_message(TEAM, channel.id, "<p>before</p>")
+    world.graph.archive_channel(TEAM, channel.id)
+    with pytest.raises(GraphError) as caught:
+        world.graph.post_message(TEAM, channel.id, "<p>after</p>", cards=[Card("c1", card())])
+    assert caught.value.status == 403 and not caught.value.retryable
+    with pytest.raises(GraphError) as caught:
+        world.graph.reply(TEAM, channel.id, first.id, "<p>a reply</p>")
+    assert caught.value.status == 403
+    assert [m["id"] for m in world.state.messages(TEAM, channel.id)] == [first.id]
+    world.graph.unarchive_channel(TEAM, channel.id)
+    again = world.graph.post_message(TEAM, channel.id, "<p>after</p>",
+                                     cards=[Card("c1", card())])
+    assert world.graph.find_message(TEAM, channel.id, "c1").id == again.id
+
+
+def test_a_private_channel_is_archived_the_same_way(world):
+    world.state.add_team_member(TEAM, OWNER, owner=True)
+    world.graph.add_team_member(TEAM, ACTOR)
+    channel = world.graph.create_channel(TEAM, "sec-1", private_owner=ACTOR)
+    world.graph.archive_channel(TEAM, channel.id)
+    found = world.graph.get_channel(TEAM, channel.id)
+    assert found.is_archived and found.membership_type == "private"
+    assert world.graph.find_channel(TEAM, "sec-1") == found
+    with pytest.raises(GraphError) as caught:
+        world.graph.post_message(TEAM, channel.id, "<p>after</p>")
+    assert caught.value.status == 403
+    assert channel_members(world, channel.id) == {ACTOR: ["owner"]}  # members are kept
+
+
+def test_a_channel_is_got_by_its_id(world):
+    world.state.add_team_member(TEAM, OWNER, owner=True)
+    channel = world.graph.create_channel(TEAM, "inc-1", "INC-2026-0001: Login")
+    assert world.graph.get_channel(TEAM, channel.id) == channel
+    world.graph.archive_channel(TEAM, channel.id)
+    assert world.graph.get_channel(TEAM, channel.id).is_archived
+    with pytest.raises(NotFound):
+        world.graph.get_channel(TEAM, "19:missing@thread.tacv2")
+    with pytest.raises(NotFound):
+        world.graph.get_channel("no-such-team", channel.id)
+
+
+def test_a_channel_in_a_team_without_an_owner_cannot_be_archived(world):
+    world.state.add_team(TEAM_2, "No owner")
+    world.state.add_team_member(TEAM_2, ACTOR)  # a member, not an owner
+    channel = world.graph.create_channel(TEAM_2, "inc-1")
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.archive_channel(TEAM_2, channel.id)
+    assert caught.value.status == 400 and not caught.value.retryable
+    assert not world.graph.find_channel(TEAM_2, "inc-1").is_archived
+    world.state.add_team_member(TEAM_2, OWNER, owner=True)
+    world.graph.archive_channel(TEAM_2, channel.id)
+    assert world.graph.find_channel(TEAM_2, "inc-1").is_archived
+
+
+def test_archiving_what_does_not_exist_is_not_found(world):
+    world.state.add_team_member(TEAM, OWNER, owner=True)
+    channel = world.graph.create_channel(TEAM, "inc-1")
+    for archive in (world.graph.archive_channel, world.graph.unarchive_channel):
+        with pytest.raises(NotFound):
+            archive(TEAM, "19:missing@thread.tacv2")
+        with pytest.raises(NotFound):
+            archive("no-such-team", channel.id)
+
+
 # ---- Teams: messages ---------------------------------------------------------------------
 
 
@@ -253,6 +355,38 @@ def test_channel_messages_are_newest_first_without_replies(world):
     assert [m.id for m in recent] == [second.id]
     later = second.created_at + timedelta(minutes=1)
     assert list(world.graph.channel_messages(TEAM, channel.id, since=later)) == []
+
+
+def test_replies_come_with_their_post_oldest_first_when_asked_for(world):
+    channel = world.graph.create_channel(TEAM, "threads")
+    post = world.graph.post_message(TEAM, channel.id, "<p>db-2 is at 100% CPU</p>")
+    replies = []
+    for text in ("<p>Restarting it</p>", "<p>Back to 20%</p>"):
+        time.sleep(0.01)
+        replies.append(world.graph.reply(TEAM, channel.id, post.id, text))
+    quiet = world.graph.post_message(TEAM, channel.id, "<p>No replies here</p>")
+    read = list(world.graph.channel_messages(TEAM, channel.id, with_replies=True))
+    assert [m.id for m in read] == [quiet.id, post.id] and read[0].replies == ()
+    got = read[1].replies
+    assert [r.id for r in got] == [r.id for r in replies]
+    assert [r.html for r in got] == ["<p>Restarting it</p>", "<p>Back to 20%</p>"]
+    assert {r.reply_to_id for r in got} == {post.id} and {r.sender_name for r in got} == {ACTOR}
+    assert got[0].created_at < got[1].created_at and got[0].created_at >= read[1].created_at
+    assert list(world.graph.channel_messages(TEAM, channel.id))[1].replies == ()
+
+
+def test_more_replies_than_graph_inlines_are_followed_by_their_next_link(
+        client_world, monkeypatch):
+    from graph.sandbox import routes_teams
+
+    monkeypatch.setattr(routes_teams, "EXPANDED_REPLIES", 2)
+    world = client_world
+    channel = world.graph.create_channel(TEAM, "long thread")
+    post = world.graph.post_message(TEAM, channel.id, "<p>start</p>")
+    sent = [world.graph.reply(TEAM, channel.id, post.id, f"<p>{n}</p>").id for n in range(5)]
+    (read,) = world.graph.channel_messages(TEAM, channel.id, with_replies=True)
+    assert [r.id for r in read.replies] == sent
+    assert requests_to(world, f"/messages/{post.id}/replies", "GET")  # the nextLink
 
 
 def test_posting_to_what_does_not_exist_is_not_found(world):
@@ -405,6 +539,51 @@ def test_a_large_file_goes_through_an_upload_session(world):
         world.graph.upload_file(DRIVE, "Reports", "big.docx", body, replace=False)
 
 
+def open_in_word(world, path: str, **lock) -> None:
+    """Someone opens the file for editing: the fake's own control, or the sandbox's."""
+    if world.kind == "fake":
+        world.graph.lock_file(DRIVE, path, **lock)
+    else:
+        from graph.sandbox.locks import lock_file
+
+        lock_file(world.state, DRIVE, path, **lock)
+
+
+def close_in_word(world, path: str) -> None:
+    if world.kind == "fake":
+        world.graph.unlock_file(DRIVE, path)
+    else:
+        from graph.sandbox.locks import unlock_file
+
+        unlock_file(world.state, DRIVE, path)
+
+
+def test_a_file_open_in_word_is_locked_until_it_is_closed(world):
+    first = world.graph.upload_file(DRIVE, "Reports", "open.docx", b"one")
+    open_in_word(world, "Reports/Open.docx", by="bob@example.com")
+    with pytest.raises(Locked) as caught:
+        world.graph.upload_file(DRIVE, "Reports", "open.docx", b"two")
+    assert caught.value.status == 423 and caught.value.code == "notAllowed"
+    assert not caught.value.retryable  # the outbox's minutes of backoff do not fit a lock
+    big = b"x" * (SIMPLE_UPLOAD_LIMIT + 1)
+    with pytest.raises(Locked):  # the upload session's last fragment is refused too
+        world.graph.upload_file(DRIVE, "Reports", "open.docx", big)
+    assert world.graph.get_file(DRIVE, "Reports/open.docx") == b"one"
+    if world.kind == "client":  # the refused session was cancelled, not left to expire
+        assert "upload" not in world.state.summary()
+    world.graph.upload_file(DRIVE, "Reports", "other.docx", b"free")  # only that file
+    close_in_word(world, "Reports/open.docx")
+    again = world.graph.upload_file(DRIVE, "Reports", "open.docx", b"two")
+    assert again.id == first.id and world.graph.get_file(DRIVE, "Reports/open.docx") == b"two"
+
+
+def test_a_lock_that_has_run_out_no_longer_holds(world):
+    world.graph.upload_file(DRIVE, "Reports", "left.docx", b"one")
+    open_in_word(world, "Reports/left.docx", until=datetime.now(UTC) - timedelta(seconds=1))
+    world.graph.upload_file(DRIVE, "Reports", "left.docx", b"two")
+    assert world.graph.get_file(DRIVE, "Reports/left.docx") == b"two"
+
+
 # ---- the client's own: HTTP, faults, threads, processes ----------------------------------
 
 
@@ -480,12 +659,13 @@ def test_a_token_failure_is_raised_as_is_in_the_callers_thread(client_world):
     from graph.port import TokenUnavailable
 
     threads = []
+    bearer = client_world.state.token_for(ACTOR, CONTRACT_APP)
 
     def token():
         threads.append(threading.current_thread())
         if len(threads) > 1:
             raise TokenUnavailable("Ada must sign in again")
-        return ACTOR
+        return bearer
 
     client = GraphClient(client_world.server.graph_base_url, token)
     assert client.find_channel(TEAM, "x") is None
@@ -636,7 +816,7 @@ def test_both_implement_every_port_method_with_its_signature():
 
     wanted = {name: inspect.signature(member) for name, member in vars(Graph).items()
               if callable(member) and not name.startswith("_")}
-    assert len(wanted) == 16
+    assert len(wanted) == 19
     for implementation in (FakeGraph, GraphClient):
         for name, signature in wanted.items():
             found = inspect.signature(getattr(implementation, name))

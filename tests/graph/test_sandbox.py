@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from graph.sandbox import Faults, SandboxServer, SandboxState, create_wsgi_app, seed_defaults
+from tests.graph.conftest import CONTRACT_APP, PEOPLE, prepare_tenant
 
 ACTOR = "ada@example.com"
 TEAM = "team-1"
@@ -27,10 +28,12 @@ class Http:
     """requests, pointed at the sandbox, as `ACTOR` unless told otherwise."""
 
     def __init__(self, server: SandboxServer, token: str | None = ACTOR):
+        """`token` names the person signed in (a token is issued for them)."""
         self.server = server
         self.session = requests.Session()
-        if token is not None:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+        if token:
+            bearer = server.state.token_for(token, CONTRACT_APP)
+            self.session.headers["Authorization"] = f"Bearer {bearer}"
 
     def url(self, path: str) -> str:
         return path if path.startswith("http") else f"{self.server.graph_base_url}{path}"
@@ -50,7 +53,11 @@ def running():
 def sandbox(running):
     running.state.reset()
     running.faults.reset()
+    prepare_tenant(running.state)
     running.state.add_team(TEAM, "Incidents")
+    running.state.add_team_member(TEAM, ACTOR, owner=True)
+    for person in (*PEOPLE, "u1", "bo@example.com"):  # the directory knows them all
+        running.state.add_user(person)
     running.state.add_drive(DRIVE)
     return running
 
@@ -100,7 +107,7 @@ def test_graph_requests_need_a_bearer_token(sandbox, graph):
     error_of(Http(sandbox, token="").get("/me"), 401, "InvalidAuthenticationToken")
     me = graph.get("/me", headers={"client-request-id": "abc"})
     assert me.status_code == 200 and me.headers["client-request-id"] == "abc"
-    assert me.json()["displayName"] == ACTOR and me.json()["mail"] == ACTOR
+    assert me.json()["userPrincipalName"] == ACTOR and me.json()["mail"] == ACTOR
     assert Http(sandbox).get("/me").json()["id"] == me.json()["id"]  # stable per actor
     assert [(r["status"], r["actor"]) for r in sandbox.state.requests()] == \
         [(401, ""), (401, ""), (200, ACTOR), (200, ACTOR)]
@@ -229,6 +236,29 @@ def test_replies_and_listing_newest_first_with_paging(sandbox, graph):
     assert [m["reply_to"] for m in stored] == [None, None, None, first]
 
 
+def test_expanded_replies_come_inline_up_to_the_limit_then_by_next_link(
+        sandbox, graph, monkeypatch):
+    from graph.sandbox import routes_teams
+
+    monkeypatch.setattr(routes_teams, "EXPANDED_REPLIES", 2)
+    channel = new_channel(graph)
+    first = post(graph, channel, "<p>thread</p>").json()["id"]
+    replies = [post(graph, channel, f"<p>{n}</p>", path=f"/{first}/replies").json()["id"]
+               for n in range(3)]
+    second = post(graph, channel, "<p>quiet</p>").json()["id"]
+    url = f"/teams/{TEAM}/channels/{channel}/messages"
+    page = graph.get(url, params={"$top": 1, "$expand": "replies"}).json()
+    assert page["value"][0]["id"] == second and page["value"][0]["replies"] == []
+    assert "$expand=replies" in page["@odata.nextLink"]  # the next page expands too
+    (thread,) = graph.get(page["@odata.nextLink"]).json()["value"]
+    assert [r["id"] for r in thread["replies"]] == replies[:0:-1]  # newest first, two
+    rest = graph.get(thread["replies@odata.nextLink"]).json()
+    assert [r["id"] for r in rest["value"]] == replies[:1]
+    assert "replies" not in graph.get(url).json()["value"][0]  # only when asked for
+    error = error_of(graph.get(url, params={"$expand": "reactions"}), 400, "BadRequest")
+    assert "reactions" in error["message"]
+
+
 def test_adding_a_member_twice_answers_201_both_times(sandbox, graph):
     def add(user, roles=(), team=TEAM):
         return graph.post(f"/teams/{team}/members", json={
@@ -242,8 +272,8 @@ def test_adding_a_member_twice_answers_201_both_times(sandbox, graph):
     assert add("bo@example.com").status_code == 201
     members = sandbox.state.members(TEAM)
     assert [(m["userId"], m["roles"]) for m in members] == \
-        [("user-1", ["owner"]), ("bo@example.com", [])]
-    assert len(graph.get(f"/teams/{TEAM}/members").json()["value"]) == 2
+        [(ACTOR, ["owner"]), ("user-1", ["owner"]), ("bo@example.com", [])]
+    assert len(graph.get(f"/teams/{TEAM}/members").json()["value"]) == 3
     error_of(add("x", team="nope"), 404, "NotFound")
     error_of(graph.post(f"/teams/{TEAM}/members", json={"roles": []}), 400, "BadRequest")
 
@@ -274,9 +304,13 @@ def test_a_private_channel_is_created_with_its_owner(sandbox, graph):
     channel = created.json()
     assert channel["membershipType"] == "private" and channel["displayName"] == "sec"
     assert channel["@odata.context"].endswith(f"teams('{TEAM}')/channels/$entity")
-    listed = graph.get(f"/teams/{TEAM}/channels").json()["value"]
+    # A private channel is there only for its members: not for ada, who made it for lead.
+    assert graph.get(f"/teams/{TEAM}/channels").json()["value"] == []
+    error_of(graph.get(f"/teams/{TEAM}/channels/{channel['id']}"), 404, "NotFound")
+    lead = Http(sandbox, token="lead@example.com")
+    listed = lead.get(f"/teams/{TEAM}/channels").json()["value"]
     assert [(c["id"], c["membershipType"]) for c in listed] == [(channel["id"], "private")]
-    assert graph.get(f"/teams/{TEAM}/channels/{channel['id']}").json()["membershipType"] == \
+    assert lead.get(f"/teams/{TEAM}/channels/{channel['id']}").json()["membershipType"] == \
         "private"
     members = graph.get(f"/teams/{TEAM}/channels/{channel['id']}/members").json()["value"]
     assert [(m["userId"], m["roles"], m["@odata.type"]) for m in members] == \
@@ -326,7 +360,7 @@ def test_adding_a_channel_member(sandbox, graph):
     again = graph.post(url, json=member("USER-2"))
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     assert [(m["userId"], m["roles"]) for m in sandbox.state.channel_members(channel)] == \
-        [("lead@example.com", ["owner"]), ("USER-2", ["owner"])]  # as last sent
+        [("lead@example.com", ["owner"]), ("user-2", ["owner"])]  # as last sent
     error = error_of(graph.post(url, json=member("stranger@example.com", ())), 400,
                      "BadRequest")
     assert error["message"] == "User is not found in the team."
@@ -339,7 +373,7 @@ def test_adding_a_channel_member(sandbox, graph):
     error_of(graph.post(f"/teams/{TEAM}/channels/19:nope@thread.tacv2/members",
                         json=member("user-2", ())), 404, "NotFound")
     assert sandbox.state.channel_members(standard) == []
-    assert len(graph.get(f"/teams/{TEAM}/channels/{standard}/members").json()["value"]) == 2
+    assert len(graph.get(f"/teams/{TEAM}/channels/{standard}/members").json()["value"]) == 3
 
 
 # ---- Outlook -------------------------------------------------------------------------------
@@ -351,6 +385,7 @@ def test_send_mail_from_me_and_from_a_shared_mailbox(sandbox, graph):
         "Message": message(internetMessageHeaders=headers, ccRecipients=[
             {"emailAddress": {"address": "c@example.com"}}]), "SaveToSentItems": True})
     assert sent.status_code == 202 and sent.content == b""
+    sandbox.state.add_mailbox_delegate("incidents@example.com", ACTOR)  # Send As
     shared = graph.post("/users/incidents@example.com/sendMail",
                         json={"message": message(to=["b@example.com"])})
     assert shared.status_code == 202
@@ -399,6 +434,7 @@ def test_a_draft_is_sent_once(sandbox, graph):
     assert sent["via"] == "draft" and sent["draft_id"] == draft["id"]
     assert sent["headers"] == {"x-incident-desk-delivery": "K1"} and sent["sender"] == ACTOR
     assert sandbox.state.drafts() == []
+    sandbox.state.add_mailbox_delegate("shared@example.com", ACTOR)
     theirs = graph.post("/users/shared@example.com/messages", json=message()).json()["id"]
     error_of(graph.post(f"/me/messages/{theirs}/send"), 404, "ErrorItemNotFound")
     assert graph.post(f"/users/shared@example.com/messages/{theirs}/send").status_code == 202
@@ -429,6 +465,7 @@ def test_an_event_is_created_once_per_transaction_id(sandbox, graph):
     assert [a["type"] for a in event["attendees"]] == ["required", "optional"]
     again = create("T1")
     assert again.status_code == 201 and again.json()["id"] == event["id"]
+    sandbox.state.add_mailbox_delegate("other@example.com", ACTOR)
     assert create("T1", mailbox="/users/other@example.com").json()["id"] != event["id"]
     offline = create(online=False).json()
     assert offline["onlineMeeting"] is None and create(online=False).json()["id"] != \
@@ -567,6 +604,31 @@ def test_a_large_file_goes_up_in_chunks(sandbox, graph):
     error_of(requests.get(replace["uploadUrl"], timeout=5), 404, "itemNotFound")
 
 
+def test_a_file_open_in_word_answers_423_until_closed_and_its_session_can_finish(
+        sandbox, graph):
+    from graph.sandbox.locks import lock_file, unlock_file
+
+    url = f"/drives/{DRIVE}/items/root:/Reports/open.docx:/content"
+    assert graph.put(url, data=b"one").status_code == 201
+    lock_file(sandbox.state, DRIVE, "Reports/open.docx", by="bo@example.com")
+    error = error_of(graph.put(url, data=b"two"), 423, "notAllowed")
+    assert error["message"] == "The resource you are attempting to access is locked"
+    assert error["innerError"]["code"] == "resourceLocked"
+    session = graph.post(f"/drives/{DRIVE}/root:/Reports/open.docx:/createUploadSession")
+    upload_url = session.json()["uploadUrl"]
+
+    def chunk(start, end, total=10):
+        return requests.put(upload_url, data=b"0123456789"[start:end + 1], timeout=5,
+                            headers={"Content-Range": f"bytes {start}-{end}/{total}"})
+
+    assert chunk(0, 4).status_code == 202
+    error_of(chunk(5, 9), 423, "notAllowed")  # the last fragment: refused, session kept
+    assert requests.get(upload_url, timeout=5).json()["nextExpectedRanges"] == ["5-9"]
+    assert unlock_file(sandbox.state, DRIVE, "Reports/open.docx")
+    assert chunk(5, 9).status_code == 200
+    assert sandbox.state.file_bytes(DRIVE, "Reports/open.docx") == b"0123456789"
+
+
 # ---- faults --------------------------------------------------------------------------------
 
 
@@ -659,6 +721,8 @@ def test_state_persists_in_a_file_shared_by_two_servers(tmp_path):
     first, second = SandboxState(path), SandboxState(str(path))
     seed_defaults(first)
     seed_defaults(second)  # already seeded: nothing doubles
+    prepare_tenant(first)
+    first.add_team_member("incident-team", ACTOR)
     with SandboxServer(first) as one, SandboxServer(second) as two:
         made = Http(one).post("/teams/incident-team/channels", json={"displayName": "inc-1"})
         assert made.status_code == 201
@@ -711,9 +775,11 @@ def test_the_wsgi_app_runs_without_the_server():
     from werkzeug.test import Client
 
     app = create_wsgi_app(SandboxState())
+    prepare_tenant(app.state)
     app.state.add_team(TEAM)
+    app.state.add_team_member(TEAM, ACTOR)
     client = Client(app)
-    auth = {"Authorization": f"Bearer {ACTOR}"}
+    auth = {"Authorization": f"Bearer {app.state.token_for(ACTOR, CONTRACT_APP)}"}
     made = client.post(f"/v1.0/teams/{TEAM}/channels", json={"displayName": "x"}, headers=auth)
     assert made.status_code == 201
     app.faults.configure(hang=0)
@@ -762,7 +828,7 @@ def test_the_sdk_reads_every_answer(sandbox, graph):
     session = parse(graph.post(f"/drives/{DRIVE}/root:/b.txt:/createUploadSession"),
                     UploadSession)
     assert session.upload_url and session.next_expected_ranges == ["0-"]
-    assert parse(graph.get("/me"), User).display_name == ACTOR
+    assert parse(graph.get("/me"), User).user_principal_name == ACTOR
     member = parse(graph.post(f"/teams/{TEAM}/members", json={
         "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": [],
         "user@odata.bind": "https://graph.microsoft.com/v1.0/users('u1')"}), ConversationMember)
@@ -792,12 +858,28 @@ def test_python_m_graph_sandbox_serves_the_default_tenant(tmp_path):
     try:
         line = process.stdout.readline()
         base = re.search(r"(http://\S+)/v1\.0", line).group(1)
+        entra = dict(re.findall(r"(\w+)=(\S+)", process.stdout.readline()))
         state = requests.get(f"{base}/_sandbox/state", timeout=5).json()
         assert state["counts"]["team"] == 1 and state["counts"]["item"] == 5
-        general = requests.get(f"{base}/v1.0/teams/incident-team/channels", timeout=5,
-                               headers={"Authorization": "Bearer me"}).json()["value"]
-        assert [(c["id"], c["displayName"]) for c in general] == \
-            [("19:general@thread.tacv2", "General")]
+        # The app's own token, by MSAL's client-credentials flow against the sandbox Entra.
+        import msal
+
+        from graph.tokens import entra_http
+
+        app = msal.ConfidentialClientApplication(
+            entra["client_id"], client_credential=entra["secret"],
+            authority=f"{entra['authority']}/{entra['tenant']}",
+            http_client=entra_http(entra["ca_file"]),
+            instance_discovery=False)
+        token = app.acquire_token_for_client(["https://graph.microsoft.com/.default"])
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        items = requests.get(f"{base}/v1.0/sites/contacts-site/lists/contacts/items",
+                             timeout=5, headers=auth).json()["value"]  # Sites.Selected
+        assert len(items) == 5
+        refused = requests.get(  # the app alone may not read channel messages
+            f"{base}/v1.0/teams/incident-team/channels/19:general@thread.tacv2/messages",
+            timeout=5, headers=auth)
+        assert refused.status_code == 403
     finally:
         process.terminate()
         process.wait(10)
@@ -808,7 +890,9 @@ def test_a_clock_of_the_tests_own_dates_what_the_sandbox_makes():
 
     now = [datetime(2026, 11, 22, 9, tzinfo=UTC)]
     with SandboxServer(SandboxState(clock=lambda: now[0])) as server:
+        prepare_tenant(server.state)
         server.state.add_team(TEAM)
+        server.state.add_team_member(TEAM, ACTOR)
         graph = Http(server)
         channel = new_channel(graph)
         first = post(graph, channel).json()

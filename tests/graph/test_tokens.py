@@ -83,10 +83,30 @@ def form(call) -> dict:
     return {k: v[0] for k, v in parse_qs(call.request.body).items()}
 
 
-def test_the_sandbox_token_names_the_actor():
-    assert sandbox_token("ada@example.com")() == "ada@example.com"
+def test_the_sandbox_token_is_the_sandbox_entras_for_the_actor():
+    """Issued by the sandbox's own Entra: its Graph then knows who is calling, with the
+    scopes consented to the app, and refuses a token it did not issue."""
+    import requests
+
+    from graph.sandbox import SandboxServer
+    from tests.conftest import sandbox_tenant
+
+    with SandboxServer() as server:
+        sandbox_tenant(server.state, "ada@example.com")
+        token = sandbox_token(server.graph_base_url, "ada@example.com")
+        first = token()
+        assert token() == first  # kept until shortly before it expires
+        me = requests.get(f"{server.graph_base_url}/me", timeout=5,
+                          headers={"Authorization": f"Bearer {first}"}).json()
+        assert me["userPrincipalName"] == "ada@example.com"
+        made_up = requests.get(f"{server.graph_base_url}/me", timeout=5,
+                               headers={"Authorization": "Bearer ada@example.com"})
+        assert made_up.status_code == 401
+        assert made_up.json()["error"]["code"] == "InvalidAuthenticationToken"
+        with pytest.raises(TokenUnavailable):
+            sandbox_token(server.graph_base_url, "ada@example.com", "no-such-app")()
     with pytest.raises(ValueError):
-        sandbox_token("")
+        sandbox_token("http://127.0.0.1:9/v1.0", "")
 
 
 def test_the_app_token_is_fetched_once_and_cached_across_providers(entra):

@@ -1,0 +1,50 @@
+"""The sandbox tenant's limits and delays, as Microsoft documents them; settings, so a
+test can make them small (`SandboxState.configure_tenant(...)`).
+
+Each default names the page it comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+# Entra: access tokens live 60-90 minutes by default.
+# https://learn.microsoft.com/entra/identity-platform/access-tokens#token-lifetime
+TOKEN_LIFETIME = 3600.0
+# Teams: "A team can have up to 1,000 channels, including those deleted in the last 30
+# days"; a deleted channel's name stays taken meanwhile (NameAlreadyExists).
+# https://learn.microsoft.com/microsoftteams/limits-specifications-teams
+CHANNELS_PER_TEAM = 1000
+DELETED_CHANNEL_DAYS = 30
+# Add member to team: "the member might not be visible ... for a while; stagger calls".
+# https://learn.microsoft.com/graph/api/team-post-members#response
+MEMBER_PROPAGATION = 2.0
+# A channel just created may be missing from lists for a moment (eventual consistency,
+# as reported for channel-list after channel-post); GET by id finds it at once.
+CHANNEL_LIST_LAG = 2.0
+# Throttling, https://learn.microsoft.com/graph/throttling-limits:
+# Teams: 4 requests per second per app per team or channel for channel posts, 50 per
+# second per app per tenant; Outlook: 4 concurrent requests per app per mailbox.
+TEAMS_RPS_PER_CHANNEL = 4.0
+TEAMS_RPS_PER_TENANT = 50.0
+OUTLOOK_CONCURRENT_PER_MAILBOX = 4
+
+
+@dataclass(frozen=True)
+class TenantLimits:
+    token_lifetime: float = TOKEN_LIFETIME
+    channels_per_team: int = CHANNELS_PER_TEAM
+    deleted_channel_days: int = DELETED_CHANNEL_DAYS
+    member_propagation: float = MEMBER_PROPAGATION
+    channel_list_lag: float = CHANNEL_LIST_LAG
+    teams_rps_per_channel: float = TEAMS_RPS_PER_CHANNEL
+    teams_rps_per_tenant: float = TEAMS_RPS_PER_TENANT
+    outlook_concurrent_per_mailbox: int = OUTLOOK_CONCURRENT_PER_MAILBOX
+
+    @classmethod
+    def from_doc(cls, doc: dict | None) -> TenantLimits:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (doc or {}).items() if k in known})
+
+    def as_doc(self) -> dict:
+        return asdict(self)
