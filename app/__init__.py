@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.documents.routes import bp as documents_bp
     from app.incidents.routes import bp as incidents_bp
     from app.m365.routes import bp as m365_bp
+    from app.m365.setup_routes import bp as setup_check_bp
     from app.people.routes import bp as people_bp
     from app.reminders.routes import bp as reminders_bp
     from app.reporting.routes import bp as reporting_bp
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(incidents_bp)
     app.register_blueprint(m365_bp)
+    app.register_blueprint(setup_check_bp)
     app.register_blueprint(contacts_bp)
     app.register_blueprint(updates_bp)
     app.register_blueprint(documents_bp)
@@ -138,6 +140,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     return app
 
 
+def _pacer(jobs):
+    """Deliveries pace themselves within Graph's limits, shared by every worker on RQ."""
+    from app.m365.limits import need_of
+    from app.outbox.pacing import make_pacer
+
+    return make_pacer(jobs, need_of)
+
+
 def _init_m365(app: Flask, settings: Settings) -> None:
     """Jobs, where Microsoft 365 work goes, and how it gets there."""
     from app.core.jobs import make_jobs
@@ -145,6 +155,7 @@ def _init_m365(app: Flask, settings: Settings) -> None:
     from app.m365.connect import make_graph_for, make_graph_for_app, make_teams_webhook
 
     app.extensions["jobs"] = make_jobs(app, settings.redis_url)
+    app.extensions["pacer"] = _pacer(app.extensions["jobs"])
     defaults = {}
     if settings.graph_sandboxed:
         from app.m365.sandbox_host import sandbox_defaults

@@ -1,4 +1,5 @@
-"""Command-line tasks: `flask db-upgrade` applies the Alembic migrations."""
+"""Command-line tasks: `flask db-upgrade` applies the Alembic migrations; `flask m365-check`
+checks the Microsoft 365 set-up (exit code 0 when everything passes, 1 otherwise)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,17 @@ def register(app: Flask) -> None:
         """Create or migrate the database schema."""
         upgrade(current_app.extensions["settings"].database_url, revision)
         click.echo("database is up to date")
+
+    @app.cli.command("m365-check")
+    @click.option("--timeout", default=10.0, show_default=True,
+                  help="Seconds each request to Microsoft may take.")
+    @click.option("--budget", default=120.0, show_default=True,
+                  help="Seconds the whole check may take; what is left is not checked.")
+    def m365_check(timeout: float, budget: float):
+        """Check the Microsoft 365 set-up with harmless requests; exit 1 unless all pass."""
+        from app.m365.setup_check import run_check
+        from app.m365.setup_check.text import as_text
+
+        report = run_check(current_app, timeout=timeout, budget=budget)
+        click.echo(as_text(report))
+        raise SystemExit(0 if report.all_passed else 1)

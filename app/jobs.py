@@ -1,8 +1,8 @@
 """RQ entry points: ids in, one service call, exceptions propagate.
 
-`rq worker --worker-class rq.worker.SimpleWorker --with-scheduler incident-desk` (the
-README's) builds the Flask app on the first job and keeps it; `app.worker.PreloadedWorker`
-builds it before forking a process per job. Never at import time.
+`rq worker-pool -w app.worker.WarmWorker incident-desk` (the README's) builds the Flask
+app once per worker process, before its first job; `app.worker.PreloadedWorker` builds it
+before forking a process per job. Never at import time.
 """
 
 from __future__ import annotations
@@ -29,11 +29,17 @@ def _application() -> Flask:
     return _app
 
 
-def preload() -> Flask:
-    """Build the app and load msgraph in a worker before it forks (app.worker)."""
+def warm() -> Flask:
+    """Build the app and load msgraph before the first job (app.worker), so that job
+    does not pay seconds for them."""
     import graph.client  # noqa: F401  (msgraph and kiota: seconds to import)
 
-    app = _application()
+    return _application()
+
+
+def preload() -> Flask:
+    """Build the app and load msgraph in a worker before it forks (app.worker)."""
+    app = warm()
     app.extensions["db_engine"].dispose()  # the parent keeps no connections to hand down
     return app
 
@@ -54,7 +60,7 @@ def deliver(delivery_id: int) -> str:
     def work(app):
         try:
             return run_delivery(Session, delivery_id, graph_for=app.extensions["graph_for"],
-                                handlers=HANDLERS)
+                                handlers=HANDLERS, pacer=app.extensions.get("pacer"))
         finally:
             Session.remove()
 

@@ -1,15 +1,29 @@
-"""`rq worker --worker-class app.worker.PreloadedWorker`: builds the Flask app (and loads
-msgraph) once in the worker, before it forks a work horse per job.
+"""RQ worker classes that build the Flask app (and load msgraph) once per process.
 
-rq's default worker forks for every job; each fork used to build the app again
-(create_app and the msgraph imports cost seconds per job). The forked work horse reuses
-the parent's app and only drops the parent's database connections, which must never be
-shared across a fork.
+`WarmWorker` (the README's, in `rq worker-pool -w app.worker.WarmWorker`): rq's
+SimpleWorker, which runs each job in the worker process, building the app when it
+starts instead of on its first job. A pool's workers would otherwise each pay for it
+(create_app and the msgraph imports) inside the first declaration's deliveries.
+
+`PreloadedWorker`: rq's default fork per job, with the app built once in the worker
+before it forks; the work horse drops the parent's database connections.
 """
 
 from __future__ import annotations
 
-from rq.worker import Worker
+from rq.worker import SimpleWorker, Worker
+
+
+class WarmWorker(SimpleWorker):
+    _warm = False
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        if not self._warm:  # after rq has forked its scheduler, before the first job
+            from app import jobs
+
+            jobs.warm()
+            self._warm = True
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
 
 class PreloadedWorker(Worker):

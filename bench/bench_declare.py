@@ -6,10 +6,11 @@ latency when Graph takes 1 s a call against 0 s.
 
 The app runs in this process behind the Flask test client, with a SandboxServer (the
 real GraphClient over HTTP) injecting latency into every Graph call. Jobs run in the
-app's 4 in-process threads, and also, when REDIS_URL is set, in `rq worker` processes
-(the README's command; BENCH_RQ_WORKERS of them, default 4; BENCH_RQ_WORKER_CLASS, e.g.
-rq.worker.SimpleWorker, to not fork a work horse per job). The RQ part runs fewer
-declarations, as each job there costs seconds.
+app's 4 in-process threads, and also, when REDIS_URL is set, in `rq worker
+--with-scheduler` processes (BENCH_RQ_WORKERS of them, default 4; BENCH_RQ_WORKER_CLASS,
+e.g. rq.worker.SimpleWorker, to not fork a work horse per job). The RQ part runs fewer
+declarations, as each job there costs seconds. The README's own production set-up, as
+written, is bench_production.py's.
 
 The critical path is derived, not assumed: the sandbox's request log says how many
 calls each delivery made, the outbox says which delivery waited for which, and the

@@ -53,6 +53,8 @@ from graph.port import (
     Meeting,
     NotFound,
     Sender,
+    TeamMember,
+    UploadSession,
 )
 
 # Upload sessions take chunks in multiples of 320 KiB. 12 of them (3.75 MiB) is the most
@@ -65,6 +67,12 @@ READ_TRIES = 3  # a GET page is tried up to this many times within one call
 MAX_READ_WAIT = 5.0  # seconds; a longer Retry-After goes back to the outbox's backoff
 GRACE = 5.0  # the caller's backstop beyond the request deadline
 DELIVERY_HEADER = "x-incident-desk-delivery"
+CHANNEL_FIELDS = ["id", "displayName", "description", "membershipType", "webUrl",
+                  "isArchived"]
+# What `create_invalid_draft` sends, so that Outlook refuses it twice over.
+PROBE_SUBJECT = "Incident Desk set-up check (never saved)"
+NOT_AN_ADDRESS = "incident-desk-set-up-check"
+NOT_A_CUSTOM_HEADER = "Incident-Desk-Set-Up-Check"
 
 _TOKEN: contextvars.ContextVar[str] = contextvars.ContextVar("graph_token", default="")
 
@@ -284,6 +292,9 @@ class GraphClient:
     def __repr__(self) -> str:
         return f"GraphClient({self.base_url!r})"
 
+    def ready(self) -> None:
+        self._token()  # a provider keeps what it fetched for the calls that follow
+
     # ---- plumbing ------------------------------------------------------------------------
 
     def _call(self, request: Callable[[Any], Any]):
@@ -362,7 +373,8 @@ class GraphClient:
                                                           _user_bind(user_id)})
 
     def create_channel(self, team_id: str, display_name: str, description: str = "",
-                       private_owner: str | None = None) -> Channel:
+                       private_owner: str | None = None,
+                       co_owners: Sequence[str] = ()) -> Channel:
         from msgraph.generated.models.channel import Channel as ChannelModel
         from msgraph.generated.models.channel_membership_type import ChannelMembershipType
 
@@ -372,7 +384,8 @@ class GraphClient:
         else:
             body = ChannelModel(display_name=display_name, description=description or None,
                                 membership_type=ChannelMembershipType.Private,
-                                members=[self._member(private_owner, owner=True)])
+                                members=[self._member(user, owner=True) for user in
+                                         dict.fromkeys((private_owner, *co_owners))])
         try:
             raw = self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
                              .to_post_request_information(body))
@@ -390,13 +403,22 @@ class GraphClient:
         # Every channel, compared here: Teams treats names case-insensitively and a
         # $filter on displayName is not documented to.
         wanted = display_name.lower()
-        for page in self._pages(
-                lambda sdk: sdk.teams.by_team_id(team_id).channels.to_get_request_information(),
-                lambda sdk: sdk.teams.by_team_id(team_id).channels):
+        return next((c for c in self._channels(team_id)
+                     if c.display_name.lower() == wanted), None)
+
+    def list_channels(self, team_id: str) -> list[Channel]:
+        return list(self._channels(team_id))
+
+    def _channels(self, team_id: str) -> Iterator[Channel]:
+        def first(sdk):
+            channels = sdk.teams.by_team_id(team_id).channels
+            # Only what we read, as the List channels page advises: $select.
+            return channels.to_get_request_information(self._query(
+                channels, "ChannelsRequestBuilderGetQueryParameters", select=CHANNEL_FIELDS))
+
+        for page in self._pages(first, lambda sdk: sdk.teams.by_team_id(team_id).channels):
             for raw in page.get("value", []):
-                if (raw.get("displayName") or "").lower() == wanted:
-                    return _channel(team_id, raw)
-        return None
+                yield _channel(team_id, raw)
 
     @staticmethod
     def _chat_message(html: str, cards: Sequence[Card]):
@@ -631,7 +653,9 @@ class GraphClient:
             create_or_get_post_request_body as module,
         )
 
-        body = module.CreateOrGetPostRequestBody(external_id=external_id, subject=subject,
+        # An empty id is left out, so Graph refuses the request for want of one.
+        body = module.CreateOrGetPostRequestBody(external_id=external_id or None,
+                                                 subject=subject,
                                                  start_date_time=start, end_date_time=end)
         raw = self._json(lambda sdk: self._who(sdk, sender).online_meetings.create_or_get
                          .to_post_request_information(body))
@@ -769,3 +793,57 @@ class GraphClient:
         return self._call(lambda sdk: _send(sdk, self._root(sdk, drive_id).content
                                             .with_url(url).to_get_request_information(),
                                             parse=False))
+
+    # ---- team members, and requests that change nothing (the set-up check) ----------------
+
+    def list_team_members(self, team_id: str) -> list[TeamMember]:
+        def members(sdk):
+            return sdk.teams.by_team_id(team_id).members
+
+        return [TeamMember(user_id=str(raw.get("userId") or ""), email=raw.get("email") or "",
+                           display_name=raw.get("displayName") or "",
+                           roles=tuple(raw.get("roles") or ()))
+                for page in self._pages(lambda sdk: members(sdk).to_get_request_information(),
+                                        members)
+                for raw in page.get("value", [])]
+
+    def post_without_body(self, team_id: str, channel_id: str) -> ChannelMessage:
+        from msgraph.generated.models.chat_message import ChatMessage
+
+        return _message(self._json(lambda sdk: self._messages(sdk, team_id, channel_id)
+                                   .to_post_request_information(ChatMessage())))
+
+    def create_invalid_draft(self, sender: Sender) -> str:
+        from msgraph.generated.models.email_address import EmailAddress
+        from msgraph.generated.models.internet_message_header import InternetMessageHeader
+        from msgraph.generated.models.message import Message
+        from msgraph.generated.models.recipient import Recipient
+
+        message = Message(
+            subject=PROBE_SUBJECT,
+            to_recipients=[Recipient(email_address=EmailAddress(address=NOT_AN_ADDRESS))],
+            internet_message_headers=[InternetMessageHeader(name=NOT_A_CUSTOM_HEADER,
+                                                            value="never saved")])
+        raw = self._json(lambda sdk: self._who(sdk, sender).messages
+                         .to_post_request_information(message))
+        return raw["id"]
+
+    def start_upload_session(self, drive_id: str, folder: str, name: str) -> UploadSession:
+        from msgraph.generated.drives.item.items.item.create_upload_session import (
+            create_upload_session_post_request_body as module,
+        )
+        from msgraph.generated.models.drive_item_uploadable_properties import (
+            DriveItemUploadableProperties,
+        )
+
+        path = f"{folder.strip('/')}/{name}" if folder.strip("/") else name
+        body = module.CreateUploadSessionPostRequestBody(item=DriveItemUploadableProperties(
+            additional_data={"@microsoft.graph.conflictBehavior": "fail"}))
+        url = self._by_path(drive_id, path, "createUploadSession")
+        raw = self._json(lambda sdk: self._root(sdk, drive_id).create_upload_session
+                         .with_url(url).to_post_request_information(body))
+        return UploadSession(upload_url=raw["uploadUrl"],
+                             expires_at=_when(raw.get("expirationDateTime")))
+
+    def cancel_upload_session(self, session: UploadSession) -> None:
+        self._raw("DELETE", session.upload_url)

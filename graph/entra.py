@@ -6,10 +6,13 @@ this module only turns them into MSAL calls and plain results.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import msal
+import requests
 
 from graph.permissions import delegated_scopes
 from graph.tokens import entra_http
@@ -117,6 +120,23 @@ class EntraSignIn:
             token_cache=cache.serialize(),
             app_roles=tuple(claims.get("roles") or ()),
         )
+
+
+def sign_in_by_hint(entra: EntraSignIn, redirect_uri: str, login_hint: str,
+                    name: str = "") -> SignedIn:
+    """Sign `login_hint` in through the Graph sandbox's Entra, doing the browser's part
+    here: the sandbox tenant has no password page, it answers the authorize request with
+    the form it would post back. The same MSAL flow as a real sign-in, so the cache it
+    gives is what a person's sign-in would store. Never for a real tenant."""
+    flow = entra.start(redirect_uri)
+    http = entra_http(entra.verify) or requests.Session()
+    try:
+        page = http.get(flow["auth_uri"], params={"login_hint": login_hint,
+                                                  "sandbox_name": name}, timeout=10)
+    except Exception as exc:  # the sandbox not reachable: as start() says it
+        raise SignInError("The Graph sandbox's sign-in is not reachable.", repr(exc)) from exc
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.text))
+    return entra.finish(flow, {k: html.unescape(v) for k, v in fields.items()})
 
 
 def _explain(error: str, description: str) -> str:

@@ -38,6 +38,8 @@ from graph.port import (
     Meeting,
     NotFound,
     Sender,
+    TeamMember,
+    UploadSession,
 )
 
 MAX_MESSAGE_BYTES = 28 * 1024
@@ -70,6 +72,9 @@ class FakeGraph:
         self._ids = itertools.count(1)
         self.reset()
 
+    def ready(self) -> None:
+        """Nothing to fetch in memory."""
+
     def reset(self) -> None:
         """Forget everything, as the sandbox's state.reset() does."""
         with self._lock:
@@ -84,6 +89,7 @@ class FakeGraph:
             self._lists: dict[tuple[str, str], list[dict]] = {}
             self._drives: dict[str, dict[str, dict]] = {}  # id -> lowercased path -> file
             self._open_files: dict[tuple[str, str], datetime | None] = {}  # -> expiry or None
+            self._upload_sessions: dict[str, tuple[str, str]] = {}  # url -> drive, path
 
     # ---- set-up ----------------------------------------------------------------------------
 
@@ -234,16 +240,20 @@ class FakeGraph:
             "@odata.type": "#microsoft.graph.aadUserConversationMember"}
 
     def create_channel(self, team_id: str, display_name: str, description: str = "",
-                       private_owner: str | None = None) -> Channel:
+                       private_owner: str | None = None,
+                       co_owners: Sequence[str] = ()) -> Channel:
         with self._lock:
             team = self._team(team_id)
             problem = channel_name_problem(display_name)
             if problem:
                 raise InvalidRequest(problem, status=400, code="BadRequest")
-            if private_owner is not None and not self._in_team(team_id, private_owner):
+            owners = list(dict.fromkeys((private_owner, *co_owners))) if private_owner else []
+            outside = [o for o in owners if not self._in_team(team_id, o)]
+            if outside:
+                who = outside[0]
                 raise InvalidRequest(
-                    f"The private channel {display_name!r} cannot have {private_owner} as "
-                    f"its owner (User {private_owner} is not part of team {team_id}.): the "
+                    f"The private channel {display_name!r} cannot have {who} as "
+                    f"its owner (User {who} is not part of team {team_id}.): the "
                     f"owner must already be a member of team {team_id} (add them to the team "
                     "first), with an enabled account.", status=400, code="BadRequest")
             if any(c["displayName"].lower() == display_name.lower()
@@ -253,9 +263,14 @@ class FakeGraph:
             kind = "standard" if private_owner is None else "private"
             raw = self.add_channel(team_id, display_name, description=description,
                                    membership_type=kind)
-            if private_owner is not None:
-                self._put_channel_member(raw["id"], private_owner, owner=True)
+            for owner in owners:
+                self._put_channel_member(raw["id"], owner, owner=True)
             return self._as_channel(team_id, raw)
+
+    def list_channels(self, team_id: str) -> list[Channel]:
+        with self._lock:
+            return [self._as_channel(team_id, raw)
+                    for raw in self._team(team_id)["channels"].values()]
 
     def find_channel(self, team_id: str, display_name: str) -> Channel | None:
         with self._lock:
@@ -434,6 +449,9 @@ class FakeGraph:
             return {"dateTime": value.astimezone(UTC).replace(tzinfo=None).isoformat(),
                     "timeZone": "UTC"}
 
+        if request.end < request.start:  # as the sandbox answers
+            raise InvalidRequest("Your request can't be completed. The end of an event can't "
+                                 "be before its start.", status=400, code="ErrorInvalidRequest")
         with self._lock:
             key = request.transaction_id or uuid.uuid4().hex
             if key not in self._events:
@@ -519,3 +537,42 @@ class FakeGraph:
             raise NotFound("The resource could not be found.", status=404,
                            code="itemNotFound")
         return content
+
+    # ---- team members, and requests that change nothing (the set-up check) ----------------
+
+    def list_team_members(self, team_id: str) -> list[TeamMember]:
+        with self._lock:
+            return [TeamMember(user_id=m["userId"],
+                               email=m["userId"] if "@" in m["userId"] else "",
+                               display_name=m["userId"], roles=tuple(m["roles"]))
+                    for m in self._team(team_id)["members"].values()]
+
+    def post_without_body(self, team_id: str, channel_id: str) -> ChannelMessage:
+        with self._lock:  # who may post is checked before what is posted, as by Graph
+            if self._channel(team_id, channel_id).get("isArchived"):
+                raise GraphError("The channel is archived: it takes no new messages until it "
+                                 "is unarchived.", status=403, code="Forbidden")
+        raise InvalidRequest("Missing body content.", status=400, code="BadRequest")
+
+    def create_invalid_draft(self, sender: Sender) -> str:
+        raise InvalidRequest("At least one recipient isn't valid.", status=400,
+                             code="ErrorInvalidRecipients")
+
+    def start_upload_session(self, drive_id: str, folder: str, name: str) -> UploadSession:
+        path = f"{folder.strip('/')}/{name}" if folder.strip("/") else name
+        with self._lock:
+            drive = self._drives.get(drive_id)
+            if drive is None:
+                raise NotFound("The drive was not found.", status=404, code="itemNotFound")
+            if path.lower() in drive:
+                raise Conflict("An item with the same name already exists.", status=409,
+                               code="nameAlreadyExists")
+            url = f"https://fake.sharepoint.example/upload/{uuid.uuid4().hex}"
+            self._upload_sessions[url] = (drive_id, path)
+            return UploadSession(upload_url=url)
+
+    def cancel_upload_session(self, session: UploadSession) -> None:
+        with self._lock:
+            if self._upload_sessions.pop(session.upload_url, None) is None:
+                raise NotFound("The upload session was not found.", status=404,
+                               code="itemNotFound")

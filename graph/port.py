@@ -215,15 +215,45 @@ class EventRequest:
     categories: Sequence[str] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class TeamMember:
+    """Someone in a team (a conversationMember). `user_id` is their Entra object id (the
+    sandbox's: their UPN); `email` as Graph gives it, which may be empty; `roles` is
+    ["owner"] for an owner, [] for a member, ["guest"] for a guest."""
+
+    user_id: str
+    email: str = ""
+    display_name: str = ""
+    roles: tuple[str, ...] = ()
+
+    @property
+    def is_owner(self) -> bool:
+        return "owner" in self.roles
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    """An open upload session: Graph keeps the bytes sent to `upload_url` and makes no
+    file until the last of them arrives."""
+
+    upload_url: str
+    expires_at: datetime | None = None
+
+
 # ---- the interface -----------------------------------------------------------------------
 
 
 class Graph(Protocol):
     """What Incident Desk asks of Microsoft 365. Implementations: client, fake."""
 
+    def ready(self) -> None:
+        """Have what the next call needs (its token) at hand, so that it leaves at once
+        when it is sent: a paced delivery's call then reaches Graph in its slot."""
+
     # Teams
     def create_channel(self, team_id: str, display_name: str, description: str = "",
-                       private_owner: str | None = None) -> Channel:
+                       private_owner: str | None = None,
+                       co_owners: Sequence[str] = ()) -> Channel:
         """Create a channel (POST /teams/{id}/channels, 201 Created with the channel).
 
         Without `private_owner` it is a standard channel everyone in the team sees. With
@@ -234,8 +264,15 @@ class Graph(Protocol):
         of the team; more people join with `add_channel_member`.
 
         Private or not, the name follows the same rules and must be free among all the
-        team's channels. Raises Conflict if the name is taken, InvalidRequest if it is not
-        Teams-legal (see `graph.names.channel_name`) or the owner is not in the team."""
+        team's channels. `co_owners` (with `private_owner`) are further owners named in
+        the same request: only a private channel's owners may add its members.
+
+        Raises Conflict if the name is taken, InvalidRequest if it is not Teams-legal
+        (see `graph.names.channel_name`) or an owner is not in the team."""
+
+    def list_channels(self, team_id: str) -> list[Channel]:
+        """Every channel the caller can see (a private one only if they are in it),
+        archived ones included; a team holds at most 1,000."""
 
     def find_channel(self, team_id: str, display_name: str) -> Channel | None:
         """The channel with exactly this name (case-insensitive, as Teams compares),
@@ -313,11 +350,14 @@ class Graph(Protocol):
     def send_mail(self, sender: Sender, mail: Mail) -> None:
         """One-shot send (POST sendMail, 202). Not idempotent: jobs use drafts."""
 
-    def create_event(self, sender: Sender, request: EventRequest) -> Event: ...
+    def create_event(self, sender: Sender, request: EventRequest) -> Event:
+        """An event in the sender's calendar; one that ends before it starts is refused
+        (InvalidRequest) and nothing is booked."""
 
     def create_online_meeting(self, sender: Sender, subject: str, start: datetime,
                               end: datetime, external_id: str) -> Meeting:
-        """createOrGet: the same external id always returns the same meeting."""
+        """createOrGet: the same external id always returns the same meeting. Graph
+        requires one: an empty external id is refused (InvalidRequest), nothing made."""
 
     # SharePoint
     def list_items(self, site_id: str, list_id: str, page_size: int = 200
@@ -332,3 +372,30 @@ class Graph(Protocol):
 
     def get_file(self, drive_id: str, path: str) -> bytes:
         """The content of folder/name (e.g. an organisation's report template)."""
+
+    # Reading who is in a team, and requests that change nothing (the set-up check)
+    def list_team_members(self, team_id: str) -> list[TeamMember]:
+        """Everyone in the team with their roles (GET /teams/{id}/members, following
+        @odata.nextLink). NotFound if there is no such team. Needs TeamMember.Read.All or
+        TeamMember.ReadWrite.All. https://learn.microsoft.com/graph/api/team-list-members"""
+
+    def post_without_body(self, team_id: str, channel_id: str) -> ChannelMessage:
+        """POST a channel message that has no body, which Graph refuses (InvalidRequest)
+        once it has checked that the caller may post there: a 403 means they may not.
+        Nothing is posted. Returns the message should Graph ever accept one."""
+
+    def create_invalid_draft(self, sender: Sender) -> str:
+        """POST a draft Graph refuses as invalid (InvalidRequest) once it has checked the
+        caller may draft in that mailbox (403 if not): its one recipient is not an email
+        address and its header's name lacks the "x-" every custom header must start with.
+        Nothing is saved. Returns the draft's id should Graph ever accept one."""
+
+    def start_upload_session(self, drive_id: str, folder: str, name: str) -> UploadSession:
+        """Open an upload session for folder/name (createUploadSession, conflictBehavior
+        "fail"): no file exists until bytes are sent. Conflict if the name is taken,
+        NotFound if the drive is not there; 403 if the caller may not write there."""
+
+    def cancel_upload_session(self, session: UploadSession) -> None:
+        """End an upload session unused (DELETE on its upload URL, 204): whatever it held
+        is discarded and no file is made. NotFound if it has ended already.
+        https://learn.microsoft.com/graph/api/driveitem-createuploadsession"""

@@ -36,7 +36,7 @@ TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error", "service_unavaila
 # Shared by every MSAL app in the process: OpenID discovery documents (no tokens, no PII),
 # so a provider made per delivery does not fetch them again each time.
 _http_cache: dict = {}
-_apps: dict[tuple[str, str, str], msal.ConfidentialClientApplication] = {}
+_apps: dict[tuple, msal.ConfidentialClientApplication] = {}
 # What jobs acquire a person's token for: the concrete scopes sign-in consented. Asking
 # for `.default` never matches the cached token's concrete scopes, so MSAL would redeem
 # the refresh token on every call.
@@ -114,15 +114,16 @@ def entra_http(verify: bool | str = True) -> requests.Session | None:
 
 
 def _new_app(client_id: str, secret: str, authority: str,
-             cache: msal.TokenCache | None = None, verify: bool | str = True
-             ) -> msal.ConfidentialClientApplication:
-    """MSAL fetches the authority's OpenID document here (once per process: http_cache)."""
+             cache: msal.TokenCache | None = None, verify: bool | str = True,
+             timeout: float | None = None) -> msal.ConfidentialClientApplication:
+    """MSAL fetches the authority's OpenID document here (once per process: http_cache).
+    `timeout` bounds each request to Entra (None: MSAL's default, no limit)."""
     try:
         with _talking_to_entra():
             return msal.ConfidentialClientApplication(
                 client_id, client_credential=secret, authority=authority, token_cache=cache,
                 http_cache=_http_cache, instance_discovery=False,
-                http_client=entra_http(verify))
+                http_client=entra_http(verify), timeout=timeout)
     except ValueError as exc:  # discovery answered 4xx, or not with a usable document
         raise TokenUnavailable(f"Microsoft Entra refused the tenant {authority}: {exc}"
                                ) from exc
@@ -140,17 +141,19 @@ def _check(result: dict | None, unavailable: str) -> str:
 
 
 def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str,
-                   verify: bool | str = True) -> Callable[[], str]:
+                   verify: bool | str = True, *, timeout: float | None = None
+                   ) -> Callable[[], str]:
     """Incident Desk's own token (client credentials). One MSAL app per tenant, client
     and secret in the process, so its token cache serves every job until expiry."""
     authority = _authority(authority_host, tenant)
-    key = (authority, client_id, hashlib.sha256(secret.encode()).hexdigest())
+    key = (authority, client_id, hashlib.sha256(secret.encode()).hexdigest(), timeout)
 
     def fetch() -> str:
         with _apps_lock:
             app = _apps.get(key)
             if app is None:
-                app = _apps[key] = _new_app(client_id, secret, authority, verify=verify)
+                app = _apps[key] = _new_app(client_id, secret, authority, verify=verify,
+                                            timeout=timeout)
         with _talking_to_entra():
             result = app.acquire_token_for_client(scopes=list(GRAPH_DEFAULT))
         return _check(result, "Microsoft Entra refused Incident Desk's own credentials; an "
@@ -161,8 +164,8 @@ def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str
 
 def user_token(tenant: str, client_id: str, secret: str, authority_host: str,
                serialized_cache: str, account_oid: str, scopes: Sequence[str],
-               on_cache_changed: Callable[[str], None], verify: bool | str = True
-               ) -> Callable[[], str]:
+               on_cache_changed: Callable[[str], None], verify: bool | str = True, *,
+               timeout: float | None = None) -> Callable[[], str]:
     """A person's token from their stored MSAL cache, refreshed silently when needed;
     `on_cache_changed(serialized)` is called whenever MSAL changed the cache (a refresh
     rotated the refresh token), so the caller can store it again."""
@@ -178,7 +181,7 @@ def user_token(tenant: str, client_id: str, secret: str, authority_host: str,
     def fetch() -> str:
         with lock:
             if "app" not in state:
-                state["app"] = _new_app(client_id, secret, authority, cache, verify)
+                state["app"] = _new_app(client_id, secret, authority, cache, verify, timeout)
             app = state["app"]
             account = next((a for a in app.get_accounts()
                             if a.get("local_account_id") == account_oid

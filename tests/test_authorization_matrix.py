@@ -91,6 +91,7 @@ ROUTES: dict[str, Route] = {
     "documents.remove_template": route(ADMIN, "POST"),
     "alerts.sources": route(ADMIN, "GET", "POST"),
     "alerts.revoke": route(ADMIN, "POST"),
+    "setup_check.page": route(ADMIN, "GET", "POST"),  # the POST runs the set-up check
     "catalogue.edit_service": route(ADMIN, "GET", "POST"),  # /services/new and .../edit
     "catalogue.edit_supplier": route(ADMIN, "GET", "POST"),
     "catalogue.edit_step": route(ADMIN, "GET", "POST"),

@@ -61,7 +61,7 @@ def tenant(app, monkeypatch):
     found = Tenant()
     monkeypatch.setattr("graph.client.GraphClient", found.client)
     monkeypatch.setattr("graph.tokens.user_token",
-                        lambda *args: (lambda oid=args[5]: oid))
+                        lambda *args, **options: (lambda oid=args[5]: oid))
     settings = replace(app.extensions["settings"], entra_tenant_id="tenant",
                        entra_client_id="client", entra_client_secret="secret")
     targets = replace(app.extensions["targets"], service_account=SERVICE)

@@ -123,8 +123,9 @@ def test_a_security_incident_gets_a_private_channel_in_the_sandbox(sandbox_app, 
     state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
     [channel] = [c for c in state.channels() if c["displayName"].startswith("inc-")]
     assert channel["membershipType"] == "private"
-    owners = [m for m in state.channel_members(channel["id"]) if "owner" in m["roles"]]
-    assert len(owners) == 1
+    owners = {m["userId"] for m in state.channel_members(channel["id"]) if "owner" in m["roles"]}
+    # The declarer, and the service account that adds everyone brought in later.
+    assert owners == {"ada@example.com", "incident-desk@example.org"}
     page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
     assert "Private Teams channel created" in page
 
@@ -162,3 +163,26 @@ def test_resolving_books_the_review_in_the_sandbox_calendar(sandbox_app, session
     drain(sandbox_app)
     chased = [m for m in state.mails() if "overdue" in m["subject"]]
     assert len(chased) == 1 and "Alert on index lag" in chased[0]["html"]
+
+
+def test_sandbox_sign_in_is_a_real_msal_sign_in_and_keeps_an_earlier_account(
+        sandbox_app, session):
+    """Dev sign-in with no tenant signs the person in to the sandbox tenant through MSAL
+    (a code redeemed, a token cache stored); someone known from before keeps their row."""
+    from app.auth.models import User
+    from app.auth.service import dev_object_id, load_token_cache
+    from app.m365.sandbox_host import state_for
+
+    earlier = User(entra_oid=dev_object_id("ada@example.com"), name="Ada",
+                   email="ada@example.com")
+    session.add(earlier)
+    session.commit()
+    state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
+    codes = state.token_redemptions("authorization_code")
+    Browser(sandbox_app.test_client()).sign_in(name="Ada Lovelace", email="ada@example.com")
+    session.expire_all()
+    (ada,) = session.scalars(select(User).where(User.email == "ada@example.com"))
+    assert ada.id == earlier.id and ada.entra_oid != dev_object_id("ada@example.com")
+    assert state.token_redemptions("authorization_code") == codes + 1
+    secret = sandbox_app.extensions["settings"].secret_key
+    assert "RefreshToken" in load_token_cache(session, ada, secret)

@@ -154,27 +154,39 @@ def dev_sign_in():
                                dev_form=form, next=request.form.get("next", "")), 400
     email = form.email.data.strip().lower()
     sandboxed = _settings().graph_sandboxed
+    signed_in = _sandbox_sign_in(email, form.name.data) if sandboxed else None
+    if sandboxed and signed_in is None:
+        return render_template("auth/sign_in_failed.html", message=(
+            "The built-in Microsoft 365 sandbox could not sign you in. Try again.")), 502
+    if signed_in is not None:  # someone who used dev sign-in before the sandbox had Entra
+        service.adopt_object_id(Session, service.dev_object_id(email), signed_in.object_id)
     user = service.upsert_user(
-        Session, object_id=_sandbox_object_id(email) if sandboxed else
-        service.dev_object_id(email), tenant_id=None,
+        Session, object_id=signed_in.object_id if signed_in else
+        service.dev_object_id(email), tenant_id=signed_in.tenant_id if signed_in else None,
         name=form.name.data, email=email,
         admin=form.admin.data or email in _settings().admin_emails,
         security=form.security.data or email in _settings().security_emails,
     )
-    if sandboxed:
+    if signed_in is not None:
         from app.m365.sandbox_host import enrol
 
+        service.save_token_cache(Session, user, signed_in.token_cache, _settings().secret_key)
         enrol(current_app, email)
     login_user(user)
     return redirect(_safe_next(request.form.get("next")))
 
 
-def _sandbox_object_id(email: str) -> str:
-    """The sandbox tenant's object id for this person, as Entra would give it: what Graph
-    calls that name a person (a private channel's owner, a new member) must carry."""
-    from graph.sandbox.directory import object_id
+def _sandbox_sign_in(email: str, name: str):
+    """With no tenant, dev sign-in also signs the person in to the built-in sandbox tenant
+    through MSAL, so their stored token cache and object id are what a real sign-in would
+    give and jobs act for them as they would in a tenant."""
+    from app.m365.sandbox_host import sign_in
 
-    return object_id(email)
+    try:
+        return sign_in(current_app, email, name)
+    except SignInError as exc:
+        current_app.logger.warning("sandbox sign-in failed: %s", exc.detail)
+        return None
 
 
 @bp.post("/sign-out")

@@ -45,6 +45,16 @@ def upsert_user(
     return user
 
 
+def adopt_object_id(session: Session, old: str, new: str) -> None:
+    """Give the person known by `old` the object id `new` (unless someone has it), so one
+    person keeps one account, and their incidents, when their id changes."""
+    person = session.scalar(select(User).where(User.entra_oid == old))
+    if person is None or session.scalar(select(User.id).where(User.entra_oid == new)):
+        return
+    person.entra_oid = new
+    session.commit()
+
+
 def dev_object_id(email: str) -> str:
     return "dev-" + str(uuid.uuid5(uuid.NAMESPACE_URL, "mailto:" + email.strip().lower()))
 

@@ -7,8 +7,10 @@ into a page: if Redis is down the work stays in the outbox and the sweep picks i
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
@@ -36,33 +38,46 @@ class InProcessJobs:
     def __init__(self, app, workers: int = 4):
         self._app = app
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job")
+        # Urgent work has threads of its own, so it never waits behind queued work.
+        self._urgent = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="urgent")
         self._lock = threading.Lock()
         self._pending: set[Future] = set()
         self._timers: set[threading.Timer] = set()
         self._stops: list[threading.Event] = []
         self._closed = False
 
-    def enqueue(self, path: str, *args, delay: float = 0.0) -> bool:
+    def enqueue(self, path: str, *args, delay: float = 0.0, urgent: bool = False) -> bool:
+        """`urgent`: on time to the moment and ahead of queued work (a paced delivery's
+        slot, or work that was waiting for what just finished)."""
         if self._closed:
             return False
         if delay > 0:
-            timer = threading.Timer(delay, self._submit, (path, args))
+            timer = threading.Timer(delay, self._on_time if urgent else self._submit,
+                                    (path, args))
             timer.daemon = True
             with self._lock:
                 self._timers.add(timer)
             timer.start()
         else:
-            self._submit(path, args)
+            self._submit(path, args, urgent)
         return True
 
-    def _submit(self, path: str, args: tuple) -> None:
+    def _submit(self, path: str, args: tuple, urgent: bool = False) -> None:
         with self._lock:
             if self._closed:  # a retry timer firing after shutdown: the sweep has it
                 return
             self._timers = {t for t in self._timers if t.is_alive()}
-            future = self._pool.submit(self._run, path, args)
+            pool = self._urgent if urgent else self._pool
+            future = pool.submit(self._run, path, args)
             self._pending.add(future)
         future.add_done_callback(self._done)
+
+    def _on_time(self, path: str, args: tuple) -> None:
+        """Timed urgent work runs in its timer's own thread: nothing queued can delay it."""
+        if self._closed:
+            return
+        with contextlib.suppress(Exception):  # _run logged it; this thread has no caller
+            self._run(path, args)
 
     def _done(self, future: Future) -> None:
         with self._lock:
@@ -118,11 +133,15 @@ class InProcessJobs:
             self._closed = True
             for timer in self._timers:
                 timer.cancel()
+            timers = list(self._timers)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._urgent.shutdown(wait=True, cancel_futures=True)
+        for timer in timers:  # one running its job (_on_time) finishes it first
+            timer.join(JOB_TIMEOUT)
 
 
 class RQJobs:
-    """RQ on Redis: `rq worker --with-scheduler incident-desk` runs what is queued here."""
+    """RQ on Redis: the README's `rq worker-pool … incident-desk` runs what is queued here."""
 
     kind = "rq"
     # After Redis fails, leave new work to the sweep for this long: a Redis that accepts
@@ -137,24 +156,45 @@ class RQJobs:
         self.queue = Queue(queue_name, connection=self.connection,
                            default_timeout=JOB_TIMEOUT)
         self._down_until = 0.0
+        self._pid = os.getpid()
+        self._timers: set[threading.Timer] = set()
+        self._timers_lock = threading.Lock()
 
-    def enqueue(self, path: str, *args, delay: float = 0.0) -> bool:
+    def enqueue(self, path: str, *args, delay: float = 0.0, urgent: bool = False) -> bool:
+        """`urgent`: on time to the moment and ahead of queued work (a paced delivery's
+        slot, or work that was waiting for what just finished): at the queue's front,
+        and, as RQ's scheduler works in whole seconds once a second, a delay is held by
+        a timer in this process instead. Not in a work horse forked from this process,
+        whose timers would die with it. What a timer held when its process stopped, the
+        sweep queues."""
         import time
 
         from redis.exceptions import RedisError
 
+        if delay > 0 and urgent and os.getpid() == self._pid:
+            timer = threading.Timer(delay, self._due, (path, args))
+            timer.daemon = True
+            with self._timers_lock:
+                self._timers = {t for t in self._timers if t.is_alive()} | {timer}
+            timer.start()
+            return True
         if time.monotonic() < self._down_until:
             return False  # Redis failed moments ago: the sweep queues this later
         try:
             if delay > 0:
-                self.queue.enqueue_in(timedelta(seconds=delay), path, *args)
+                # The scheduler keeps whole seconds, rounded down: a second more, so that a
+                # job is never early for its row (which would do nothing until the sweep).
+                self.queue.enqueue_in(timedelta(seconds=delay + 1), path, *args)
             else:
-                self.queue.enqueue(path, *args)
+                self.queue.enqueue(path, *args, at_front=urgent)
         except RedisError as exc:
             self._down_until = time.monotonic() + self.COOL_OFF
             log.warning("could not queue %s%r, the sweep will retry it: %s", path, args, exc)
             return False
         return True
+
+    def _due(self, path: str, args: tuple) -> None:
+        self.enqueue(path, *args, urgent=True)
 
     def recheck(self) -> bool:
         """End the cool-off if Redis answers now (the sweep calls this before queueing)."""
@@ -175,6 +215,9 @@ class RQJobs:
             return False
 
     def shutdown(self) -> None:
+        with self._timers_lock:
+            for timer in self._timers:
+                timer.cancel()
         self.connection.close()
 
 

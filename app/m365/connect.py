@@ -38,6 +38,22 @@ def graph_base_url(app: Flask) -> str:
     return REAL_GRAPH
 
 
+def entra_app(app: Flask):
+    """Where tokens come from: the configured tenant's app registration, or with none
+    the built-in sandbox tenant's (the same MSAL flows, against the sandbox's Entra).
+    None for a standalone sandbox named by GRAPH_BASE_URL without a tenant, whose own
+    dev sign-in (POST /_sandbox/token) hands out tokens instead."""
+    from app.m365.sandbox_host import EntraApp, sandbox_entra
+
+    settings = app.extensions["settings"]
+    if settings.entra_configured:
+        return EntraApp(settings.entra_tenant_id, settings.entra_client_id,
+                        settings.entra_client_secret, settings.entra_authority_host)
+    if settings.graph_sandboxed:
+        return sandbox_entra(app)
+    return None
+
+
 def make_graph_for(app: Flask) -> Callable[[Delivery], Graph]:
     """The app's default: a GraphClient per delivery with the right token."""
     settings = app.extensions["settings"]
@@ -51,59 +67,83 @@ def make_graph_for(app: Flask) -> Callable[[Delivery], Graph]:
             return as_app()
         base = graph_base_url(app)
         mailbox = delivery.payload.get("mailbox")
-        if settings.graph_sandboxed or not settings.entra_configured:
-            from graph.tokens import sandbox_app_token, sandbox_token
-
-            if mailbox:  # the shared mailbox: the app's own token, as with a tenant
-                return GraphClient(base, sandbox_app_token(base))
-            who = targets.service_account if _needs_an_owner(delivery) else (
-                delivery.actor.email if delivery.actor else targets.service_account)
-            if not who:
-                from graph.port import TokenUnavailable
-
-                raise TokenUnavailable("Nobody's Microsoft 365 sign-in is available for "
-                                       "this work. Set M365_SERVICE_ACCOUNT.")
-            return GraphClient(base, sandbox_token(base, who))
-        if mailbox:
-            return GraphClient(base, _app_token(settings))
-        person = (None if _needs_an_owner(delivery) else delivery.actor) or \
+        entra = entra_app(app)
+        if entra is None:
+            return GraphClient(base, _standalone_sandbox_token(base, delivery, targets))
+        if mailbox:  # the shared mailbox: the app's own token (RBAC for Applications)
+            return GraphClient(base, _app_token(entra))
+        if settings.graph_sandboxed and targets.service_account:
+            _sandbox_service_account(app, targets.service_account)
+        person = (None if _as_owner(delivery, targets) else delivery.actor) or \
             _service_account(targets.service_account)
-        return GraphClient(base, _user_token(settings, delivery, person,
+        return GraphClient(base, _user_token(entra, settings.secret_key, delivery, person,
                                              targets.service_account))
 
     return graph_for
 
 
-def _needs_an_owner(delivery: Delivery) -> bool:
-    """Adding someone to the team takes a team owner (Graph answers 403 to anyone else):
-    that is the service account, which the README has administrators make an owner."""
+def _standalone_sandbox_token(base: str, delivery: Delivery, targets):
+    from graph.port import TokenUnavailable
+    from graph.tokens import sandbox_app_token, sandbox_token
+
+    if delivery.payload.get("mailbox"):
+        return sandbox_app_token(base)
+    who = targets.service_account if _as_owner(delivery, targets) else (
+        delivery.actor.email if delivery.actor else targets.service_account)
+    if not who:
+        raise TokenUnavailable("Nobody's Microsoft 365 sign-in is available for this work. "
+                               "Set M365_SERVICE_ACCOUNT.")
+    return sandbox_token(base, who)
+
+
+def _sandbox_service_account(app: Flask, email: str) -> None:
+    """The sandbox tenant's service account signs in once, as the README asks of an
+    administrator: work with nobody behind it then has a sign-in to act with."""
+    from app.m365.sandbox_host import sign_in
+
+    existing = _service_account(email)
+    secret = app.extensions["settings"].secret_key
+    if existing is not None and auth_service.load_token_cache(Session, existing, secret):
+        return
+    who = sign_in(app, email, "Incident Desk service account")
+    user = auth_service.upsert_user(Session, object_id=who.object_id,
+                                    tenant_id=who.tenant_id, name=who.name, email=email,
+                                    admin=False)
+    auth_service.save_token_cache(Session, user, who.token_cache, secret)
+
+
+def _as_owner(delivery: Delivery, targets) -> bool:
+    """Adding someone to the team takes a team owner, and to a private channel one of its
+    owners (Graph answers 403 to anyone else): the service account, which the README has
+    administrators make a team owner and which co-owns every private channel it makes.
+    Without one, the work is tried as the person who asked."""
     from app.m365 import plans
 
-    return delivery.kind == plans.ADD_MEMBER
+    return bool(targets.service_account) and delivery.kind in (plans.ADD_MEMBER,
+                                                                 plans.ADD_CHANNEL_MEMBER)
 
 
 def make_graph_for_app(app: Flask) -> Callable[[], Graph]:
     """Graph as the app itself, for reads nobody in particular asked for (contact sync)."""
-    settings = app.extensions["settings"]
 
     def graph_for_app() -> Graph:
         from graph.client import GraphClient
+        from graph.tokens import sandbox_app_token
 
-        if settings.graph_sandboxed or not settings.entra_configured:
-            from graph.tokens import sandbox_app_token
-
-            base = graph_base_url(app)
+        base = graph_base_url(app)
+        entra = entra_app(app)
+        if entra is None:
             return GraphClient(base, sandbox_app_token(base))
-        return GraphClient(graph_base_url(app), _app_token(settings))
+        return GraphClient(base, _app_token(entra))
 
     return graph_for_app
 
 
-def _app_token(settings):
+def _app_token(entra):
     from graph.tokens import app_only_token
 
-    return app_only_token(settings.entra_tenant_id, settings.entra_client_id,
-                          settings.entra_client_secret, settings.entra_authority_host)
+    return app_only_token(entra.tenant_id, entra.client_id, entra.client_secret,
+                          entra.authority_host, verify=entra.verify)
 
 
 def _service_account(email: str | None) -> User | None:
@@ -112,19 +152,18 @@ def _service_account(email: str | None) -> User | None:
     return Session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
-def _user_token(settings, delivery: Delivery, person: User | None,
+def _user_token(entra, secret: str, delivery: Delivery, person: User | None,
                 service_account: str | None):
     from graph.tokens import DELEGATED_SCOPES, user_token
 
-    secret = settings.secret_key
     person, cache = _signed_in(delivery, person, service_account, secret)
 
     def save(serialized: str, who: User = person) -> None:
         auth_service.save_token_cache(Session, who, serialized, secret)
 
-    return user_token(settings.entra_tenant_id, settings.entra_client_id,
-                      settings.entra_client_secret, settings.entra_authority_host,
-                      cache, person.entra_oid, DELEGATED_SCOPES, save)
+    return user_token(entra.tenant_id, entra.client_id, entra.client_secret,
+                      entra.authority_host, cache, person.entra_oid, DELEGATED_SCOPES, save,
+                      verify=entra.verify)
 
 
 def _organiser_keyed(delivery: Delivery) -> bool:

@@ -21,3 +21,7 @@ class ImportMessagesForm(FlaskForm):
     messages = SelectMultipleField("Messages to add to the timeline", coerce=int,
                                    widget=GovCheckboxesInput(), choices={})
     submit = SubmitField("Add the chosen messages to the timeline", widget=GovSubmitInput())
+
+
+class RunSetUpCheckForm(FlaskForm):
+    submit = SubmitField("Run the check", widget=GovSubmitInput())

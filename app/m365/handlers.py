@@ -26,6 +26,7 @@ from graph.port import (
     Channel,
     Conflict,
     Graph,
+    GraphError,
     InvalidRequest,
     Mail,
     NotFound,
@@ -40,38 +41,78 @@ def attachment_id(key: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"incident-desk:{key}"))
 
 
+# A name Teams refuses but does not list may be this delivery's own channel, made by an
+# attempt whose answer was lost and not listed yet; after this long it is someone else's
+# (a deleted channel's name stays reserved for 30 days; a private channel is listed only
+# to its members).
+UNLISTED_GRACE = timedelta(minutes=2)
+# "The member might not be visible for a while": https://learn.microsoft.com/graph/api/
+# team-post-members. Refusals about someone just added are retried this long.
+PROPAGATION_GRACE = timedelta(minutes=15)
+MAX_NAMES = 8  # names tried in one attempt before giving up on this one
+
+
 class CreateChannel:
-    """The incident's own standard channel, named from date and title."""
+    """The incident's own channel, named from reference, date and title.
+
+    The first attempt just creates it (no listing on the critical path). A name Teams
+    refuses is learnt as reserved and the next free one is tried; every name sent is
+    saved first, so a later attempt knows which refusals may be its own channel."""
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         p = attempt.delivery.payload
         team, day, reference = p["team_id"], date.fromisoformat(p["day"]), p["reference"]
-
-        def ours(channel: Channel) -> bool:
-            return channel.description.startswith(f"{reference}:")
-
-        owner = p.get("private_owner")
-        if not attempt.ambiguous:
-            try:
-                return _channel_result(graph.create_channel(
-                    team, channel_name(day, p["title"], reference=reference), p["description"],
-                    private_owner=owner))
-            except Conflict:
-                pass  # someone else's channel has the name: find a free one below
+        progress = attempt.delivery.progress
+        earlier = {n.lower() for n in progress.get("tried_names", [])}
+        tried = list(progress.get("tried_names", []))
+        reserved = {n.lower() for n in progress.get("reserved_names", [])}
+        look = bool(earlier) or attempt.ambiguous
         found: list[Channel] = []
 
         def taken(name: str) -> bool:
+            if name.lower() in reserved:
+                return True
+            if not look:
+                return False
             existing = graph.find_channel(team, name)
-            if existing is not None and ours(existing):
+            if existing is not None and existing.description.startswith(f"{reference}:"):
                 found.append(existing)
                 return False
             return existing is not None
 
-        name = channel_name(day, p["title"], taken=taken, reference=reference)
-        if found and found[-1].display_name.lower() == name.lower():
-            return _channel_result(found[-1])
-        return _channel_result(graph.create_channel(team, name, p["description"],
-                                                    private_owner=owner))
+        for _ in range(MAX_NAMES):
+            found.clear()
+            name = channel_name(day, p["title"], taken=taken, reference=reference)
+            if found and found[-1].display_name.lower() == name.lower():
+                return _channel_result(found[-1])
+            if name.lower() not in {t.lower() for t in tried}:
+                tried.append(name)
+                attempt.checkpoint(tried_names=tried)
+            try:
+                return _channel_result(self._create(graph, attempt, team, name))
+            except Conflict as conflict:
+                if name.lower() in earlier and \
+                        clock.now() - attempt.delivery.created_at < UNLISTED_GRACE:
+                    raise GraphError(
+                        f"Teams says {name} is taken but does not list it yet: it may be "
+                        "this incident's channel from an earlier attempt. Looking again "
+                        "shortly.", status=503, code=conflict.code, retry_after=15) from None
+                reserved.add(name.lower())
+                attempt.checkpoint(reserved_names=sorted(reserved))
+                look = True
+        raise InvalidRequest(f"Teams refused {MAX_NAMES} names for this incident's channel "
+                             f"({', '.join(tried[-3:])}, ...) as taken.", status=409)
+
+    @staticmethod
+    def _create(graph: Graph, attempt: Attempt, team: str, name: str) -> Channel:
+        p = attempt.delivery.payload
+        try:
+            return graph.create_channel(team, name, p["description"],
+                                        private_owner=p.get("private_owner"),
+                                        co_owners=p.get("co_owners", ()))
+        except InvalidRequest as error:
+            raise_if_propagating(attempt, error)
+            raise
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
         existing = session.get(TeamsChannel, delivery.incident_id)
@@ -102,6 +143,21 @@ def _add_participants(session: Session, delivery: Delivery, result: dict) -> Non
         if participant.user.entra_oid != owner:
             plans.channel_member(session, targets, delivery.incident, delivery.actor,
                                  participant.user, result["team_id"], result["channel_id"])
+
+
+def raise_if_propagating(attempt: Attempt, error: InvalidRequest) -> None:
+    """Teams refusing someone this delivery's prerequisite has just added to the team is
+    Teams catching up, not a fault: try again shortly, for a while."""
+    prerequisite = attempt.delivery.depends_on
+    added = prerequisite.delivered_at if prerequisite is not None and \
+        prerequisite.kind == plans.ADD_MEMBER else None
+    if added is None or clock.now() - added > PROPAGATION_GRACE:
+        return
+    if "team" not in error.message.lower():
+        return
+    raise GraphError(f"Teams has not finished adding them to the team ({error.message}); "
+                     "trying again shortly.", status=503, code=error.code,
+                     retry_after=5) from error
 
 
 def _channel_result(channel: Channel) -> dict:
@@ -183,7 +239,11 @@ class AddChannelMember:
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         p = attempt.delivery.payload
-        graph.add_channel_member(p["team_id"], p["channel_id"], p["user_id"])
+        try:
+            graph.add_channel_member(p["team_id"], p["channel_id"], p["user_id"])
+        except InvalidRequest as error:
+            raise_if_propagating(attempt, error)
+            raise
         return {"added": p["user_id"]}
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:

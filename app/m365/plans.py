@@ -72,6 +72,11 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
         # A private channel, owned by whoever declared it (who must be in the team first):
         # only the people working on it see it.
         payload["private_owner"] = actor.entra_oid
+        # The service account co-owns it: only a private channel's owners may add people,
+        # and it adds everyone brought in later (app/m365/connect.py), whoever asked.
+        if targets.service_account and targets.service_account.lower() != \
+                (actor.email or "").lower():
+            payload["co_owners"] = [targets.service_account]
         owner_in_team = team_member(session, targets, incident, actor, actor)
     channel = outbox.add(
         session, key=f"{incident.reference}/channel", kind=CREATE_CHANNEL,

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+from dataclasses import dataclass
 
 SANDBOX_TEAM = "incident-team"
 SANDBOX_BROADCAST = "19:general@thread.tacv2"
@@ -52,6 +53,40 @@ def state_for(db_path: str):
             seed_defaults(state)
             _states[key] = state
     return state
+
+
+@dataclass(frozen=True)
+class EntraApp:
+    """An Entra app registration to get tokens from: the tenant's, or the sandbox's."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: str
+    authority_host: str
+    verify: bool | str = True  # the sandbox's certificate file for its Entra
+
+
+def sandbox_entra(app) -> EntraApp:
+    """The sandbox tenant's app registration (graph/sandbox/seed.py), at this process's
+    sandbox Entra."""
+    from graph.sandbox.seed import CLIENT_ID, CLIENT_SECRET
+    from graph.sandbox.wire import TENANT_ID
+
+    server = sandbox_for(app)
+    return EntraApp(TENANT_ID, CLIENT_ID, CLIENT_SECRET, server.authority_host,
+                    server.ca_file)
+
+
+def sign_in(app, email: str, name: str = ""):
+    """A real MSAL sign-in to the sandbox tenant for `email` (graph.entra.sign_in_by_hint):
+    what dev sign-in stores, so jobs refresh tokens exactly as they would in a tenant."""
+    from graph.entra import EntraSignIn, sign_in_by_hint
+
+    entra = sandbox_entra(app)
+    return sign_in_by_hint(
+        EntraSignIn(entra.tenant_id, entra.client_id, entra.client_secret,
+                    entra.authority_host, verify=entra.verify),
+        f"{app.extensions['settings'].app_base_url.rstrip('/')}/auth/callback", email, name)
 
 
 def enrol(app, email: str) -> None:
@@ -142,4 +177,15 @@ def sandbox_view(db_path: str) -> dict:
         "meetings": list(reversed(state.meetings())),
         "events": list(reversed(state.events())),
         "requests": list(reversed(state.requests()))[:100],
+        "entra": {grant: state.token_redemptions(grant) for grant in
+                  ("authorization_code", "refresh_token", "client_credentials")},
+        "refused": _refusals(state.requests()),
     }
+
+
+def _refusals(requests: list[dict]) -> dict[int, int]:
+    counts = {401: 0, 403: 0, 429: 0}
+    for request in requests:
+        if request["status"] in counts:
+            counts[request["status"]] += 1
+    return counts

@@ -8,7 +8,9 @@
    sending again.
 3. Record the outcome and its effects (channel id, timeline entry) in one commit.
 Retryable failures go back to pending with backoff that honours Retry-After; the rest
-fail visibly, with a message a person can act on and a retry button.
+fail visibly, with a message a person can act on and a retry button. Before its Graph
+call a delivery waits its turn within Graph's published limits (pacing.py): going back
+to the outbox for that is not a failed attempt, so a burst never fails anything.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core import clock
 from app.outbox import service
 from app.outbox.models import DELIVERED, FAILED, PENDING, SENDING, Delivery
+from app.outbox.pacing import Admission, Pacer
 from graph.port import Graph, GraphError, TokenUnavailable, Unconfirmed
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ LEASE = timedelta(minutes=6)  # longer than the RQ job timeout, so a live worker
 MAX_ATTEMPTS = 12  # about half an hour of backoff before a person is asked to look
 MAX_BACKOFF = 300.0
 WAIT_FOR_PREREQUISITE = 60.0  # a safety net: the prerequisite's success queues it sooner
+PACED_SLOT = "paced_slot"  # a paced delivery's progress: the slot it booked (pacing.py)
 
 
 @dataclass
@@ -51,8 +55,9 @@ class Handler(Protocol):
 
 
 def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery], Graph],
-            handlers: Mapping[str, Handler]) -> str:
-    """Run one delivery; returns what happened (for logs and tests)."""
+            handlers: Mapping[str, Handler], pacer: Pacer | None = None) -> str:
+    """Run one delivery; returns what happened (for logs and tests). With a `pacer`, a
+    delivery waits its turn within Graph's limits (pacing.py) before calling Graph."""
     claimed = _claim(session, delivery_id)
     if claimed is None:
         return "skipped"
@@ -73,7 +78,18 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
         # lock (BEGIN IMMEDIATE), and no page may wait while Graph answers. What sending
         # needs (payload, prerequisite, actor) is loaded and kept after the commit.
         session.commit()
-        result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint))
+        need = pacer.need_of(delivery) if pacer is not None else None
+        if need:
+            graph.ready()  # a token fetched now cannot make the call late for its slot
+        admission = pacer.admit(f"{delivery.id}:{delivery.attempts}", need,
+                                delivery.progress.get(PACED_SLOT)) if need else None
+        if admission is not None and admission.wait:
+            return _paced(session, delivery, admission)
+        try:
+            result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint))
+        finally:
+            if admission is not None:
+                admission.release()
     except GraphError as error:
         return _failed_attempt(session, delivery, error)
     except (TokenUnavailable, Unconfirmed) as error:
@@ -94,8 +110,8 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
     handler.apply(session, delivery, result)
     dependents = service.release_dependents(session, delivery.id, commit=False)
     session.commit()  # delivered, its effects and its dependents due: one commit
-    for dependent in dependents:
-        service.queue(dependent)
+    for dependent in dependents:  # ahead of new work: an incident under way finishes first
+        service.queue(dependent, urgent=True)
     return "delivered"
 
 
@@ -147,6 +163,23 @@ def _wait_for(session: Session, delivery: Delivery, prerequisite: Delivery) -> s
     return "waiting"
 
 
+def _paced(session: Session, delivery: Delivery, admission: Admission) -> str:
+    """Graph's limits have no room for it yet: back to the outbox until just before its
+    booked slot (kept in its progress), which is not a failed attempt."""
+    now = clock.now()
+    delay = admission.wait
+    delivery.status = PENDING
+    delivery.attempts -= 1
+    delivery.lease_until = None
+    delivery.next_attempt_at = now + timedelta(seconds=delay)
+    delivery.updated_at = now
+    if admission.slot is not None:
+        delivery.progress = {**delivery.progress, PACED_SLOT: admission.slot}
+    session.commit()
+    service.queue(delivery.id, delay=delay, urgent=True)
+    return "paced"
+
+
 def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> str:
     if not error.retryable:
         return _give_up(session, delivery, describe(error))
@@ -194,4 +227,7 @@ def describe(error: GraphError, service: str = "Microsoft 365") -> str:
     if error.status == 0:
         return f"{service} could not be reached ({error.message})."
     code = f" [{error.code}]" if error.code else ""
-    return f"{service} answered {error.status}{code}: {error.message}"
+    said = f"{service} answered {error.status}{code}: {error.message}"
+    if error.status in (401, 403):  # a permission, a membership or a grant is missing
+        return f"{said} An administrator's Microsoft 365 set-up check names what is missing."
+    return said

@@ -63,10 +63,12 @@ def retry(session: Session, delivery: Delivery) -> None:
     queue(delivery.id)
 
 
-def queue(delivery_id: int, delay: float = 0.0) -> bool:
+def queue(delivery_id: int, delay: float = 0.0, urgent: bool = False) -> bool:
+    """`urgent`: on time and ahead of queued work (app/core/jobs.py)."""
     if not has_app_context():
         return False
-    return current_app.extensions["jobs"].enqueue(DELIVER_JOB, delivery_id, delay=delay)
+    return current_app.extensions["jobs"].enqueue(DELIVER_JOB, delivery_id, delay=delay,
+                                                  urgent=urgent)
 
 
 def sweep(session: Session) -> int:

@@ -8,6 +8,8 @@ log, and the `/_sandbox/` controls.
   every listener; MSAL uses the TLS one.
 - An unknown `/v1.0` path: 400 BadRequest "Resource not found for the segment '...'"; a
   known path with the wrong method: 405.
+- Graph's documented throttling limits apply after authorisation (graph/sandbox/
+  throttling.py): 429 with Retry-After, the request not applied.
 - Faults and latency apply to `/v1.0`, upload and Workflows webhook URLs only; every such
   request is logged (`SandboxState.requests()`).
 """
@@ -35,6 +37,7 @@ from graph.sandbox import (
     routes_sites,
     routes_teams,
     routes_workflows,
+    throttling,
 )
 from graph.sandbox.auth import principal_of, requirement_of, signing_key
 from graph.sandbox.faults import Faults
@@ -70,6 +73,7 @@ class SandboxApp:
             Rule("/_sandbox/reset", endpoint=self.control_reset, methods=["POST"]),
             Rule("/_sandbox/faults", endpoint=self.control_faults, methods=["GET", "POST"]),
             Rule("/_sandbox/token", endpoint=self.control_token, methods=["POST"]),
+            Rule("/_sandbox/tenant", endpoint=self.control_tenant, methods=["GET", "POST"]),
         ]
         graph_rules = [rule for module in (routes_teams, routes_mail, routes_calendar,
                                            routes_sites, routes_drives,
@@ -101,7 +105,7 @@ class SandboxApp:
     # ---- the pipeline ------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        started = time.monotonic()
+        started, arrived = time.monotonic(), time.time()
         # Read the whole body first, whatever the answer: after a dropped connection
         # (the "timeout" fault) werkzeug would read an unread body as the next request.
         request.get_data()
@@ -130,18 +134,25 @@ class SandboxApp:
                 principal = self._authorise(request, func, args)
             except ApiError as error:
                 failure = error
+        held = contextlib.nullcontext()
+        if failure is None and principal is not None:
+            try:  # Graph's documented limits, per app (graph/sandbox/throttling.py)
+                held = throttling.admit(self.state, principal, func, args, arrived)
+            except ApiError as error:
+                failure = error
         actor = principal.actor if principal is not None else ""
         fault = None
-        if failure is None and kind in ("graph", "upload", "webhook"):
-            fault = self.faults.pick(request.method, request.full_path.rstrip("?"))
-            if self.faults.latency:
-                time.sleep(self.faults.latency)
-        try:
-            response = self._respond(request, func, args, principal, request_id, fault,
-                                     failure)
-        except _Dropped:
-            self._log(request, kind, 0, actor, started, fault, request_id)
-            raise
+        with held:
+            if failure is None and kind in ("graph", "upload", "webhook"):
+                fault = self.faults.pick(request.method, request.full_path.rstrip("?"))
+                if self.faults.latency:
+                    time.sleep(self.faults.latency)
+            try:
+                response = self._respond(request, func, args, principal, request_id, fault,
+                                         failure)
+            except _Dropped:
+                self._log(request, kind, 0, actor, started, fault, request_id)
+                raise
         if client_request_id:
             response.headers["client-request-id"] = client_request_id
         response.headers["request-id"] = request_id
@@ -255,6 +266,16 @@ class SandboxApp:
         lifetime = self.state.limits().token_lifetime
         return json_response({"access_token": token, "token_type": "Bearer",
                               "expires_in": int(lifetime)})
+
+    def control_tenant(self, request: Request) -> Response:
+        """The tenant's limits and delays (graph/sandbox/limits.py); POST changes some."""
+        if request.method == "POST":
+            try:
+                self.state.configure_tenant(**_control_body(request))
+            except (TypeError, ValueError) as exc:
+                return json_response(error_body("BadRequest", str(exc), str(uuid.uuid4())),
+                                     400)
+        return json_response(self.state.limits().as_doc())
 
     def control_faults(self, request: Request) -> Response:
         if request.method == "POST":

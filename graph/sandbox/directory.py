@@ -30,13 +30,14 @@ def object_id(upn: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"graph-sandbox:user:{user_key(upn)}"))
 
 
-def add_user(tx, upn: str, display_name: str = "") -> dict:
-    """A person in the tenant (an existing one is returned as it is)."""
+def add_user(tx, upn: str, display_name: str = "", user_id: str | None = None) -> dict:
+    """A person in the tenant (an existing one is returned as it is); `user_id` gives
+    them a chosen object id, as a test mirroring someone's Entra account needs."""
     key = user_key(upn)
     found = tx.get("user", key)
     if found is None:
         found = tx.put("user", key, {
-            "id": object_id(key), "userPrincipalName": key, "mail": key,
+            "id": user_id or object_id(key), "userPrincipalName": key, "mail": key,
             "displayName": display_name or key.split("@")[0], "accountEnabled": True})
     return found
 

@@ -22,11 +22,15 @@ MEMBER_PROPAGATION = 2.0
 # A channel just created may be missing from lists for a moment (eventual consistency,
 # as reported for channel-list after channel-post); GET by id finds it at once.
 CHANNEL_LIST_LAG = 2.0
-# Throttling, https://learn.microsoft.com/graph/throttling-limits:
-# Teams: 4 requests per second per app per team or channel for channel posts, 50 per
-# second per app per tenant; Outlook: 4 concurrent requests per app per mailbox.
+# Throttling, https://learn.microsoft.com/graph/throttling-limits (enforced by
+# graph/sandbox/throttling.py; 0 turns a rule off):
+# Teams, "POST channel message": 50 rps per app per tenant; "A maximum of 4 requests per
+# second per app can be issued on a given team or channel"; "A maximum of 3000 messages
+# per app per day can be sent to a given channel".
 TEAMS_RPS_PER_CHANNEL = 4.0
 TEAMS_RPS_PER_TENANT = 50.0
+TEAMS_POSTS_PER_CHANNEL_PER_DAY = 3000
+# Outlook: 4 concurrent requests, evaluated for each app ID and mailbox combination.
 OUTLOOK_CONCURRENT_PER_MAILBOX = 4
 
 
@@ -39,6 +43,7 @@ class TenantLimits:
     channel_list_lag: float = CHANNEL_LIST_LAG
     teams_rps_per_channel: float = TEAMS_RPS_PER_CHANNEL
     teams_rps_per_tenant: float = TEAMS_RPS_PER_TENANT
+    teams_posts_per_channel_per_day: int = TEAMS_POSTS_PER_CHANNEL_PER_DAY
     outlook_concurrent_per_mailbox: int = OUTLOOK_CONCURRENT_PER_MAILBOX
 
     @classmethod

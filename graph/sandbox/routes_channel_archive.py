@@ -32,6 +32,7 @@ from werkzeug.routing import Rule
 
 from graph.sandbox import teams_access
 from graph.sandbox.auth import requires
+from graph.sandbox.teams_docs import channel_or_404, team_or_404
 from graph.sandbox.wire import ApiError, Ctx, empty_response
 
 ARCHIVE_DOC = "https://learn.microsoft.com/graph/api/channel-archive"
@@ -52,19 +53,6 @@ def refuse_if_archived(channel_doc: dict) -> None:
                                          "until it is unarchived.")
 
 
-def _team(tx, team: str) -> dict:
-    found = tx.get("team", team)
-    if found is None:
-        raise ApiError(404, "NotFound", f"No team found with Group Id {team}",
-                       inner={"code": "ItemNotFound"})
-    return found
-
-
-def _channel(tx, team: str, channel: str) -> dict:
-    found = tx.get("channel", channel, scope=team)
-    if found is None:
-        raise ApiError(404, "NotFound", f"Channel {channel} was not found in team {team}.")
-    return found
 
 
 def _has_owner(tx, team: str, channel_doc: dict) -> bool:
@@ -81,8 +69,8 @@ def _has_owner(tx, team: str, channel_doc: dict) -> bool:
 
 def _set_archived(ctx: Ctx, team: str, channel: str, archived: bool):
     with ctx.state.tx() as tx:
-        team_doc = _team(tx, team)
-        found = _channel(tx, team, channel)
+        team_doc = team_or_404(tx, team)
+        found = channel_or_404(tx, team, channel)
         # A person must be in the team (and in a private channel) as for every channel
         # call; an app with the application permission is not asked.
         teams_access.require_channel_access(tx, team, found, getattr(ctx, "principal", None))

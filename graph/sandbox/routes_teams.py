@@ -11,7 +11,9 @@ Error answers follow what Graph is documented or reported to return:
   "Failed to process content in attachment with Id '...'."
 - a message over ~28 KB: 413 RequestEntityTooLarge
 - $top over 50 when listing messages: 400 "Limit of '50' for Top Query has been exceeded."
-- adding someone who is already a member: 201 again (Graph does not refuse it).
+- adding someone who is already a member: 201 again (Graph does not refuse it); an
+  owner added again without roles stays an owner (the docs are silent; the sandbox takes
+  the reading that harms no one, and the app never relies on demoting).
 
 Private channels (membershipType "private"), as documented for Create channel and Add
 member to channel, and as reported where the documentation is silent:
@@ -41,6 +43,7 @@ from graph.port import CARD_CONTENT_TYPE, ILLEGAL_CHANNEL_CHARACTERS, MAX_CHANNE
 from graph.sandbox import directory, permissions, shapes, teams_access
 from graph.sandbox.limits import TenantLimits
 from graph.sandbox.routes_channel_archive import refuse_if_archived
+from graph.sandbox.teams_docs import channel_or_404, team_or_404
 from graph.sandbox.wire import (
     TENANT_ID,
     ApiError,
@@ -67,20 +70,6 @@ MAX_PRIVATE_MEMBERS = 200
 INTERNAL = ("user", "added_by", "added_at")  # kept with a member, never sent
 
 
-def _team(tx, team: str) -> dict:
-    found = tx.get("team", team)
-    if found is None:
-        raise ApiError(404, "NotFound", f"No team found with Group Id {team}",
-                       inner={"code": "ItemNotFound"})
-    return found
-
-
-def _channel(tx, team: str, channel: str) -> dict:
-    _team(tx, team)
-    found = tx.get("channel", channel, scope=team)
-    if found is None:
-        raise ApiError(404, "NotFound", f"Channel {channel} was not found in team {team}.")
-    return found
 
 
 def _upn(tx, ref: str) -> str:
@@ -182,7 +171,7 @@ def name_problem(name: str) -> str | None:
 def get_team(ctx: Ctx, team: str):
     with ctx.state.read() as tx:
         return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#teams/$entity",
-                              **_team(tx, team)})
+                              **team_or_404(tx, team)})
 
 
 @permissions.requires(permissions.LIST_CHANNELS)
@@ -195,7 +184,7 @@ def list_channels(ctx: Ctx, team: str):
             raise ApiError(400, "BadRequest", f"Invalid filter clause: {wanted}")
         name = match.group(1).replace("''", "'")
     with ctx.state.read() as tx:
-        _team(tx, team)
+        team_or_404(tx, team)
         channels = [c for c in tx.bodies("channel", scope=team)
                     if teams_access.may_see(tx, c, ctx.principal) and listed(c)]
     channels = [_selected(c, ctx.arg("$select")) for c in channels]
@@ -218,7 +207,7 @@ def create_channel(ctx: Ctx, team: str):
     raw_members = list_field(body, "members")
     problem = name_problem(name)
     with ctx.state.tx() as tx:
-        _team(tx, team)  # an unknown team is a 404 whatever the name
+        team_or_404(tx, team)  # an unknown team is a 404 whatever the name
         teams_access.require_member(tx, team, ctx.principal)
         if problem:
             raise ApiError(400, "BadRequest", problem)
@@ -262,7 +251,7 @@ def create_channel(ctx: Ctx, team: str):
 @permissions.requires(permissions.GET_CHANNEL)
 def get_channel(ctx: Ctx, team: str, channel: str):
     with ctx.state.read() as tx:
-        found = _channel(tx, team, channel)
+        found = channel_or_404(tx, team, channel)
         if not teams_access.may_see(tx, found, ctx.principal):
             raise ApiError(404, "NotFound", f"Channel {channel} was not found in team {team}.")
     found = _selected(found, ctx.arg("$select"))
@@ -309,20 +298,22 @@ def _attachments(html: str, raw: list) -> list[dict]:
 
 
 def _post(ctx: Ctx, team: str, channel: str, reply_to: str | None):
-    body = ctx.body()
-    if body.get("body") is None:
-        raise ApiError(400, "BadRequest", "Missing body content.")
-    content = item_body(body.get("body"))
-    attachments = _attachments(content["content"], list_field(body, "attachments"))
-    size = len(content["content"].encode()) + sum(
-        len((a["content"] or "").encode()) for a in attachments)
-    if size > MAX_MESSAGE_BYTES:
-        raise ApiError(413, "RequestEntityTooLarge", "Request Entity too large.")
     with ctx.state.tx() as tx:
-        found = _channel(tx, team, channel)
+        # Who may post is checked before what is posted, as Graph does: a message that is
+        # certain to be refused as invalid still answers 403 to someone who may not post.
+        found = channel_or_404(tx, team, channel)
         teams_access.refuse_app_posts(ctx.principal)
         teams_access.require_channel_access(tx, team, found, ctx.principal)
         refuse_if_archived(found)
+        body = ctx.body()
+        if body.get("body") is None:
+            raise ApiError(400, "BadRequest", "Missing body content.")
+        content = item_body(body.get("body"))
+        attachments = _attachments(content["content"], list_field(body, "attachments"))
+        size = len(content["content"].encode()) + sum(
+            len((a["content"] or "").encode()) for a in attachments)
+        if size > MAX_MESSAGE_BYTES:
+            raise ApiError(413, "RequestEntityTooLarge", "Request Entity too large.")
         if reply_to is not None:
             parent = tx.get("message", reply_to)
             if parent is None or parent["channelIdentity"]["channelId"] != channel \
@@ -393,7 +384,7 @@ def _list(ctx: Ctx, team: str, channel: str, parent: str = ""):
         except ValueError as exc:
             raise ApiError(400, "BadRequest", "The $skiptoken is not valid.") from exc
     with ctx.state.read() as tx:
-        teams_access.require_channel_access(tx, team, _channel(tx, team, channel),
+        teams_access.require_channel_access(tx, team, channel_or_404(tx, team, channel),
                                             ctx.principal)
         if parent and tx.get("message", parent) is None:
             raise ApiError(404, "NotFound", f"Message {parent} was not found.")
@@ -426,7 +417,7 @@ def list_messages(ctx: Ctx, team: str, channel: str):
 @permissions.requires(permissions.READ_MESSAGES)
 def get_message(ctx: Ctx, team: str, channel: str, message: str, reply: str | None = None):
     with ctx.state.read() as tx:
-        _channel(tx, team, channel)
+        channel_or_404(tx, team, channel)
         found = tx.get("message", reply or message)
     if found is None or found["channelIdentity"]["channelId"] != channel \
             or (reply and found.get("replyToId") != message):
@@ -451,12 +442,15 @@ def list_replies(ctx: Ctx, team: str, channel: str, message: str):
 def add_member(ctx: Ctx, team: str):
     user, roles = _conversation_member(ctx.body(), ("owner", "guest"))
     with ctx.state.tx() as tx:
-        _team(tx, team)
+        team_or_404(tx, team)
         teams_access.require_owner(tx, team, ctx.principal)
         upn = _upn(tx, user)
         key = f"{team}/{upn}"
-        member = tx.put("member", key, _member_body(team, upn, roles, ctx.actor,
-                                                    tx.get("member", key)), scope=team)
+        existing = tx.get("member", key)
+        if existing is not None and "owner" in existing["roles"]:
+            roles = sorted({*roles, "owner"})  # adding again never demotes an owner
+        member = tx.put("member", key, _member_body(team, upn, roles, ctx.actor, existing),
+                        scope=team)
     return json_response({"@odata.context": f"{ctx.graph_url}/$metadata#teams('{team}')/"
                                             "members/$entity", **_public(member)}, 201)
 
@@ -464,7 +458,7 @@ def add_member(ctx: Ctx, team: str):
 @permissions.requires(permissions.LIST_TEAM_MEMBERS)
 def list_members(ctx: Ctx, team: str):
     with ctx.state.read() as tx:
-        _team(tx, team)
+        team_or_404(tx, team)
         members = tx.bodies("member", scope=team)
     return json_response({"value": [_public(m) for m in members]})
 
@@ -473,7 +467,7 @@ def list_members(ctx: Ctx, team: str):
 def add_channel_member(ctx: Ctx, team: str, channel: str):
     user, roles = _conversation_member(ctx.body(), ("owner",))
     with ctx.state.tx() as tx:
-        found = _channel(tx, team, channel)
+        found = channel_or_404(tx, team, channel)
         if found.get("membershipType") != "private":
             raise ApiError(400, "BadRequest", "Operation not supported for this Channel.")
         teams_access.require_channel_owner(tx, team, found, ctx.principal)
@@ -492,7 +486,7 @@ def add_channel_member(ctx: Ctx, team: str, channel: str):
 @permissions.requires(permissions.LIST_CHANNEL_MEMBERS)
 def list_channel_members(ctx: Ctx, team: str, channel: str):
     with ctx.state.read() as tx:
-        found = _channel(tx, team, channel)
+        found = channel_or_404(tx, team, channel)
         private = found.get("membershipType") == "private"  # else the team's people
         members = tx.bodies("channel_member", scope=channel) if private else \
             tx.bodies("member", scope=team)

@@ -39,6 +39,11 @@ CREATE INDEX IF NOT EXISTS docs_by_scope ON docs (kind, scope, parent, seq);
 CREATE INDEX IF NOT EXISTS docs_by_num ON docs (kind, scope, num);
 CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS throttle (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS throttle_by_key ON throttle (key, at);
+CREATE TABLE IF NOT EXISTS in_flight (token TEXT PRIMARY KEY, key TEXT NOT NULL,
+                                      until REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS in_flight_by_key ON in_flight (key);
 """
 REQUEST_LOG_KEEP = 5000
 
@@ -189,7 +194,7 @@ class SandboxState:
     def reset(self) -> None:
         """Forget everything (teams, lists and drives too)."""
         with self.tx() as tx:
-            for table in ("docs", "blobs", "counters"):
+            for table in ("docs", "blobs", "counters", "throttle", "in_flight"):
                 tx.conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
 
     def close(self) -> None:
@@ -305,9 +310,9 @@ class SandboxState:
 
     # ---- the tenant's directory and what an administrator granted ---------------------
 
-    def add_user(self, upn: str, display_name: str = "") -> dict:
+    def add_user(self, upn: str, display_name: str = "", user_id: str | None = None) -> dict:
         with self.tx() as tx:
-            return directory.add_user(tx, upn, display_name)
+            return directory.add_user(tx, upn, display_name, user_id)
 
     def disable_user(self, upn: str) -> None:
         """The account is blocked: its sign-ins and refreshes fail (AADSTS50057)."""

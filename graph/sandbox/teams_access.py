@@ -5,8 +5,9 @@ with the application permission is not a member of anything and is not asked.
   private channel's messages, membership of that channel too. Private channels are listed
   only to their members (https://learn.microsoft.com/graph/api/channel-list: "private
   and shared channels ... only if the user is a member").
-- Adding team members needs a team owner; adding to a private channel, an owner of the
-  channel or of the team (https://learn.microsoft.com/graph/api/channel-post-members).
+- Adding team members needs a team owner; adding to a private channel, an owner of that
+  channel: a team owner who is not in it has no say (Teams' private channel rules,
+  https://learn.microsoft.com/microsoftteams/private-channels).
 - Someone just added is not visible for a while (`member_propagation` seconds): "stagger
   calls", https://learn.microsoft.com/graph/api/team-post-members.
 - Refusals are 403 Forbidden; the wording follows what Teams is reported to send.
@@ -80,9 +81,9 @@ def require_channel_owner(tx, team: str, channel: dict, principal: Principal | N
     if principal is None or not principal.delegated:
         return
     own = channel_member(tx, channel["id"], principal.upn)
-    if own is not None and "owner" in own.get("roles", []):
-        return
-    require_owner(tx, team, principal)
+    if own is None or "owner" not in own.get("roles", []):
+        raise ApiError(403, "Forbidden", f"User {principal.upn} is not an owner of channel "
+                                         f"{channel['id']}; only its owners can add members.")
 
 
 def refuse_app_posts(principal: Principal | None) -> None:

@@ -62,9 +62,11 @@ def client_for(server, timeout: float = 5.0, token: str = ACTOR):
 
 
 def prepare_tenant(state) -> None:
-    """A fresh sandbox tenant for a test: the contract app, no delays."""
+    """A fresh sandbox tenant for a test: the contract app, no delays, and no limit on
+    channel posts (the FakeGraph has none; tests/graph/test_throttling.py is about them)."""
     state.add_app(CONTRACT_APP, "secret", "Contract tests", delegated=CONTRACT_SCOPES)
-    state.configure_tenant(member_propagation=0.0, channel_list_lag=0.0)
+    state.configure_tenant(member_propagation=0.0, channel_list_lag=0.0,
+                           teams_rps_per_channel=0, teams_rps_per_tenant=0)
 
 
 def _client_world(server) -> World:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 
@@ -170,13 +171,15 @@ def test_a_private_channel_owner_must_be_in_the_team(world):
 def test_adding_a_channel_member_twice_is_not_an_error(world):
     for user in (LEAD, "user-2", "User-3"):
         world.graph.add_team_member(TEAM, user)
-    channel = world.graph.create_channel(TEAM, "sec-3", private_owner=LEAD)
+    world.graph.add_team_member(TEAM, ACTOR, owner=True)
+    # The caller co-owns it: only a private channel's owners may add its members.
+    channel = world.graph.create_channel(TEAM, "sec-3", private_owner=LEAD, co_owners=[ACTOR])
     world.graph.add_channel_member(TEAM, channel.id, "user-2")
     world.graph.add_channel_member(TEAM, channel.id, "user-2")
     world.graph.add_channel_member(TEAM, channel.id, "user-3", owner=True)  # ids ignore case
     world.graph.add_channel_member(TEAM, channel.id, "user-3", owner=True)
     assert channel_members(world, channel.id) == \
-        {LEAD: ["owner"], "user-2": [], "user-3": ["owner"]}
+        {LEAD: ["owner"], ACTOR: ["owner"], "user-2": [], "user-3": ["owner"]}
     with pytest.raises(NotFound):
         world.graph.add_channel_member(TEAM, "19:missing@thread.tacv2", "user-2")
     with pytest.raises(NotFound):
@@ -185,16 +188,17 @@ def test_adding_a_channel_member_twice_is_not_an_error(world):
 
 def test_a_person_not_in_the_team_cannot_join_a_private_channel(world):
     world.graph.add_team_member(TEAM, LEAD)
-    channel = world.graph.create_channel(TEAM, "sec-4", private_owner=LEAD)
+    world.graph.add_team_member(TEAM, ACTOR, owner=True)  # as the tenant made them
+    channel = world.graph.create_channel(TEAM, "sec-4", private_owner=LEAD, co_owners=[ACTOR])
     with pytest.raises(InvalidRequest) as caught:
         world.graph.add_channel_member(TEAM, channel.id, "stranger@example.com")
     assert caught.value.status == 400 and not caught.value.retryable
     assert "stranger@example.com" in caught.value.message
     assert "add them to the team first" in caught.value.message
-    assert channel_members(world, channel.id) == {LEAD: ["owner"]}
+    assert channel_members(world, channel.id) == {LEAD: ["owner"], ACTOR: ["owner"]}
     world.graph.add_team_member(TEAM, "stranger@example.com")
     world.graph.add_channel_member(TEAM, channel.id, "stranger@example.com")
-    assert set(channel_members(world, channel.id)) == {LEAD, "stranger@example.com"}
+    assert set(channel_members(world, channel.id)) == {LEAD, ACTOR, "stranger@example.com"}
 
 
 def test_a_standard_channel_takes_no_members_of_its_own(world):
@@ -779,7 +783,8 @@ def test_the_client_sends_graphs_documented_private_channel_bodies(client_world,
     world.graph.add_team_member(TEAM, "o'brien@example.com")
     world.graph.add_team_member(TEAM, "user-2")
     channel = world.graph.create_channel(TEAM, "sec-wire", "INC-9: Breach",
-                                         private_owner="o'brien@example.com")
+                                         private_owner="o'brien@example.com",
+                                         co_owners=[ACTOR])
     world.graph.add_channel_member(TEAM, channel.id, "user-2")
     world.graph.add_channel_member(TEAM, channel.id, "user-2", owner=True)
     world.graph.create_channel(TEAM, "open-wire")
@@ -789,14 +794,81 @@ def test_the_client_sends_graphs_documented_private_channel_bodies(client_world,
         "displayName": "sec-wire", "description": "INC-9: Breach", "membershipType": "private",
         "members": [{"@odata.type": member, "roles": ["owner"],
                      "user@odata.bind": "https://graph.microsoft.com/v1.0/users('o''brien"
-                                        "@example.com')"}]}
+                                        "@example.com')"},
+                    {"@odata.type": member, "roles": ["owner"],
+                     "user@odata.bind": f"https://graph.microsoft.com/v1.0/users('{ACTOR}')"}]}
     assert bodies[1] == {"@odata.type": member, "roles": [],
                          "user@odata.bind": "https://graph.microsoft.com/v1.0/users('user-2')"}
     assert bodies[2]["roles"] == ["owner"]
     assert bodies[3] == {"displayName": "open-wire", "membershipType": "standard"}
     assert [r["status"] for r in requests_to(world, "/channels", "POST")] == [201] * 4
     assert channel_members(world, channel.id) == \
-        {"o'brien@example.com": ["owner"], "user-2": ["owner"]}
+        {"o'brien@example.com": ["owner"], ACTOR: ["owner"], "user-2": ["owner"]}
+
+
+# ---- team members, and requests that change nothing (the set-up check) -----------------
+
+
+def test_team_members_are_listed_with_their_roles(world):
+    world.graph.add_team_member(TEAM, "lead@example.com")
+    world.graph.add_team_member(TEAM, "owner@example.com", owner=True)
+    members = {m.email or m.user_id: m for m in world.graph.list_team_members(TEAM)}
+    assert {"lead@example.com", "owner@example.com"} <= set(members)
+    assert members["owner@example.com"].is_owner
+    assert not members["lead@example.com"].is_owner
+    assert members["lead@example.com"].roles == ()
+    with pytest.raises(NotFound):
+        world.graph.list_team_members("no-such-team")
+
+
+def test_a_post_without_body_is_refused_and_posts_nothing(world):
+    channel = world.graph.create_channel(TEAM, "probe")
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.post_without_body(TEAM, channel.id)
+    assert caught.value.status == 400
+    with pytest.raises(NotFound):
+        world.graph.post_without_body(TEAM, "19:missing@thread.tacv2")
+    world.state.add_team_member(TEAM, ACTOR, owner=True)  # archiving needs an owner
+    world.graph.archive_channel(TEAM, channel.id)
+    with pytest.raises(GraphError) as archived:  # who may post comes before what is posted
+        world.graph.post_without_body(TEAM, channel.id)
+    assert archived.value.status == 403
+    assert world.state.messages() == []
+
+
+def test_an_invalid_draft_is_refused_and_saves_nothing(world):
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.create_invalid_draft(ME)
+    assert caught.value.status == 400 and not caught.value.retryable
+    assert world.state.drafts() == [] and world.state.mails() == []
+
+
+def test_an_event_that_ends_before_it_starts_is_refused(world):
+    backwards = EventRequest(subject="Check", start=START, end=START - timedelta(minutes=1))
+    with pytest.raises(InvalidRequest):
+        world.graph.create_event(ME, backwards)
+    assert world.state.events() == []
+
+
+def test_an_online_meeting_without_an_external_id_is_refused(world):
+    with pytest.raises(InvalidRequest):
+        world.graph.create_online_meeting(ME, "Check", START, START + timedelta(hours=1), "")
+    assert world.state.meetings() == []
+
+
+def test_a_cancelled_upload_session_makes_no_file(world):
+    session = world.graph.start_upload_session(DRIVE, "Incident reports", "check.docx")
+    assert session.upload_url
+    world.graph.cancel_upload_session(session)
+    assert world.state.files(DRIVE) == []
+    with pytest.raises(NotFound):  # it has ended: nothing more can be sent to it
+        world.graph.cancel_upload_session(session)
+    world.graph.upload_file(DRIVE, "Incident reports", "taken.docx", b"x")
+    with pytest.raises(Conflict):
+        world.graph.start_upload_session(DRIVE, "Incident reports", "taken.docx")
+    with pytest.raises(NotFound):
+        world.graph.start_upload_session("no-such-drive", "", "check.docx")
+    assert [f["name"] for f in world.state.files(DRIVE)] == ["taken.docx"]
 
 
 def test_importing_the_client_does_not_import_msgraph():
@@ -816,10 +888,25 @@ def test_both_implement_every_port_method_with_its_signature():
 
     wanted = {name: inspect.signature(member) for name, member in vars(Graph).items()
               if callable(member) and not name.startswith("_")}
-    assert len(wanted) == 19
+    assert len(wanted) == 26
     for implementation in (FakeGraph, GraphClient):
         for name, signature in wanted.items():
             found = inspect.signature(getattr(implementation, name))
             assert [(p.name, p.default) for p in found.parameters.values()] == \
                 [(p.name, p.default) for p in signature.parameters.values()], \
                 f"{implementation.__name__}.{name}{found} is not Graph.{name}{signature}"
+
+
+def test_finding_a_channel_asks_only_for_what_it_reads(client_world):
+    """List channels with $select, as its reference page advises."""
+    client_world.graph.create_channel(TEAM, "selected")
+    assert client_world.graph.find_channel(TEAM, "SELECTED").display_name == "selected"
+    (listing,) = requests_to(client_world, "/channels", "GET")
+    assert "select=id,displayName,description,membershipType,webUrl,isArchived" in \
+        unquote(listing["path"])
+
+
+def test_listing_channels_shows_what_the_caller_may_see(world):
+    world.graph.create_channel(TEAM, "one")
+    world.graph.create_channel(TEAM, "two")
+    assert sorted(c.display_name for c in world.graph.list_channels(TEAM)) == ["one", "two"]

@@ -4,13 +4,14 @@ Graph call fails without the permission Microsoft lists for it and works with it
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from graph import permissions
 from graph.client import GraphClient
-from graph.port import GraphError, Mail, Sender
+from graph.port import EventRequest, GraphError, Mail, Sender
 from graph.sandbox.seed import register_incident_desk
 from tests.graph.conftest import ACTOR, DRIVE, TEAM
 
@@ -44,6 +45,10 @@ def test_sign_in_and_jobs_ask_for_the_declared_concrete_scopes():
     assert not set(DELEGATED_SCOPES) & set(permissions.RESERVED_SCOPES)
 
 
+GENERAL = "19:general@thread.tacv2"
+START = datetime(2026, 12, 1, 14, tzinfo=UTC)
+
+
 # Each call of the port as Incident Desk makes it, with the delegated permission that
 # Microsoft lists for it (graph/sandbox/permissions.py cites the pages).
 CALLS = {
@@ -57,7 +62,63 @@ CALLS = {
     "Mail.ReadWrite": lambda g: g.create_draft(Sender(), Mail("s", "<p>x</p>",
                                                               ["a@example.com"])),
     "Mail.Send": lambda g: g.send_mail(Sender(), Mail("s", "<p>x</p>", ["a@example.com"])),
+    "Calendars.ReadWrite": lambda g: g.create_event(Sender(), EventRequest(
+        "Review", START, START + timedelta(hours=1), transaction_id="T")),
+    "OnlineMeetings.ReadWrite": lambda g: g.create_online_meeting(
+        Sender(), "Command room", START, START + timedelta(hours=1), external_id="X"),
 }
+
+# The same for what the app does with its own token (application permissions).
+APP_CALLS = {
+    "Sites.Selected": [
+        lambda g: list(g.list_items("contacts-site", "contacts")),
+        lambda g: g.upload_file("incident-reports", "Incident reports", "a.docx", b"x"),
+        lambda g: g.get_file("incident-reports", "Templates/t.docx")],
+    "ChannelSettings.ReadWrite.All": [lambda g: g.archive_channel(TEAM, GENERAL)],
+}
+
+
+def app_client(server, roles) -> GraphClient:
+    token = server.state.app_token(permissions_client(server), roles=roles)
+    return GraphClient(server.graph_base_url, lambda: token, timeout=5)
+
+
+@pytest.mark.parametrize("permission", sorted(APP_CALLS))
+def test_each_call_as_the_app_needs_its_permission(tenant, permission):
+    state = tenant.state
+    state.add_site("incident-reports-site")
+    state.add_drive("incident-reports", site_id="incident-reports-site")
+    state.put_file("incident-reports", "Templates/t.docx", b"template")
+    state.seed_list("contacts-site", "contacts", [{"Title": "yes"}])
+    everything = permissions.consented_application_roles()
+    without = [r for r in everything if r != permission]
+    for call in APP_CALLS[permission]:
+        with pytest.raises(GraphError) as refused:
+            call(app_client(tenant, without))
+        assert refused.value.status == 403
+        call(app_client(tenant, everything))
+
+
+def test_every_call_the_app_makes_is_held_to_a_permission():
+    """Each permission Incident Desk declares is needed by a call tested here, so none is
+    asked for idly: User.Read by sign-in, Mail.* as the app in the shared-mailbox test,
+    ChannelMember.ReadWrite.All in the private-channel one."""
+    exercised = set(CALLS) | set(APP_CALLS) | {"User.Read", "ChannelMember.ReadWrite.All"}
+    declared = {p.name for p in (*permissions.DELEGATED, *permissions.APPLICATION)}
+    assert declared <= exercised
+
+
+def test_adding_to_a_private_channel_needs_its_permission(tenant):
+    state = tenant.state
+    state.add_user("bo@example.com")
+    state.add_team_member(TEAM, "bo@example.com")
+    everything = permissions.delegated_scopes()
+    channel = client(tenant, everything).create_channel(TEAM, "sec-1", private_owner=ACTOR)
+    without = [s for s in everything if s != "ChannelMember.ReadWrite.All"]
+    with pytest.raises(GraphError) as refused:
+        client(tenant, without).add_channel_member(TEAM, channel.id, "bo@example.com")
+    assert refused.value.status == 403
+    client(tenant, everything).add_channel_member(TEAM, channel.id, "bo@example.com")
 
 
 @pytest.fixture

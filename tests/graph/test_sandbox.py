@@ -350,8 +350,14 @@ def test_a_private_channel_is_checked_before_it_is_made(sandbox, graph):
 
 
 def test_adding_a_channel_member(sandbox, graph):
+    """Only the channel's owners may add to it; owning the team is not enough."""
     add_to_team(graph, "lead@example.com", "user-2")
-    channel = graph.post(f"/teams/{TEAM}/channels", json=private()).json()["id"]
+    theirs = graph.post(f"/teams/{TEAM}/channels", json=private("theirs")).json()["id"]
+    error = error_of(graph.post(f"/teams/{TEAM}/channels/{theirs}/members",
+                                json=member("user-2", ())), 403, "Forbidden")
+    assert "not an owner of channel" in error["message"]
+    channel = graph.post(f"/teams/{TEAM}/channels", json=private(
+        members=[member("lead@example.com"), member(ACTOR)])).json()["id"]
     url = f"/teams/{TEAM}/channels/{channel}/members"
     first = graph.post(url, json=member("user-2", ()))
     assert first.status_code == 201 and first.json()["userId"] == "user-2"
@@ -360,7 +366,7 @@ def test_adding_a_channel_member(sandbox, graph):
     again = graph.post(url, json=member("USER-2"))
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     assert [(m["userId"], m["roles"]) for m in sandbox.state.channel_members(channel)] == \
-        [("lead@example.com", ["owner"]), ("user-2", ["owner"])]  # as last sent
+        [("lead@example.com", ["owner"]), (ACTOR, ["owner"]), ("user-2", ["owner"])]
     error = error_of(graph.post(url, json=member("stranger@example.com", ())), 400,
                      "BadRequest")
     assert error["message"] == "User is not found in the team."
@@ -836,7 +842,9 @@ def test_the_sdk_reads_every_answer(sandbox, graph):
     private = parse(graph.post(f"/teams/{TEAM}/channels", json={
         "displayName": "sdk-private", "membershipType": "private", "members": [{
             "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
-            "user@odata.bind": "https://graph.microsoft.com/v1.0/users('u1')"}]}), Channel)
+            "user@odata.bind": "https://graph.microsoft.com/v1.0/users('u1')"}, {
+            "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
+            "user@odata.bind": f"https://graph.microsoft.com/v1.0/users('{ACTOR}')"}]}), Channel)
     assert private.membership_type.value == "private"
     joined = parse(graph.post(f"/teams/{TEAM}/channels/{private.id}/members", json={
         "@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": ["owner"],
@@ -902,3 +910,11 @@ def test_a_clock_of_the_tests_own_dates_what_the_sandbox_makes():
     assert second["createdDateTime"] == "2026-11-22T09:10:00.000Z"
     assert int(first["id"]) == int(now[0].timestamp() * 1000) - 600_000
     assert int(second["id"]) > int(first["id"])
+
+
+def test_the_tenants_limits_are_settings_over_http_too(sandbox):
+    url = f"{sandbox.url}/_sandbox/tenant"
+    assert requests.get(url, timeout=5).json()["channels_per_team"] == 1000
+    changed = requests.post(url, json={"member_propagation": 0.5}, timeout=5).json()
+    assert changed["member_propagation"] == 0.5 and sandbox.state.limits().member_propagation == 0.5
+    assert requests.post(url, json={"nonsense": 1}, timeout=5).status_code == 400

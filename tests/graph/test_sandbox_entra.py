@@ -92,3 +92,23 @@ def test_the_app_token_carries_its_consented_roles(entra):
     items = requests.get(f"{entra.graph_base_url}/sites/contacts-site/lists/contacts/items",
                          timeout=5, headers={"Authorization": f"Bearer {first}"})
     assert items.status_code == 200 and len(items.json()["value"]) == 5
+
+
+def test_an_expiring_token_is_refreshed_once_and_the_cache_saved(entra):
+    """MSAL refreshes a token within 5 minutes of its expiry: one redemption, after which
+    the new token serves every call and the rotated cache is handed back to be stored."""
+    entra.state.configure_tenant(token_lifetime=120)
+    try:
+        app, flow, fields = sign_in(entra, "joe@example.org")
+        who = app.finish(flow, fields)
+        saved: list[str] = []
+        entra.state.configure_tenant(token_lifetime=3600)
+        token = user_token(TENANT_ID, CLIENT_ID, CLIENT_SECRET, entra.authority_host,
+                           who.token_cache, who.object_id, DELEGATED_SCOPES, saved.append,
+                           verify=entra.ca_file)
+        fresh = token()
+        assert all(token() == fresh for _ in range(3))
+        assert entra.state.token_redemptions("refresh_token", "joe@example.org") == 1
+        assert len(saved) == 1 and saved[0] != who.token_cache
+    finally:
+        entra.state.configure_tenant(token_lifetime=3600)

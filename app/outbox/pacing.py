@@ -1,0 +1,286 @@
+"""Keeping deliveries inside Microsoft Graph's published throttling limits, so that a
+burst of updates or a flood of alert-opened incidents provokes no 429s. The runner's
+Retry-After handling stays, as the safety net for limits nobody told us of.
+
+Microsoft's numbers, from https://learn.microsoft.com/graph/throttling-limits ("Microsoft
+Teams service limits" and "Outlook service limits"); this app is one app, so Graph's
+"per app" is every delivery:
+- POST channel message: 50 requests per second per app per tenant; "a maximum of 4
+  requests per second per app can be issued on a given team or channel"; "a maximum of
+  3000 messages per app per day can be sent to a given channel".
+- Outlook: 4 concurrent requests per app ID and mailbox combination.
+
+A rate is a sliding window of booked send times per key (e.g. one channel). A delivery
+books the earliest moment at which every key it counts against has room: its slot. A
+moment away, it waits and sends. Otherwise it goes back to the outbox keeping its slot,
+to be queued again a `lead` before it (runner.py): no worker sleeps for long, and a
+backlog drains in booking order instead of stampeding every window. Windows are MARGIN
+longer than Microsoft's, as our clock is not Graph's and requests take varying time to
+reach it. A concurrency limit is a set of leases per key, held during the Graph calls.
+
+RQ workers share a RedisLimiter (redis_limiter.py: Lua scripts, atomic, on Redis's
+clock, and every key expires); in-process jobs use a LocalLimiter of their own.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most `limit` calls in any `seconds`."""
+
+    limit: int
+    seconds: float
+
+
+# https://learn.microsoft.com/graph/throttling-limits#microsoft-teams-service-limits
+TEAMS_POSTS_PER_CHANNEL = Rate(4, 1.0)  # "4 requests per second per app ... channel"
+TEAMS_POSTS_PER_TENANT = Rate(50, 1.0)  # "POST channel message": 50 rps per app per tenant
+TEAMS_POSTS_PER_CHANNEL_PER_DAY = Rate(3000, 86_400.0)  # "3000 messages per app per day"
+# https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits
+OUTLOOK_CONCURRENT_PER_MAILBOX = 4  # "4 concurrent requests", per app ID and mailbox
+
+MARGIN = 0.1  # seconds added to each window
+GRACE = 0.05  # a delivery this late for its slot still uses it; later, it books anew
+LEAD = 0.5  # seconds: a paced delivery is queued this much before its slot, to be ready
+BUSY_RETRY = 1.0  # seconds until a delivery that found no free slot tries again
+LEASE = 360.0  # a concurrency slot of a worker that died is free after this (runner.LEASE)
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one delivery's Graph calls count against: rates by key, and concurrency
+    slots by key (with how many may be held at once)."""
+
+    rates: tuple[tuple[str, Rate], ...] = ()
+    slots: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass
+class Admission:
+    """Send now (and `release` afterwards), or come back in `wait` seconds, keeping
+    `slot` (the limiter's milliseconds) if one was booked."""
+
+    wait: float = 0.0
+    slot: int | None = None
+    release: Callable[[], None] = field(default=lambda: None)
+
+
+class Limiter(Protocol):
+    def book(self, member: str, rates: Sequence[tuple[str, int, int]],
+             kept: int | None) -> tuple[int, int]:
+        """Book `member` one call on every (key, limit, window ms) at the earliest moment
+        all have room, or keep `kept` if it is still `member`'s and not GRACE past.
+        Returns (slot, now) in milliseconds of the limiter's clock."""
+
+    def settled(self, rates: Sequence[tuple[str, int, int]]) -> int:
+        """Milliseconds until the `limit`-th latest call recorded `sent` on each key is a
+        whole (Microsoft's) window old: 0 if it is already."""
+
+    def sent(self, rates: Sequence[tuple[str, int, int]], member: str) -> None:
+        """`member`'s call on these keys has been answered, now."""
+
+    def hold(self, key: str, member: str, limit: int) -> bool:
+        """Take one of `limit` slots for `member`; False if all are taken."""
+
+    def free(self, key: str, member: str) -> None:
+        """Give `member`'s slot back (a lease frees it anyway if this never comes)."""
+
+
+def window_ms(rate: Rate) -> int:
+    return round((rate.seconds + MARGIN) * 1000)
+
+
+def exact_ms(rate: Rate) -> int:
+    return round(rate.seconds * 1000)
+
+
+def earliest(now: int, logs: Sequence[tuple[Sequence[int], int, int]]) -> int:
+    """The first moment from `now` at which one more booking keeps every window of
+    every (sorted booked times, limit, window) log within its limit. A booking at t is
+    safe if fewer than `limit` others lie within a window either side of it, because
+    every window containing t lies there; bookings may be in the future."""
+    slot = now
+    moved = True
+    while moved:
+        moved = False
+        for booked, limit, window in logs:
+            low = bisect.bisect_right(booked, slot - window)
+            high = bisect.bisect_left(booked, slot + window)
+            if high - low >= limit:  # the first high-low-limit+1 of those must be left
+                slot = booked[low + (high - low - limit)] + window
+                moved = True
+    return slot
+
+
+class LocalLimiter:
+    """One process's limiter, for in-process jobs (threads share it)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._booked: dict[str, dict[str, int]] = {}
+        self._held: dict[str, dict[str, int]] = {}
+        self._windows: dict[str, int] = {}
+        self._sent: dict[str, tuple[int, list[int]]] = {}  # window, latest answered calls
+
+    def _now(self) -> int:
+        return round(self._clock() * 1000)
+
+    def book(self, member, rates, kept):
+        with self._lock:
+            now = self._now()
+            if kept is not None and now <= kept + GRACE * 1000 and all(
+                    self._booked.get(key, {}).get(member) == kept for key, _, _ in rates):
+                return kept, now
+            self._forget_old(now)
+            logs = []
+            for key, limit, window in rates:
+                entries = self._booked.setdefault(key, {})
+                entries.pop(member, None)
+                self._windows[key] = window
+                logs.append((sorted(entries.values()), limit, window))
+            slot = earliest(now, logs)
+            for key, _, _ in rates:
+                self._booked[key][member] = slot
+            return slot, now
+
+    def _forget_old(self, now: int) -> None:
+        """Bookings and calls a window old can no longer matter; keys left empty go."""
+        for key, (window, times) in list(self._sent.items()):
+            if times[-1] <= now - window:
+                del self._sent[key]
+        for key in list(self._booked):
+            window = self._windows[key]
+            entries = {m: at for m, at in self._booked[key].items() if at > now - window}
+            if entries:
+                self._booked[key] = entries
+            else:
+                del self._booked[key], self._windows[key]
+
+    def settled(self, rates):
+        with self._lock:
+            now = self._now()
+            latest = [(self._sent.get(key, (0, []))[1], limit, window)
+                      for key, limit, window in rates]
+            return max([0] + [times[-limit] + window - now
+                              for times, limit, window in latest if len(times) >= limit])
+
+    def sent(self, rates, member):
+        with self._lock:
+            now = self._now()
+            for key, limit, window in rates:
+                times = [t for t in self._sent.get(key, (0, []))[1] if t > now - window]
+                self._sent[key] = (window, [*times, now][-limit:])
+
+    def hold(self, key, member, limit):
+        with self._lock:
+            now = self._now()
+            holders = {m: until for m, until in self._held.get(key, {}).items()
+                       if until > now}
+            if member not in holders and len(holders) >= limit:
+                self._held[key] = holders
+                return False
+            holders[member] = now + round(LEASE * 1000)
+            self._held[key] = holders
+            return True
+
+    def free(self, key, member):
+        with self._lock:
+            holders = self._held.get(key, {})
+            holders.pop(member, None)
+            if not holders:
+                self._held.pop(key, None)
+
+
+class Pacer:
+    """What the runner asks before a delivery calls Graph. `lead`: how long before its
+    slot a paced delivery is queued again, to be claimed and ready in time."""
+
+    def __init__(self, limiter: Limiter, need_of: Callable[..., Need | None],
+                 lead: float = LEAD, sleep: Callable[[float], None] = time.sleep):
+        self.limiter, self.need_of, self._sleep = limiter, need_of, sleep
+        self.lead, self.short_wait = lead, lead + 0.1
+
+    def admit(self, member: str, need: Need, kept: int | None = None) -> Admission:
+        """May wait up to `short_wait`. If Redis fails, the delivery goes unpaced (the
+        runner's 429 handling covers it) rather than not at all."""
+        from redis.exceptions import RedisError
+
+        try:
+            return self._admit(member, need, kept)
+        except RedisError as error:
+            log.warning("pacing unavailable, sending %s unpaced: %s", member, error)
+            return Admission()
+
+    def _admit(self, member: str, need: Need, kept: int | None) -> Admission:
+        if need.rates:
+            rates = [(key, rate.limit, window_ms(rate)) for key, rate in need.rates]
+            slot, now = self.limiter.book(member, rates, kept)
+            wait = (slot - now) / 1000
+            if wait > self.short_wait:
+                return Admission(wait=wait - self.lead, slot=slot)
+            if wait > 0:
+                self._sleep(wait)
+            self._settle([(key, rate.limit, exact_ms(rate)) for key, rate in need.rates])
+        held: list[str] = []
+        for key, limit in need.slots:
+            if not self._hold(key, member, limit):
+                for taken in held:
+                    self.limiter.free(taken, member)
+                return Admission(wait=BUSY_RETRY)
+            held.append(key)
+        exact = [(key, rate.limit, exact_ms(rate)) for key, rate in need.rates]
+        return Admission(release=lambda: self._done(exact, held, member))
+
+    def _settle(self, rates: list[tuple[str, int, int]]) -> None:
+        """The last guard, on what was really sent: a call that was answered late (a
+        stalled process, a slow network) makes the next ones wait the rest of a whole
+        window after it, instead of reaching Graph inside it."""
+        for _ in range(3):
+            wait = self.limiter.settled(rates) / 1000
+            if wait <= 0:
+                return
+            self._sleep(min(wait, self.short_wait))
+
+    def _done(self, rates: list[tuple[str, int, int]], keys: list[str], member: str) -> None:
+        """After the call; if Redis fails here, the slot's lease frees it later."""
+        from redis.exceptions import RedisError
+
+        try:
+            if rates:
+                self.limiter.sent(rates, member)
+            for key in keys:
+                self.limiter.free(key, member)
+        except RedisError as error:
+            log.warning("pacing: could not record %s's call: %s", member, error)
+
+    def _hold(self, key: str, member: str, limit: int) -> bool:
+        """A slot, trying again for up to `short_wait` (a mail is over in moments)."""
+        for _ in range(5):
+            if self.limiter.hold(key, member, limit):
+                return True
+            self._sleep(self.short_wait / 5)
+        return False
+
+
+def make_pacer(jobs, need_of: Callable[..., Need | None]) -> Pacer:
+    """On RQ, one Redis limiter every worker shares; a worker that waits for a slot is a
+    worker less, so a paced delivery is queued LEAD before it. In process, this
+    process's own limiter, and nearly a second's lead: it waits in a timer thread of
+    its own (app/core/jobs.py), and SQLite's write lock can hold its claim that long."""
+    if getattr(jobs, "kind", None) == "rq":
+        from app.outbox.redis_limiter import RedisLimiter
+
+        return Pacer(RedisLimiter(jobs.connection), need_of)
+    return Pacer(LocalLimiter(), need_of, lead=0.9)
