@@ -105,6 +105,10 @@ def allowed(posts: int, per_second: int) -> float:
 class Bench(SandboxedApp):
     def __init__(self, workdir: Workdir, redis_url: str | None):
         super().__init__(workdir, redis_url)
+        limits = self.sandbox.state.limits()
+        if (limits.teams_rps_per_channel, limits.teams_rps_per_tenant) != (
+                TEAMS_PER_CHANNEL, TEAMS_PER_TENANT):
+            raise RuntimeError(f"the sandbox does not enforce the documented limits: {limits}")
         # An administrator's set-up: whom the work acts as is in the team (the person
         # signed in here, and the account alert work acts as).
         for person in ("ada@example.com", ALERT_ACTOR):

@@ -256,6 +256,20 @@ def test_a_short_wait_is_slept_and_a_long_one_is_handed_back():
     assert len(slept) == 1  # nothing slept for it: back to the outbox, a lead early
 
 
+def test_a_fresh_booking_waits_in_its_own_timer_not_in_a_worker():
+    """In-process: a delivery that has just booked a slot 0.4 s away goes back to the
+    outbox at once (to a timer thread); woken with that slot, it waits for it."""
+    slept: list[float] = []
+    pacer = Pacer(LocalLimiter(clock=Clock()), need_of, lead=0.9, fresh_wait=0.05,
+                  sleep=slept.append)
+    need = Need(rates=(("channel", Rate(1, 0.3)),))
+    pacer.admit("a", need)
+    handed_back = pacer.admit("b", need)
+    assert handed_back.wait == 0.01 and slept == []
+    assert pacer.admit("b", need, handed_back.slot).wait == 0
+    assert slept == [window_ms(Rate(1, 0.3)) / 1000]
+
+
 def test_a_call_answered_late_holds_back_the_next_one_to_a_whole_window():
     """Four calls booked together, answered 0.3 s late (a stalled process): the fifth,
     booked a window after them, waits until a whole second after the late answers."""

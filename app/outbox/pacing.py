@@ -205,12 +205,16 @@ class LocalLimiter:
 
 class Pacer:
     """What the runner asks before a delivery calls Graph. `lead`: how long before its
-    slot a paced delivery is queued again, to be claimed and ready in time."""
+    slot a paced delivery is queued again, to be claimed and ready in time; it then
+    waits out the rest. `fresh_wait`: the longest a delivery that has just booked waits
+    where it is instead (by default as long)."""
 
     def __init__(self, limiter: Limiter, need_of: Callable[..., Need | None],
-                 lead: float = LEAD, sleep: Callable[[float], None] = time.sleep):
+                 lead: float = LEAD, fresh_wait: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.limiter, self.need_of, self._sleep = limiter, need_of, sleep
         self.lead, self.short_wait = lead, lead + 0.1
+        self.fresh_wait = self.short_wait if fresh_wait is None else fresh_wait
 
     def admit(self, member: str, need: Need, kept: int | None = None) -> Admission:
         """May wait up to `short_wait`. If Redis fails, the delivery goes unpaced (the
@@ -228,8 +232,8 @@ class Pacer:
             rates = [(key, rate.limit, window_ms(rate)) for key, rate in need.rates]
             slot, now = self.limiter.book(member, rates, kept)
             wait = (slot - now) / 1000
-            if wait > self.short_wait:
-                return Admission(wait=wait - self.lead, slot=slot)
+            if wait > (self.short_wait if slot == kept else self.fresh_wait):
+                return Admission(wait=max(0.01, wait - self.lead), slot=slot)
             if wait > 0:
                 self._sleep(wait)
             self._settle([(key, rate.limit, exact_ms(rate)) for key, rate in need.rates])
@@ -277,10 +281,11 @@ class Pacer:
 def make_pacer(jobs, need_of: Callable[..., Need | None]) -> Pacer:
     """On RQ, one Redis limiter every worker shares; a worker that waits for a slot is a
     worker less, so a paced delivery is queued LEAD before it. In process, this
-    process's own limiter, and nearly a second's lead: it waits in a timer thread of
-    its own (app/core/jobs.py), and SQLite's write lock can hold its claim that long."""
+    process's own limiter, and nearly a second's lead: a paced delivery waits in a timer
+    thread of its own (app/core/jobs.py), never in a worker thread, and SQLite's write
+    lock can hold its claim that long."""
     if getattr(jobs, "kind", None) == "rq":
         from app.outbox.redis_limiter import RedisLimiter
 
         return Pacer(RedisLimiter(jobs.connection), need_of)
-    return Pacer(LocalLimiter(), need_of, lead=0.9)
+    return Pacer(LocalLimiter(), need_of, lead=0.9, fresh_wait=0.05)
