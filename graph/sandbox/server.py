@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -83,6 +85,7 @@ class SandboxServer:
             self._threads = []
         self._server.server_close()
         self._entra.server_close()
+        shutil.rmtree(os.path.dirname(self.ca_file), ignore_errors=True)  # its certificate
 
     def __enter__(self) -> SandboxServer:
         return self.start()
