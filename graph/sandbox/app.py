@@ -161,20 +161,21 @@ class SandboxApp:
 
     def _authorise(self, request: Request, func, args: dict):
         """The caller, if their token is the sandbox's and holds what the route needs."""
-        with self.state.read() as tx:
-            key = signing_key(tx) if tx.get("signing_key", "current") else ""
-        if not key:
-            with self.state.tx() as tx:
-                key = signing_key(tx)
-        # Tokens live in real time, whatever a test's clock says: MSAL checks them so.
-        principal = principal_of(request.headers.get("Authorization", ""), key)
         requirement = requirement_of(func, request.method)
         if requirement is None:  # a sandbox bug: every Graph route names its permissions
             raise ApiError(500, "generalException", f"The sandbox route {func.__name__} "
                                                     "declares no permissions.")
-        with self.state.read() as tx:
-            access.authorise(tx, principal, requirement, request.method, args)
-        return principal
+        header = request.headers.get("Authorization", "")
+        # Tokens live in real time, whatever a test's clock says: MSAL checks them so.
+        with self.state.read() as tx:  # the key, the token and the grants: one read
+            found = tx.get("signing_key", "current")
+            if found is not None:
+                principal = principal_of(header, found["key"])
+                access.authorise(tx, principal, requirement, request.method, args)
+                return principal
+        with self.state.tx() as tx:  # no token was ever issued: every one is refused
+            principal_of(header, signing_key(tx))
+        raise AssertionError("a token nobody issued was accepted")
 
     def _respond(self, request, func, args, principal, request_id, fault, failure
                  ) -> Response:
