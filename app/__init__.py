@@ -16,6 +16,7 @@ from app.core import org as org_settings
 from app.core.timefmt import register_filters
 from app.extensions import csrf, login_manager
 from app.incidents.rules import STATUS_BY_KEY
+from app.m365.graph_setup import BUILT_IN, STANDALONE
 from app.m365.panel import label as delivery_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -127,6 +128,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
             "cspNonce": g.get("csp_nonce"),
             "statuses": STATUS_BY_KEY,
             "delivery_label": delivery_label,
+            # /sandbox shows something: the built-in sandbox, or a standalone one
+            "sandbox_page": app.extensions["graph_setup"].kind in (BUILT_IN, STANDALONE),
         }
 
     @app.get("/")
@@ -156,12 +159,10 @@ def _init_m365(app: Flask, settings: Settings) -> None:
 
     app.extensions["jobs"] = make_jobs(app, settings.redis_url)
     app.extensions["pacer"] = _pacer(app.extensions["jobs"])
-    defaults = {}
-    if settings.graph_sandboxed:
-        from app.m365.sandbox_host import sandbox_defaults
+    from app.m365.graph_setup import resolve
 
-        defaults = sandbox_defaults(settings.graph_sandbox_db)
-    app.extensions["targets"] = targets.from_settings(settings, **defaults)
+    setup = app.extensions["graph_setup"] = resolve(settings)  # refuses missing ids
+    app.extensions["targets"] = targets.from_settings(settings, **setup.defaults)
     app.extensions["graph_for"] = make_graph_for(app)
     app.extensions["graph_for_app"] = make_graph_for_app(app)
     app.extensions["teams_webhook"] = make_teams_webhook(app)

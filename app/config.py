@@ -71,6 +71,9 @@ class Settings:
         default_factory=lambda: os.environ.get("ENTRA_AUTHORITY_HOST")
         or "https://login.microsoftonline.com"
     )
+    # A CA file to trust for Entra's address only (the MSAL session; a standalone Graph
+    # sandbox's TLS Entra prints its file). Unset: the system's trusted CAs.
+    entra_ca_bundle: str | None = field(default_factory=lambda: _env("ENTRA_CA_BUNDLE"))
     # Whose tenant members count as admins of Incident Desk (comma-separated emails).
     admin_emails: frozenset[str] = field(
         default_factory=lambda: frozenset(
@@ -112,6 +115,12 @@ class Settings:
             "GRAPH_SANDBOX_DB", str(INSTANCE_DIR / "graph-sandbox.db")
         )
     )
+    # At start-up, ask a GRAPH_BASE_URL that is not Microsoft's for the sandbox's ids, and
+    # refuse to start when Microsoft 365 ids are missing (app/m365/graph_setup.py). Off
+    # (GRAPH_START_CHECK=false): ids left unset stay unset and their features off, as
+    # tests and benchmarks with a deliberately unreachable GRAPH_BASE_URL want.
+    graph_start_check: bool = field(
+        default_factory=lambda: _env_bool("GRAPH_START_CHECK", True))
     teams_team_id: str | None = field(default_factory=lambda: _env("M365_TEAM_ID"))
     teams_broadcast_channel_id: str | None = field(
         default_factory=lambda: _env("M365_BROADCAST_CHANNEL_ID")
@@ -129,7 +138,7 @@ class Settings:
     # SharePoint column names, e.g. "name=Title,email=EmailAddress" (see app/contacts).
     contacts_fields: str | None = field(default_factory=lambda: _env("M365_CONTACTS_FIELDS"))
     reports_drive_id: str | None = field(default_factory=lambda: _env("M365_REPORTS_DRIVE_ID"))
-    # Re-queue outbox work left behind by restarts or Redis outages (rq cron does this
+    # Re-queue outbox work left behind by restarts or Redis outages (python -m app.cron does this
     # in production; in-process jobs run it on a timer).
     background_sweep: bool = field(default_factory=lambda: _env_bool("BACKGROUND_SWEEP", True))
     reports_folder: str = field(
@@ -160,6 +169,15 @@ class Settings:
             raise ValueError(
                 "ENTRA_AUTHORITY_HOST must be an https:// address such as "
                 f"https://login.microsoftonline.com, not {self.entra_authority_host!r}")
+
+        if self.entra_ca_bundle and not os.path.isfile(self.entra_ca_bundle):
+            raise ValueError(f"ENTRA_CA_BUNDLE must name a readable CA file (PEM), not "
+                             f"{self.entra_ca_bundle!r}: no such file")
+
+    @property
+    def entra_verify(self) -> bool | str:
+        """What the MSAL session checks Entra's certificate against."""
+        return self.entra_ca_bundle or True
 
     @property
     def entra_configured(self) -> bool:

@@ -51,7 +51,8 @@ def seed(database_url: str) -> tuple[str, str]:
 
     upgrade(database_url)
     app = create_app(Settings(database_url=database_url, redis_url=None,
-                              background_sweep=False, graph_base_url="http://127.0.0.1:9/v1.0"))
+                              background_sweep=False, graph_base_url="http://127.0.0.1:9/v1.0",
+                              graph_start_check=False))
     org = app.extensions["org"]
     with app.app_context():
         user = User(entra_oid="dev-bench", name="Bench", email="bench@example.com")
@@ -128,7 +129,8 @@ def statements(database_url: str, reference: str) -> dict[str, int]:
     from app.config import Settings
 
     app = create_app(Settings(database_url=database_url, redis_url=None,
-                              background_sweep=False, graph_base_url="http://127.0.0.1:9/v1.0"),
+                              background_sweep=False, graph_base_url="http://127.0.0.1:9/v1.0",
+                              graph_start_check=False),
                      TESTING=True)
     client = app.test_client()
     page = client.get("/sign-in").get_data(as_text=True)
@@ -159,7 +161,8 @@ def main() -> None:
     print(f"seeded 10,001 incidents and a 500-entry timeline in {time.time() - started:.0f} s")
     (workdir / "minimal.py").write_text(MINIMAL_APP)
     env = {**os.environ, "DATABASE_URL": database_url, "BACKGROUND_SWEEP": "false",
-           "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0", "SECRET_KEY": "bench-secret",
+           "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0", "GRAPH_START_CHECK": "false",
+           "SECRET_KEY": "bench-secret",
            "INCIDENT_DESK_INSTANCE": str(workdir), "PYTHONPATH": str(ROOT)}
     env.pop("REDIS_URL", None)
     app_port, minimal_port = free_port(), free_port()

@@ -1,5 +1,5 @@
 """Declare-to-notified with the README's production set-up exactly as written
-(readme_setup: its gunicorn, its RQ worker command, its `rq cron`, on PostgreSQL and
+(readme_setup: its gunicorn, its RQ worker command, its scheduler, on PostgreSQL and
 Redis), against a standalone sandbox adding latency to every Graph call.
 
 Times each P1 from the declare POST (over HTTP to gunicorn) until its channel, kickoff

@@ -1,8 +1,8 @@
 """The README's production set-up, exactly as written, for the benchmarks that must hold
 for it: the command lines of its "Run it" block (database migration, gunicorn, the RQ
-worker, `rq cron`) spawned as they stand against PostgreSQL and Redis, with a standalone
-Graph sandbox (`python -m graph.sandbox`) as Microsoft Graph and a browser-like HTTP
-client signed in through the dev sign-in.
+worker pool, the scheduler `python -m app.cron`) spawned as they stand against PostgreSQL
+and Redis, with a standalone Graph sandbox (`python -m graph.sandbox`) as Microsoft Graph
+and a browser-like HTTP client signed in through the dev sign-in.
 
 Not a benchmark itself. Read from README.md each run, so a bench can never measure a
 set-up the README no longer shows. Two things differ, and are printed: gunicorn's port
@@ -27,7 +27,7 @@ import requests
 from graph_bench import ROOT, SANDBOX_TEAM, ExternalSandbox, Workdir, csrf, settings_for, worker_env
 
 README = ROOT / "README.md"
-RUN = ("flask", "gunicorn", "rq")  # what the block runs; pip and npm are installation
+RUN = ("flask", "gunicorn", "rq", "python")  # what the block runs; pip, npm install
 PERSON = ("Ada Lovelace", "ada@example.com")  # who declares
 
 
@@ -44,6 +44,17 @@ def readme_commands(text: str) -> list[str]:
         if line and not line.startswith("#"):
             lines.append(" ".join(line.split()))
     return lines
+
+
+def process_name(line: str) -> str:
+    """A short name for a command line's process and log: its program, rq's
+    subcommand, or the module run by `python -m`."""
+    words = line.split()
+    if words[0] == "rq":
+        return " ".join(words[:2])
+    if words[0] == "python" and words[1] == "-m":
+        return words[2]
+    return words[0]
 
 
 def free_port() -> int:
@@ -131,7 +142,7 @@ class Deployment:
 
     def _run(self, line: str) -> None:
         argv = [self._expand(part) for part in shlex.split(line)]
-        name = line.split()[0] if line.split()[0] != "rq" else " ".join(line.split()[:2])
+        name = process_name(line)
         if name == "flask":  # the migration: runs to completion before the rest starts
             subprocess.run(argv, cwd=ROOT, env=self.env, check=True,  # noqa: S603
                            capture_output=True)
@@ -225,6 +236,20 @@ class Deployment:
         if response.status_code != 302:
             raise RuntimeError(f"declare answered {response.status_code}")
         return response.headers["Location"].rsplit("/", 1)[-1], started, took
+
+    def post_update(self, reference: str, message: str) -> float:
+        """Post a status update to the incident's channel through the page; the POST's
+        own seconds."""
+        page = f"{self.url}/incidents/{reference}/updates/new"
+        token = csrf(self.http.get(page, timeout=10).text)
+        data = {"csrf_token": token, "phase": "investigating", "message": message,
+                "to_channel": "y"}
+        started = time.perf_counter()
+        response = self.http.post(page, data=data, allow_redirects=False, timeout=30)
+        took = time.perf_counter() - started
+        if response.status_code != 302:
+            raise RuntimeError(f"update answered {response.status_code}")
+        return took
 
     def deliveries(self, reference: str) -> dict[str, tuple[str, str | None]]:
         """piece -> (status, the piece it waited for), from the outbox rows."""

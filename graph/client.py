@@ -5,6 +5,10 @@
   loop is closed"); it starts at first use and again in a forked child. One SDK client
   (one httpx pool) per base URL and timeout lives on it, shared by every GraphClient,
   so a GraphClient is cheap to make per delivery.
+- Deadlines: each request has one that fits what it does (`DEADLINES`, chosen from the
+  request's method and path by `request_kind`), so a stalled post gives its worker back
+  in seconds while an upload chunk may take a minute. A request past its deadline is
+  status 0: it may or may not have been applied, and the outbox looks before repeating.
 - Tokens: the token callable runs in the caller's thread before each request (an MSAL
   refresh and its cache write belong to the job, not to the shared loop) and reaches
   the SDK's auth provider through a context variable, only for the Graph host.
@@ -36,6 +40,7 @@ from urllib.parse import quote, urlsplit
 
 from graph.port import (
     CARD_CONTENT_TYPE,
+    DELIVERY_PROPERTY,
     MAX_MAIL_RECIPIENTS,
     SIMPLE_UPLOAD_LIMIT,
     Card,
@@ -59,14 +64,33 @@ from graph.port import (
 
 # Upload sessions take chunks in multiples of 320 KiB. 12 of them (3.75 MiB) is the most
 # that stays under the 4 MB simple-upload limit, so no request body we send is larger
-# than a simple upload and one timeout fits every request.
+# than a simple upload and one deadline ("upload") fits every request that carries a file.
 UPLOAD_CHUNK = 12 * 320 * 1024
 MAX_UPLOAD_RESUMES = 3  # chunk failures resumed from nextExpectedRanges per upload
 RECENT_MESSAGES = 50  # Graph's largest $top for channel messages and replies
 READ_TRIES = 3  # a GET page is tried up to this many times within one call
-MAX_READ_WAIT = 5.0  # seconds; a longer Retry-After goes back to the outbox's backoff
+MAX_READ_WAIT = 2.0  # seconds; a longer Retry-After goes back to the outbox's backoff
+QUICK = 2.0  # seconds: a failure slower than this is not retried in place (a stall)
 GRACE = 5.0  # the caller's backstop beyond the request deadline
+# Seconds from sending a request to the whole answer, by what it does. Microsoft's docs
+# name no client deadlines (its SDKs default to 100 s for everything), so these are
+# several times what each takes on a slow day: Teams answers a post or a read in well
+# under a second, Outlook a draft or a send in a second or two; creating a channel also
+# provisions its SharePoint folder, and a file chunk is up to 3.75 MiB on the uplink.
+DEADLINES = {
+    "read": 10.0,  # one GET page (lists, messages, channels, drafts, a file's metadata)
+    "post": 10.0,  # a channel message or reply
+    "mail": 15.0,  # a draft, its send, sendMail
+    "meeting": 15.0,  # an event or an online meeting
+    "member": 15.0,  # adding someone to a team or a private channel
+    "channel": 30.0,  # creating a channel
+    "upload": 60.0,  # a small file, or one upload-session chunk (PUT)
+    "change": 15.0,  # anything else that changes something (archive, delete)
+}
+LONGEST = max(DEADLINES.values())
 DELIVERY_HEADER = "x-incident-desk-delivery"
+DRAFTS_PAGE = 50  # drafts read per page when looking for an earlier attempt's
+MAX_FOUND_DRAFTS = 200  # a bound on that look-up; this code keeps one draft per key
 CHANNEL_FIELDS = ["id", "displayName", "description", "membershipType", "webUrl",
                   "isArchived"]
 # What `create_invalid_draft` sends, so that Outlook refuses it twice over.
@@ -168,6 +192,30 @@ async def _send(sdk, info, parse: bool = True):
     return json.loads(raw) if raw else {}
 
 
+def request_kind(method: str, url: str) -> str:
+    """Which `DEADLINES` entry a request gets, from its method and path."""
+    method = method.upper()
+    path = urlsplit(url).path.rstrip("/").lower()
+    if method == "GET":
+        return "read"
+    if method == "PUT":
+        return "upload"
+    if method != "POST":
+        return "change"
+    last = path.rsplit("/", 1)[-1]
+    if "/channels/" in path and last in ("messages", "replies"):
+        return "post"
+    if last == "channels":
+        return "channel"
+    if last == "members":
+        return "member"
+    if last in ("messages", "send", "sendmail"):
+        return "mail"
+    if last in ("events", "createorget"):
+        return "meeting"
+    return "change"
+
+
 # ---- errors ------------------------------------------------------------------------------
 
 
@@ -242,6 +290,11 @@ def _channel(team_id: str, raw: dict) -> Channel:
                    is_archived=bool(raw.get("isArchived")))
 
 
+def _odata_text(value: str) -> str:
+    """A string inside an OData literal: a quote is doubled."""
+    return value.replace("'", "''")
+
+
 def _user_bind(user_id: str) -> str:
     """`user@odata.bind` for an object id or UPN (a quote in an OData key is doubled)."""
     return "https://graph.microsoft.com/v1.0/users('{}')".format(user_id.replace("'", "''"))
@@ -281,10 +334,11 @@ def _next_range(session: dict, done: int) -> int:
 
 
 class GraphClient:
-    """Microsoft Graph as `graph.port.Graph`. `timeout` is each request's deadline, from
-    sending to the whole answer; `token` returns a bearer token (see graph.tokens)."""
+    """Microsoft Graph as `graph.port.Graph`. Each request's deadline, from sending to the
+    whole answer, fits its kind (`DEADLINES`); `timeout` caps them all (the set-up check's
+    probes). `token` returns a bearer token (see graph.tokens)."""
 
-    def __init__(self, base_url: str, token: Callable[[], str], timeout: float = 30.0):
+    def __init__(self, base_url: str, token: Callable[[], str], timeout: float | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._token = token
@@ -297,19 +351,29 @@ class GraphClient:
 
     # ---- plumbing ------------------------------------------------------------------------
 
-    def _call(self, request: Callable[[Any], Any]):
-        """Run `request(sdk)` (a coroutine) on the loop and wait for it."""
+    def deadline(self, method: str, url: str) -> float:
+        """Seconds this request may take (its kind's, within `timeout`)."""
+        kind = DEADLINES[request_kind(method, url)]
+        return kind if self.timeout is None else min(kind, self.timeout)
+
+    def _call(self, build: Callable[[Any], Any], parse: bool = True):
+        """Send what `build(sdk)` returns (a RequestInformation) on the loop, within its
+        deadline, and wait for the answer (JSON as a dict, or bytes if not `parse`)."""
         token = self._token()  # here, in the caller's thread: see the module docstring
         runtime = _current_runtime()
-        base_url, timeout = self.base_url, self.timeout
+        base_url, longest = self.base_url, self.timeout or LONGEST
 
         async def call():
             _TOKEN.set(token)  # this task's own context: no other request sees it
-            return await asyncio.wait_for(request(runtime.sdk(base_url, timeout)), timeout)
+            sdk = runtime.sdk(base_url, longest)
+            info = build(sdk)
+            deadline = self.deadline(info.http_method.value, info.url)
+            return await asyncio.wait_for(_send(sdk, info, parse), deadline)
 
         future = asyncio.run_coroutine_threadsafe(call(), runtime.loop)
         try:
-            return future.result(timeout + GRACE)
+            # The deadline is the request's; this only guards against a stuck loop.
+            return future.result(longest + GRACE)
         except TimeoutError as exc:
             future.cancel()
             raise _error(exc) from exc
@@ -321,17 +385,21 @@ class GraphClient:
 
     def _json(self, build: Callable[[Any], Any]) -> dict:
         """Send what `build(sdk)` returns (a RequestInformation); the JSON answer."""
-        return self._call(lambda sdk: _send(sdk, build(sdk)))
+        return self._call(build)
 
     def _read(self, build: Callable[[Any], Any]) -> dict:
         """A GET, tried again briefly if Graph throttles or stumbles: a read changes
-        nothing, and one failed page should not fail a delivery that reads many."""
+        nothing, and one failed page should not fail a delivery that reads many. Not
+        after a stall (a failure slower than QUICK): that worker has waited enough, and
+        the delivery's backoff tries again."""
         for attempt in range(READ_TRIES):
+            started = time.monotonic()
             try:
                 return self._json(build)
             except GraphError as error:
                 wait = error.retry_after or 0.0
-                if not error.retryable or attempt == READ_TRIES - 1 or wait > MAX_READ_WAIT:
+                if not error.retryable or attempt == READ_TRIES - 1 or wait > MAX_READ_WAIT \
+                        or time.monotonic() - started > QUICK:
                     raise
                 time.sleep(wait)
         raise AssertionError("unreachable")
@@ -575,6 +643,9 @@ class GraphClient:
         from msgraph.generated.models.item_body import ItemBody
         from msgraph.generated.models.message import Message
         from msgraph.generated.models.recipient import Recipient
+        from msgraph.generated.models.single_value_legacy_extended_property import (
+            SingleValueLegacyExtendedProperty,
+        )
 
         if mail.recipient_count > MAX_MAIL_RECIPIENTS:
             raise InvalidRequest(f"{mail.recipient_count} recipients in one message; Graph "
@@ -586,11 +657,16 @@ class GraphClient:
 
         headers = ([InternetMessageHeader(name=DELIVERY_HEADER, value=mail.delivery_key)]
                    if mail.delivery_key else None)
+        # The key again, where a $filter can find it (graph.port.DELIVERY_PROPERTY).
+        marks = ([SingleValueLegacyExtendedProperty(id=DELIVERY_PROPERTY,
+                                                    value=mail.delivery_key)]
+                 if mail.delivery_key else None)
         return Message(subject=mail.subject,
                        body=ItemBody(content_type=BodyType.Html, content=mail.html_body),
                        to_recipients=people(mail.to), cc_recipients=people(mail.cc),
                        bcc_recipients=people(mail.bcc), reply_to=people(mail.reply_to),
-                       internet_message_headers=headers)
+                       internet_message_headers=headers,
+                       single_value_extended_properties=marks)
 
     def create_draft(self, sender: Sender, mail: Mail) -> str:
         message = self._message_model(mail)
@@ -601,6 +677,34 @@ class GraphClient:
     def send_draft(self, sender: Sender, draft_id: str) -> None:
         self._json(lambda sdk: self._who(sdk, sender).messages.by_message_id(draft_id).send
                    .to_post_request_information())
+
+    def find_drafts(self, sender: Sender, delivery_key: str) -> list[str]:
+        # A filter on the Drafts folder (a restriction Exchange evaluates on the folder's
+        # contents, not a $search of the index, which lags behind new items).
+        wanted = ("singleValueExtendedProperties/Any(ep: ep/id eq "
+                  f"'{DELIVERY_PROPERTY}' and ep/value eq '{_odata_text(delivery_key)}')")
+
+        def drafts(sdk):
+            return self._who(sdk, sender).mail_folders.by_mail_folder_id("drafts").messages
+
+        def first(sdk):
+            return drafts(sdk).to_get_request_information(self._query(
+                drafts(sdk), "MessagesRequestBuilderGetQueryParameters", filter=wanted,
+                select=["id", "createdDateTime"], top=DRAFTS_PAGE))
+
+        found: list[tuple[str, str]] = []
+        for page in self._pages(first, drafts):
+            found += [(raw.get("createdDateTime") or "", raw["id"])
+                      for raw in page.get("value", [])]
+            if len(found) >= MAX_FOUND_DRAFTS:
+                break
+        # Graph lists newest first; oldest first, and ties in the order Graph gave.
+        oldest_first = sorted(reversed(found), key=lambda pair: pair[0])
+        return [draft_id for _created, draft_id in oldest_first]
+
+    def delete_draft(self, sender: Sender, draft_id: str) -> None:
+        self._json(lambda sdk: self._who(sdk, sender).messages.by_message_id(draft_id)
+                   .to_delete_request_information())
 
     def send_mail(self, sender: Sender, mail: Mail) -> None:
         from msgraph.generated.users.item.send_mail.send_mail_post_request_body import (
@@ -741,6 +845,7 @@ class GraphClient:
         total, offset, resumes = len(content), 0, 0
         most = 2 * (total // UPLOAD_CHUNK + 1) + 2 * MAX_UPLOAD_RESUMES
         for _ in range(most):  # a session that makes no progress ends too
+            started = time.monotonic()
             try:
                 if offset is None:
                     offset = _next_range(self._raw("GET", upload_url), 0)
@@ -749,7 +854,9 @@ class GraphClient:
                     "Content-Range": f"bytes {offset}-{offset + len(chunk) - 1}/{total}"})
             except GraphError as error:
                 # Not 429: its Retry-After is the job's to honour, not ours to sleep on.
-                if not error.retryable or error.status == 429 or resumes >= MAX_UPLOAD_RESUMES:
+                # Nor a stall (slower than QUICK): the worker goes back to other work.
+                if not error.retryable or error.status == 429 or resumes >= MAX_UPLOAD_RESUMES \
+                        or time.monotonic() - started > QUICK:
                     raise
                 resumes, offset = resumes + 1, None
                 continue
@@ -790,9 +897,8 @@ class GraphClient:
 
     def get_file(self, drive_id: str, path: str) -> bytes:
         url = self._by_path(drive_id, path, "content")
-        return self._call(lambda sdk: _send(sdk, self._root(sdk, drive_id).content
-                                            .with_url(url).to_get_request_information(),
-                                            parse=False))
+        return self._call(lambda sdk: self._root(sdk, drive_id).content.with_url(url)
+                          .to_get_request_information(), parse=False)
 
     # ---- team members, and requests that change nothing (the set-up check) ----------------
 

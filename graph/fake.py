@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from graph.names import channel_name_problem
 from graph.port import (
     CARD_CONTENT_TYPE,
+    DELIVERY_PROPERTY,
     MAX_MAIL_RECIPIENTS,
     SIMPLE_UPLOAD_LIMIT,
     Card,
@@ -422,7 +423,9 @@ class FakeGraph:
         return {"sender": self.actor if mailbox == "me" else mailbox, "mailbox": mailbox,
                 "subject": mail.subject, "html": mail.html_body, "to": list(mail.to),
                 "cc": list(mail.cc), "bcc": list(mail.bcc), "reply_to": list(mail.reply_to),
-                "headers": {DELIVERY_HEADER: mail.delivery_key} if mail.delivery_key else {}}
+                "headers": {DELIVERY_HEADER: mail.delivery_key} if mail.delivery_key else {},
+                "extended": ({DELIVERY_PROPERTY: mail.delivery_key} if mail.delivery_key
+                             else {})}
 
     def create_draft(self, sender: Sender, mail: Mail) -> str:
         record = self._mail_record(sender, mail)
@@ -438,6 +441,21 @@ class FakeGraph:
                 raise NotFound("The specified object was not found in the store.",
                                status=404, code="ErrorItemNotFound")
             self._sent.append({**draft, "sent_at": _now()})
+
+    def find_drafts(self, sender: Sender, delivery_key: str) -> list[str]:
+        mailbox = sender.user_id or "me"
+        wanted = delivery_key.lower()  # Graph compares an extended property's value so
+        with self._lock:
+            return [d["id"] for d in self._drafts.values() if d["mailbox"] == mailbox
+                    and (d["extended"].get(DELIVERY_PROPERTY) or "").lower() == wanted]
+
+    def delete_draft(self, sender: Sender, draft_id: str) -> None:
+        with self._lock:
+            draft = self._drafts.get(draft_id)
+            if draft is None or draft["mailbox"] != (sender.user_id or "me"):
+                raise NotFound("The specified object was not found in the store.",
+                               status=404, code="ErrorItemNotFound")
+            del self._drafts[draft_id]
 
     def send_mail(self, sender: Sender, mail: Mail) -> None:
         record = self._mail_record(sender, mail)

@@ -10,8 +10,10 @@ Why Mail.ReadWrite as well as Mail.Send: stakeholder email is saved as a draft, 
 draft is sent. That is the one way Graph lets a retry find out whether an earlier attempt
 got through (sending a draft twice answers 404, so nobody is mailed twice); sendMail's
 202 names nothing that could be looked up afterwards. Creating a draft needs
-Mail.ReadWrite. For the shared mailbox both are granted through Exchange RBAC for
-Applications on that one mailbox, never tenant-wide in Entra.
+Mail.ReadWrite; so does deleting one that will never be sent, and it covers Mail.Read,
+which finding an earlier attempt's draft by its extended property takes. For the shared
+mailbox both are granted through Exchange RBAC for Applications on that one mailbox, never
+tenant-wide in Entra.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ DELEGATED = (
     Permission("ChannelMember.ReadWrite.All", "add people to a security incident's private "
                                               "channel"),
     Permission("Mail.ReadWrite", "save stakeholder email as a draft before sending it, so "
-                                 "a retry never mails anyone twice"),
+                                 "a retry never mails anyone twice; find and delete drafts "
+                                 "left unsent"),
     Permission("Mail.Send", "send stakeholder email as the person"),
     Permission("OnlineMeetings.ReadWrite", "open the Teams meeting used as command room"),
     Permission("Calendars.ReadWrite", "book the review meeting"),
@@ -53,8 +56,8 @@ APPLICATION = (
                                                 "unarchive them when an incident reopens"),
     Permission("Sites.Selected", "read the contacts list and write reports, on the two "
                                  "sites granted only", scoped_to="site"),
-    Permission("Mail.ReadWrite", "draft stakeholder email in the shared mailbox",
-               scoped_to="mailbox"),
+    Permission("Mail.ReadWrite", "draft stakeholder email in the shared mailbox; find and "
+                                 "delete drafts left unsent", scoped_to="mailbox"),
     Permission("Mail.Send", "send stakeholder email from the shared mailbox",
                scoped_to="mailbox"),
 )

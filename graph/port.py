@@ -21,6 +21,14 @@ MAX_CHANNEL_NAME = 50
 ILLEGAL_CHANNEL_CHARACTERS = set("~#%&*{}+/\\:<>?|'\"")
 SIMPLE_UPLOAD_LIMIT = 4 * 1024 * 1024  # larger files need an upload session
 MAX_MAIL_RECIPIENTS = 500  # per message, across to/cc/bcc
+# A message's delivery key, stored on the message as a single-value extended property so
+# that a retry can find the draft an earlier attempt made. Graph cannot $filter messages
+# on internetMessageHeaders (they are not a filterable property; they are returned only
+# with $select), but it documents a $filter on an extended property's id and value:
+# https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get and
+# https://learn.microsoft.com/graph/api/resources/extended-properties-overview (a custom
+# named property: "String {GUID} Name ...", the GUID our own property set).
+DELIVERY_PROPERTY = "String {42b24b51-6864-4716-9e86-50971718685a} Name IncidentDeskDelivery"
 
 
 # ---- errors ----------------------------------------------------------------------------
@@ -137,7 +145,9 @@ class Mail:
     cc: Sequence[str] = ()
     bcc: Sequence[str] = ()
     reply_to: Sequence[str] = ()
-    # Ours, sent as an x- header, so a message can be traced back to its delivery.
+    # Ours, sent as an x- header (read by people tracing a message back to its
+    # delivery) and as the DELIVERY_PROPERTY extended property (what `find_drafts`
+    # filters on).
     delivery_key: str = ""
 
     @property
@@ -346,6 +356,18 @@ class Graph(Protocol):
         idempotent: sending a draft that was already sent raises NotFound."""
 
     def send_draft(self, sender: Sender, draft_id: str) -> None: ...
+
+    def find_drafts(self, sender: Sender, delivery_key: str) -> list[str]:
+        """The ids of the drafts in the sender's Drafts folder that carry this delivery
+        key (`Mail.delivery_key`), oldest first: what an attempt whose answer was lost
+        saved. A sent draft is no longer in Drafts. Needs Mail.Read (Mail.ReadWrite
+        covers it); Mail.ReadBasic cannot read extended properties."""
+
+    def delete_draft(self, sender: Sender, draft_id: str) -> None:
+        """Delete a draft that will never be sent (DELETE .../messages/{id}, 204), so no
+        copy of an update, Bcc list included, waits in Drafts for someone to send it by
+        mistake. NotFound if it is gone (sent, or deleted already). Needs
+        Mail.ReadWrite."""
 
     def send_mail(self, sender: Sender, mail: Mail) -> None:
         """One-shot send (POST sendMail, 202). Not idempotent: jobs use drafts."""

@@ -31,6 +31,9 @@ __all__ = ["GRAPH_DEFAULT", "TokenUnavailable", "app_only_token", "sandbox_app_t
 
 GRAPH_DEFAULT = ("https://graph.microsoft.com/.default",)
 # Entra errors that pass with time; anything else needs a person or an administrator.
+# Seconds for each request to Entra when a job fetches a token: a hung sign-in service
+# must hand the worker back (status 0, retried by the outbox) like a hung Graph call.
+ENTRA_TIMEOUT = 10.0
 TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error", "service_unavailable"}
 
 # Shared by every MSAL app in the process: OpenID discovery documents (no tokens, no PII),
@@ -141,7 +144,7 @@ def _check(result: dict | None, unavailable: str) -> str:
 
 
 def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str,
-                   verify: bool | str = True, *, timeout: float | None = None
+                   verify: bool | str = True, *, timeout: float | None = ENTRA_TIMEOUT
                    ) -> Callable[[], str]:
     """Incident Desk's own token (client credentials). One MSAL app per tenant, client
     and secret in the process, so its token cache serves every job until expiry."""
@@ -165,7 +168,7 @@ def app_only_token(tenant: str, client_id: str, secret: str, authority_host: str
 def user_token(tenant: str, client_id: str, secret: str, authority_host: str,
                serialized_cache: str, account_oid: str, scopes: Sequence[str],
                on_cache_changed: Callable[[str], None], verify: bool | str = True, *,
-               timeout: float | None = None) -> Callable[[], str]:
+               timeout: float | None = ENTRA_TIMEOUT) -> Callable[[], str]:
     """A person's token from their stored MSAL cache, refreshed silently when needed;
     `on_cache_changed(serialized)` is called whenever MSAL changed the cache (a refresh
     rotated the refresh token), so the caller can store it again."""

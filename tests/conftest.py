@@ -100,6 +100,9 @@ def make_settings(database_url: str, **overrides) -> Settings:
         secure_cookies=False,
     )
     values.update(overrides)
+    # The default address above is meant to be unreachable: only a test that names a Graph
+    # (a sandbox, or None for the built-in one) has it checked at start-up.
+    values.setdefault("graph_start_check", "graph_base_url" in overrides)
     return Settings(**values)
 
 
@@ -277,3 +280,14 @@ def browser(app):
 @pytest.fixture
 def other_browser(app):
     return Browser(app.test_client())
+
+
+@pytest.fixture
+def sandbox_app(migrated, redis_url, tmp_path, app):
+    """An app of its own whose Microsoft 365 is the built-in Graph sandbox (its state in
+    tmp_path), as `make run` has it."""
+    settings = make_settings(migrated, redis_url=redis_url, graph_base_url=None,
+                             graph_sandbox_db=str(tmp_path / "graph-sandbox.db"))
+    application = create_app(settings, TESTING=True, SERVER_NAME="incident-desk.test")
+    yield application
+    finish_jobs(application)

@@ -41,7 +41,8 @@ def test_every_update_is_delivered_exactly_once_through_a_fault_storm(
     # About faults, not pacing (tests/test_pacing.py): 200 posts at Teams' documented 4 a
     # second per channel would take the storm a minute of real time.
     app.extensions["pacer"] = None
-    sandbox.state.configure_tenant(teams_rps_per_channel=0, teams_rps_per_tenant=0)
+    sandbox.state.configure_tenant(teams_rps_per_channel=0, teams_rps_per_tenant=0,
+                                   teams_rps_per_team=0)
     targets = app.extensions["targets"]
     ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
     session.add(ada)
@@ -80,3 +81,4 @@ def test_every_update_is_delivered_exactly_once_through_a_fault_storm(
     assert len(cards) == UPDATES + 1 and set(cards.values()) == {1}  # kickoff + updates
     mails = Counter(m["headers"].get("x-incident-desk-delivery") for m in sandbox.state.mails())
     assert len(mails) == UPDATES and set(mails.values()) == {1}
+    assert sandbox.state.drafts() == []  # no copy of an update left to send by mistake

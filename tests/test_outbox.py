@@ -214,10 +214,10 @@ def test_a_worker_killed_after_creating_the_channel_neither_loses_nor_duplicates
     drain(app)  # the job dies; RQ and the thread pool both record it as crashed
     channel = deliveries(session)["channel"]
     assert channel.status == "sending"
-    frozen_clock.advance(minutes=2)
+    frozen_clock.advance(seconds=runner.LEASE.total_seconds() / 2)
     sweep_and_drain(app)
     assert deliveries(session)["channel"].status == "sending"  # lease still held
-    frozen_clock.advance(minutes=10)
+    frozen_clock.advance(seconds=runner.LEASE.total_seconds() / 2 + 1)
     sweep_and_drain(app)
     sweep_and_drain(app)
     rows = deliveries(session)
@@ -264,15 +264,26 @@ def test_retry_needs_the_form_token_and_the_incident(app, browser, other_browser
 
 
 def test_persistent_outages_give_up_after_the_attempt_limit(app, browser, session, flaky,
-                                                             frozen_clock):
+                                                             frozen_clock, monkeypatch):
+    # Retries go out through the sweep only: a retry timer firing in real time could be
+    # mid-delivery when the frozen clock jumps minutes, past its claim's lease. A pacing
+    # wait (channel creation is paced in real time) still runs, and is waited for.
+    jobs = app.extensions["jobs"]
+    queue = jobs.enqueue
+    monkeypatch.setattr(jobs, "enqueue", lambda path, *args, delay=0.0, urgent=False:
+                        (delay <= 0 or urgent) and queue(path, *args, delay=delay,
+                                                         urgent=urgent))
     flaky.fail("create_channel",
                *[GraphError("unavailable", status=503)] * runner.MAX_ATTEMPTS)
     browser.sign_in()
     browser.declare()
     drain(app)
-    for _ in range(runner.MAX_ATTEMPTS):
+    for _ in range(3 * runner.MAX_ATTEMPTS):  # a paced round is not an attempt
+        if deliveries(session)["channel"].status == "failed":
+            break
         frozen_clock.advance(seconds=runner.MAX_BACKOFF + 1)
         sweep_and_drain(app)
+        jobs.wait(20, include_delayed=True)
     channel = deliveries(session)["channel"]
     assert channel.status == "failed" and channel.attempts == runner.MAX_ATTEMPTS
     assert f"after {runner.MAX_ATTEMPTS} attempts" in channel.last_error
@@ -295,3 +306,214 @@ def test_backoff_grows_and_never_undercuts_retry_after():
     assert 4.0 <= runner.backoff(4, None) <= 8.0
     assert runner.backoff(30, None) <= runner.MAX_BACKOFF
     assert runner.backoff(1, 45.0) == 45.0
+
+
+# ---- short claims, renewed while in progress (app/outbox/lease.py) -------------------------
+
+
+class Gate:
+    """Wraps a Graph: the first call of `method` waits until `release` (having made the
+    call first if `call_first`), then answers, or raises `then_raise`."""
+
+    def __init__(self, graph, method: str, call_first: bool = False, then_raise=None):
+        import threading
+
+        self.graph, self.method = graph, method
+        self.call_first, self.then_raise = call_first, then_raise
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.calls: dict[str, int] = {}
+
+    def __getattr__(self, name):
+        target = getattr(self.graph, name)
+        if not callable(target):
+            return target
+
+        def call(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            if name != self.method or self.entered.is_set():
+                return target(*args, **kwargs)
+            answer = target(*args, **kwargs) if self.call_first else None
+            self.entered.set()
+            assert self.release.wait(20), "the test never released the call"
+            if self.then_raise is not None:
+                raise self.then_raise
+            return answer if self.call_first else target(*args, **kwargs)
+
+        return call
+
+
+def _mail_delivery(app, session, key="lease-test/mail") -> int:
+    from app.outbox import service
+
+    delivery = service.add(session, key=key, kind="mail.send", payload={
+        "mailbox": "desk@example.com", "subject": "Update", "html": "<p>Update</p>",
+        "to": ["desk@example.com"], "bcc": ["ada@example.com"], "label": "Update email"})
+    session.commit()  # outside an app context: nothing queued, the test runs it
+    delivery_id = delivery.id
+    session.remove()
+    return delivery_id
+
+
+def _row(session, delivery_id: int) -> Delivery:
+    session.expire_all()
+    row = session.get(Delivery, delivery_id)
+    session.remove()  # no transaction (on SQLite: no write lock) left open here
+    return row
+
+
+def _in_a_worker(app, delivery_id: int):
+    """Run the delivery job in a thread of its own, as one pool worker would."""
+    import threading
+
+    from app.jobs import deliver
+
+    outcome: list[str] = []
+
+    def work():
+        with app.app_context():
+            outcome.append(deliver(delivery_id))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _wait(condition, what: str, timeout: float = 10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)
+    pytest.fail(f"{what}: not within {timeout:.0f} s")
+
+
+def test_a_call_longer_than_the_lease_keeps_its_claim(app, session, fake_graph, frozen_clock,
+                                                      monkeypatch):
+    from app.jobs import sweep_outbox
+    from app.outbox import lease
+
+    monkeypatch.setattr(lease, "RENEW_EVERY", 0.01)
+    gate = Gate(fake_graph, "create_draft")
+    app.extensions["graph_for"] = lambda delivery: gate
+    delivery_id = _mail_delivery(app, session)
+    worker, outcome = _in_a_worker(app, delivery_id)
+    assert gate.entered.wait(10)
+    claimed_until = _row(session, delivery_id).lease_until
+    for _ in range(4):  # two minutes of a stalled call, in the clock's steps
+        frozen_clock.advance(seconds=runner.LEASE.total_seconds() * 2 / 3)
+        _wait(lambda: _row(session, delivery_id).lease_until
+              >= frozen_clock() + runner.LEASE - timedelta(seconds=1), "a renewal")
+        with app.app_context():
+            assert sweep_outbox() == 0  # held: nothing for the sweep to hand out
+    assert frozen_clock() > claimed_until + runner.LEASE
+    gate.release.set()
+    worker.join(10)
+    row = _row(session, delivery_id)
+    assert outcome == ["delivered"] and (row.status, row.attempts) == ("delivered", 1)
+    assert row.lease_until is None and row.lease_token is None
+    assert len(fake_graph.mails()) == 1
+
+
+@pytest.mark.parametrize("stale", ["answer", "error"])
+def test_a_worker_that_lost_its_claim_takes_no_further_step_and_records_nothing(
+        app, session, fake_graph, frozen_clock, monkeypatch, stale):
+    """A frozen worker (no renewals) whose lease lapsed: another worker delivers; when the
+    frozen one wakes, with its draft made ("answer") or its call failed ("error"), it
+    neither sends nor writes: a stale failure would set a delivered row pending again."""
+    from app.outbox import lease
+
+    monkeypatch.setattr(lease, "RENEW_EVERY", 3600.0)
+    gate = Gate(fake_graph, "create_draft", call_first=stale == "answer",
+                then_raise=GraphError("Service unavailable", status=503)
+                if stale == "error" else None)
+    app.extensions["graph_for"] = lambda delivery: gate
+    delivery_id = _mail_delivery(app, session)
+    frozen, outcome = _in_a_worker(app, delivery_id)
+    assert gate.entered.wait(10)
+    frozen_clock.advance(seconds=runner.LEASE.total_seconds() + 1)
+    sweep_and_drain(app)  # another worker takes the lapsed claim and delivers
+    taken_over = _row(session, delivery_id)
+    assert (taken_over.status, taken_over.attempts) == ("delivered", 2)
+    gate.release.set()
+    frozen.join(10)
+    assert outcome == ["lost"]
+    row = _row(session, delivery_id)
+    assert (row.status, row.attempts, row.result) == ("delivered", 2, taken_over.result)
+    assert row.delivered_at == taken_over.delivered_at and row.last_error is None
+    assert len(fake_graph.mails()) == 1 and gate.calls["send_draft"] == 1
+    drain(app)
+    assert _row(session, delivery_id).status == "delivered"
+
+
+def test_a_dead_workers_claim_is_taken_again_after_the_lease(app, session, fake_graph,
+                                                           frozen_clock):
+    """SIGKILL leaves a claim nobody renews: the sweep after LEASE hands it out again."""
+    from app.jobs import sweep_outbox
+
+    delivery_id = _mail_delivery(app, session)
+    assert runner._claim(session, delivery_id) is not None
+    session.commit()  # the worker dies here, holding the claim
+    session.remove()
+    frozen_clock.advance(seconds=runner.LEASE.total_seconds() - 1)
+    with app.app_context():
+        assert sweep_outbox() == 0
+    frozen_clock.advance(seconds=2)
+    sweep_and_drain(app)
+    row = _row(session, delivery_id)
+    assert (row.status, row.attempts) == ("delivered", 2)
+    assert len(fake_graph.mails()) == 1
+    # A minute from the kill at most: the lease, then the next sweep (every 15 s).
+    assert runner.LEASE + timedelta(seconds=15) < timedelta(minutes=1)
+
+
+def test_a_wedged_delivery_lets_its_claim_lapse_after_the_longest_hold(
+        app, session, fake_graph, frozen_clock, monkeypatch):
+    """Every Graph call has a deadline: a delivery still going after MAX_HOLD is stuck,
+    so its heartbeat stops and the sweep hands the work to another worker."""
+    from app.jobs import sweep_outbox
+    from app.outbox import lease
+
+    monkeypatch.setattr(lease, "RENEW_EVERY", 0.01)
+    monkeypatch.setattr(lease, "MAX_HOLD", 0.2)
+    gate = Gate(fake_graph, "create_draft")
+    app.extensions["graph_for"] = lambda delivery: gate
+    delivery_id = _mail_delivery(app, session)
+    wedged, outcome = _in_a_worker(app, delivery_id)
+    assert gate.entered.wait(10)
+    import time
+
+    time.sleep(0.5)  # past MAX_HOLD: no more renewals
+    frozen_clock.advance(seconds=runner.LEASE.total_seconds() + 1)
+    with app.app_context():
+        assert sweep_outbox() == 1
+    drain(app)
+    gate.release.set()
+    wedged.join(10)
+    row = _row(session, delivery_id)
+    assert outcome == ["lost"] and (row.status, row.attempts) == ("delivered", 2)
+    assert len(fake_graph.mails()) == 1
+
+
+def test_an_outlook_slot_is_renewed_with_the_claim():
+    """A mailbox's 4 concurrent requests (pacing): a slot held by a long delivery is
+    renewed by its heartbeat, so a fifth request still waits; a dead worker's lapses."""
+    from app.outbox.pacing import LEASE, LocalLimiter, Need, Pacer
+
+    now = [1000.0]
+    limiter = LocalLimiter(clock=lambda: now[0])
+    pacer = Pacer(limiter, lambda delivery: None, sleep=lambda seconds: None)
+    need = Need(slots=(("outlook:desk@example.com", 4),))
+    long_call, *others = [pacer.admit(f"{n}:1", need) for n in range(4)]
+    assert not any(a.wait for a in (long_call, *others))
+    for admission in others:
+        admission.release()
+    for _ in range(3):  # the long call's heartbeat, past LEASE
+        now[0] += LEASE * 2 / 3
+        long_call.renew()
+    busy = [pacer.admit(f"{n}:1", need) for n in range(10, 13)]
+    assert not any(a.wait for a in busy)
+    assert pacer.admit("13:1", need).wait  # 4 held: the long one is still counted
+    now[0] += LEASE + 1  # nobody renews now: as if all four workers died
+    assert not pacer.admit("14:1", need).wait

@@ -302,6 +302,32 @@ def test_a_mailbox_with_no_free_slot_hands_the_delivery_back():
     assert pacer.admit("b", need).wait == 0
 
 
+def test_channels_are_paced_on_their_team_and_mail_on_its_mailbox_requests():
+    channel = Delivery(key="x/channel", kind=plans.CREATE_CHANNEL,
+                       payload={"team_id": "team-1"})
+    assert dict(need_of(channel).rates) == {
+        "teams:team:team-1": Rate(4, 1.0), "teams:channel-writes": Rate(30, 1.0)}
+    mail = Delivery(key="x/mail", kind="mail.send",
+                    payload={"mailbox": "Incidents@example.com"})
+    need = need_of(mail)
+    assert dict(need.slots) == {"outlook:incidents@example.com": 4}
+    # 10,000 requests in 10 minutes, a mail making up to three of them
+    assert dict(need.rates) == {"outlook:incidents@example.com:requests": Rate(3333, 600.0)}
+
+
+def test_a_fifth_channel_on_one_team_in_a_second_waits_and_another_team_does_not():
+    pacer = Pacer(LocalLimiter(clock=Clock()), need_of, sleep=lambda _s: None)
+
+    def admit(n: int, team: str):
+        channel = Delivery(key=f"x{n}/channel", kind=plans.CREATE_CHANNEL,
+                           payload={"team_id": team})
+        return pacer.admit(f"{n}:1", need_of(channel))
+
+    waits = [admit(n, "team-1").wait for n in range(5)]
+    assert waits[:4] == [0, 0, 0, 0] and waits[4] > 0.5
+    assert admit(5, "team-2").wait == 0
+
+
 # ---- the runner, paced ----------------------------------------------------------------
 
 

@@ -511,3 +511,65 @@ def test_a_lost_queue_is_recovered_by_the_sweep(app, browser, session, reports_g
     assert reports(session)["running"].written_at is not None
 
 
+
+
+def test_a_report_whose_writer_died_is_written_again_within_a_minute(
+        app, browser, session, reports_graph, frozen_clock):
+    """SIGKILL leaves the report claimed (writing) with nobody renewing its 30 s claim:
+    the sweep after it hands the report out again, well inside a minute."""
+    from app.outbox.lease import LEASE
+
+    browser.sign_in()
+    browser.declare(title="Search down", severity="P2")
+    drain(app)
+    first = reports(session)["running"]
+    written_at = first.written_at
+    frozen_clock.advance(seconds=60)
+    session.execute(update(ReportFile).where(ReportFile.id == first.id).values(
+        status="writing", requested_at=clock.now(),
+        lease_until=clock.now() + LEASE))  # a rewrite's writer dies here
+    session.commit()
+    frozen_clock.advance(seconds=LEASE.total_seconds() - 1)
+    settle(app, frozen_clock, seconds=0)
+    assert reports(session)["running"].written_at == written_at  # still held
+    settle(app, frozen_clock, seconds=2)
+    again = reports(session)["running"]
+    assert again.status == "written" and again.written_at > written_at
+    assert len(reports_graph.files(DRIVE)) == 1
+    assert LEASE + timedelta(seconds=15) < timedelta(minutes=1)  # the lease, then a sweep
+
+
+def test_a_long_upload_keeps_its_reports_claim(app, browser, session, reports_graph,
+                                              monkeypatch):
+    """The writer's claim is renewed while it works, so a SharePoint upload slower than
+    the lease never lets a second worker start the same file."""
+    import threading
+    import time
+
+    from app.documents import writer
+    from app.outbox import lease
+
+    monkeypatch.setattr(writer, "LEASE", timedelta(seconds=0.3))
+    monkeypatch.setattr(lease, "RENEW_EVERY", 0.1)
+    uploading, taken = threading.Event(), []
+    real_upload = reports_graph.upload_file
+
+    def slow_upload(*args, **kwargs):
+        uploading.set()
+        time.sleep(1.0)  # more than three leases
+        return real_upload(*args, **kwargs)
+
+    browser.sign_in()
+    monkeypatch.setattr(reports_graph, "upload_file", slow_upload)
+    browser.declare(title="Slow SharePoint", severity="P2")
+    assert uploading.wait(10)
+    time.sleep(0.6)  # two leases into the upload
+    engine = app.extensions["db_engine"]
+    from sqlalchemy.orm import Session as OrmSession
+    with OrmSession(engine) as other:
+        report_id = other.scalar(select(ReportFile.id))
+        taken.append(writer._claim(other, report_id))
+        other.rollback()
+    drain(app)
+    assert taken == [None]  # still held by the writer in progress
+    assert reports(session)["running"].written_at is not None  # (due again: it changed)

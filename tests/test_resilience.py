@@ -329,3 +329,88 @@ class TestPreloadedWorker:
                     break
             assert statuses == {"delivered": 3}, (statuses, worker.stderr[-2000:])
             assert len(sandbox.state.channels()) == 1
+
+
+# ---- a deadline for each kind of Graph call (graph/client.py) ------------------------------
+
+
+def test_each_kind_of_call_gets_its_own_deadline(monkeypatch):
+    """The kind is read off the request the client really builds (method and path)."""
+    import graph.client as client_module
+    from graph.port import Card, Mail, Sender
+
+    seen: list[str] = []
+    kind_of = client_module.request_kind
+    monkeypatch.setattr(client_module, "request_kind",
+                        lambda method, url: seen.append(kind_of(method, url)) or seen[-1])
+    with SandboxServer() as sandbox:
+        sandbox_tenant(sandbox.state, ADA)
+        graph = GraphClient(sandbox.graph_base_url, sandbox_token(sandbox.graph_base_url, ADA))
+        channel = graph.create_channel("incident-team", "inc-deadlines")
+        graph.post_message("incident-team", channel.id, "<p>hi</p>",
+                           cards=[Card("deadline-card", {"type": "AdaptiveCard"})])
+        graph.find_channel("incident-team", "inc-deadlines")
+        draft = graph.create_draft(Sender(None), Mail(subject="s", html_body="<p>b</p>",
+                                                      to=[ADA]))
+        graph.send_draft(Sender(None), draft)
+    assert seen == ["channel", "post", "read", "mail", "mail"]
+    base = "https://graph.microsoft.com/v1.0"
+    for method, path, kind in [
+            ("POST", "/teams/t/channels/c/messages/m/replies", "post"),
+            ("POST", "/teams/t/members", "member"),
+            ("POST", "/users/u/sendMail", "mail"),
+            ("POST", "/me/events", "meeting"),
+            ("POST", "/me/onlineMeetings/createOrGet", "meeting"),
+            ("PUT", "/drives/d/items/root:/a/b.docx:/content", "upload"),
+            ("GET", "/sites/s/lists/l/items?$expand=fields", "read"),
+            ("POST", "/teams/t/channels/c/archive", "change")]:
+        assert kind_of(method, base + path) == kind, path
+    capped = GraphClient(base, lambda: "t", timeout=5)
+    assert capped.deadline("PUT", base + "/drives/d/items/root:/x:/content") == 5
+    assert GraphClient(base, lambda: "t").deadline("PUT", base + "/x/content") == \
+        client_module.DEADLINES["upload"]
+
+
+def test_a_slow_post_times_out_at_its_own_deadline_while_reads_wait_theirs(monkeypatch):
+    """Graph answers every request after a second: a post with a shorter deadline is
+    status 0 (ambiguous: the outbox looks before repeating it); a read with a longer one
+    is answered."""
+    import graph.client as client_module
+    from graph.port import GraphError
+
+    monkeypatch.setitem(client_module.DEADLINES, "post", 0.3)
+    with SandboxServer() as sandbox:
+        sandbox_tenant(sandbox.state, ADA)
+        graph = GraphClient(sandbox.graph_base_url, sandbox_token(sandbox.graph_base_url, ADA))
+        channel = graph.create_channel("incident-team", "inc-slow")
+        sandbox.faults.configure(latency=1.0)
+        started = time.monotonic()
+        with pytest.raises(GraphError) as caught:
+            graph.post_message("incident-team", channel.id, "<p>late</p>")
+        took = time.monotonic() - started
+        assert caught.value.status == 0 and caught.value.retryable
+        assert 0.3 <= took < 0.9
+        assert graph.find_channel("incident-team", "inc-slow") is not None
+
+
+def test_a_read_is_tried_again_in_place_after_a_quick_failure_but_not_after_a_stall(
+        monkeypatch):
+    """A 503 costs a moment: the page is read again at once. A stall has already held
+    the worker for its length: the delivery's own backoff tries again instead."""
+    import graph.client as client_module
+    from graph.port import GraphError
+
+    monkeypatch.setattr(client_module, "QUICK", 0.5)
+    with SandboxServer() as sandbox:
+        sandbox_tenant(sandbox.state, ADA)
+        graph = GraphClient(sandbox.graph_base_url, sandbox_token(sandbox.graph_base_url, ADA))
+        graph.create_channel("incident-team", "inc-reads")
+        sandbox.faults.configure(retry_after=0.0, hang=1.0)
+        sandbox.faults.fail_next(1, "503", "GET /v1.0/teams/incident-team/channels")
+        assert graph.find_channel("incident-team", "inc-reads") is not None
+        sandbox.faults.fail_next(2, "timeout", "GET /v1.0/teams/incident-team/channels")
+        started = time.monotonic()
+        with pytest.raises(GraphError) as caught:
+            graph.find_channel("incident-team", "inc-reads")
+        assert caught.value.status == 0 and time.monotonic() - started < 1.9
+        assert sandbox.faults.pending == 1  # the second stall was never reached

@@ -4,21 +4,10 @@ page."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
-from app import create_app
 from app.outbox.models import Delivery
-from tests.conftest import Browser, drain, finish_jobs, make_settings
-
-
-@pytest.fixture
-def sandbox_app(migrated, redis_url, tmp_path, app):
-    settings = make_settings(migrated, redis_url=redis_url, graph_base_url=None,
-                             graph_sandbox_db=str(tmp_path / "graph-sandbox.db"))
-    application = create_app(settings, TESTING=True, SERVER_NAME="incident-desk.test")
-    yield application
-    finish_jobs(application)
+from tests.conftest import Browser, drain
 
 
 def test_a_p1_reaches_teams_and_email_in_the_sandbox(sandbox_app, session, frozen_clock):

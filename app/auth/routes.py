@@ -50,7 +50,7 @@ def _settings():
 def _entra() -> EntraSignIn:
     s = _settings()
     return EntraSignIn(s.entra_tenant_id, s.entra_client_id, s.entra_client_secret,
-                       s.entra_authority_host)
+                       s.entra_authority_host, verify=s.entra_verify)
 
 
 def _flow_serializer() -> URLSafeTimedSerializer:
@@ -167,10 +167,13 @@ def dev_sign_in():
         admin=form.admin.data or email in _settings().admin_emails,
         security=form.security.data or email in _settings().security_emails,
     )
-    if signed_in is not None:
+    standalone = current_app.extensions["graph_setup"].standalone  # GRAPH_BASE_URL's
+    if signed_in is not None or standalone:
         from app.m365.sandbox_host import enrol
 
-        service.save_token_cache(Session, user, signed_in.token_cache, _settings().secret_key)
+        if signed_in is not None:
+            service.save_token_cache(Session, user, signed_in.token_cache,
+                                     _settings().secret_key)
         enrol(current_app, email)
     login_user(user)
     return redirect(_safe_next(request.form.get("next")))

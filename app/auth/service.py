@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, TokenCache, User
 from app.core import clock
-from app.db import writing
+from app.db import insert_for, writing
 
 ADMIN_APP_ROLE = "IncidentDesk.Admin"
 SECURITY_APP_ROLE = "IncidentDesk.Security"
@@ -65,11 +65,17 @@ def _fernet(secret: str) -> Fernet:
 
 
 def save_token_cache(session: Session, user: User, serialized: str, secret: str) -> None:
-    row = session.get(TokenCache, user.id) or TokenCache(user_id=user.id)
-    row.ciphertext = _fernet(secret).encrypt(serialized.encode())
-    row.updated_at = clock.now()
-    session.add(row)
+    """One upsert: two deliveries acting as the same person may both be the first to
+    save a cache for them (a read-then-insert would make one fail)."""
+    values = {"ciphertext": _fernet(secret).encrypt(serialized.encode()),
+              "updated_at": clock.now()}
+    stmt = insert_for(session)(TokenCache).values(user_id=user.id, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=[TokenCache.user_id],
+                                               set_=values))
     session.commit()
+    cached = session.identity_map.get(session.identity_key(TokenCache, (user.id,)))
+    if cached is not None:
+        session.expire(cached)  # read afresh by the next load
 
 
 def load_token_cache(session: Session, user: User, secret: str) -> str | None:

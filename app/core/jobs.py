@@ -204,7 +204,8 @@ class RQJobs:
         return False
 
     def every(self, seconds: float, path: str, first_in: float = 0.0) -> None:
-        """Periodic work belongs to `rq cron app/cron.py`, not to each web process."""
+        """Periodic work belongs to the scheduler (`python -m app.cron`), not to each web
+        process."""
 
     def ping(self) -> bool:
         from redis.exceptions import RedisError

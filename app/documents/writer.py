@@ -1,9 +1,10 @@
 """Writing one report file into SharePoint, from the incident as it is now.
 
-Claimed with a lease like outbox deliveries, so two workers never write the same file
-at once and a dead worker's claim expires. Writing is naturally repeatable (the same
-name is replaced), so there is nothing to reconcile after a crash: the next attempt
-simply writes the file again.
+Claimed with a lease like outbox deliveries (app/outbox/lease.py: 30 s, renewed while
+the file is built and uploaded), so two workers never write the same file at once and a
+dead worker's report is written again within a minute. Writing is naturally repeatable
+(the same name is replaced), so there is nothing to reconcile after a crash: the next
+attempt simply writes the file again.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from app.documents.models import (
     Review,
 )
 from app.documents.service import DEBOUNCE, MAX_WAIT, queue
+from app.outbox.lease import LEASE, Heartbeat
 from app.outbox.runner import backoff, describe
 from graph.port import GraphError, Locked, TokenUnavailable
 from reports import NotPublishable, TemplateError
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=6)
 MAX_ATTEMPTS = 12
 # A file open in Word: tried again after half the time waited so far (soon when someone
 # is only saving, every 15 minutes through an afternoon's editing), never giving up while
@@ -57,6 +58,24 @@ def write(session: Session, report_id: int, *, graph_for_app, targets, org, sett
         return _wait(session, report, now)
     session.commit()
     covered = report.requested_at
+    with Heartbeat(lambda: _renew(session.get_bind(), report_id), f"report {report_id}"):
+        return _write(session, report, covered, graph_for_app=graph_for_app,
+                      targets=targets, org=org, settings=settings)
+
+
+def _renew(engine, report_id: int) -> bool:
+    """Extend the claim by LEASE; False once the report is no longer being written."""
+    with engine.begin() as connection:
+        return connection.execute(
+            update(ReportFile.__table__)
+            .where(ReportFile.__table__.c.id == report_id,
+                   ReportFile.__table__.c.status == WRITING)
+            .values(lease_until=clock.now() + LEASE)).rowcount == 1
+
+
+def _write(session: Session, report: ReportFile, covered, *, graph_for_app, targets, org,
+           settings) -> str:
+    report_id = report.id
     try:
         # Read the incident in a read-only transaction: on SQLite it neither takes nor
         # waits for the write lock, so the declaration's other jobs and every page go on

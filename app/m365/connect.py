@@ -48,7 +48,8 @@ def entra_app(app: Flask):
     settings = app.extensions["settings"]
     if settings.entra_configured:
         return EntraApp(settings.entra_tenant_id, settings.entra_client_id,
-                        settings.entra_client_secret, settings.entra_authority_host)
+                        settings.entra_client_secret, settings.entra_authority_host,
+                        settings.entra_verify)
     if settings.graph_sandboxed:
         return sandbox_entra(app)
     return None

@@ -18,6 +18,7 @@ from app.core import clock
 from app.incidents.models import TimelineEntry
 from app.m365 import plans
 from app.m365.models import TeamsChannel
+from app.m365.send_mail import SendMail
 from app.outbox.models import Delivery
 from app.outbox.runner import Attempt
 from graph.names import channel_name
@@ -28,8 +29,6 @@ from graph.port import (
     Graph,
     GraphError,
     InvalidRequest,
-    Mail,
-    NotFound,
     Sender,
     StillRunning,
     Unconfirmed,
@@ -330,35 +329,6 @@ class CreateMeeting:
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
         _timeline(session, delivery, "command_room", "Command room opened (Teams meeting)",
                   {"join_url": result["join_url"]})
-
-
-class SendMail:
-    """Stakeholder email, as a draft then a send, so a retry never mails anyone twice:
-    sending a draft that was already sent answers 404."""
-
-    def send(self, graph: Graph, attempt: Attempt) -> dict:
-        p = attempt.delivery.payload
-        sender = Sender(p.get("mailbox"))
-        mail = Mail(subject=p["subject"], html_body=p["html"], to=p.get("to", []),
-                    cc=p.get("cc", []), bcc=p.get("bcc", []),
-                    delivery_key=attempt.delivery.key)
-        draft_id = attempt.delivery.progress.get("draft_id")
-        if draft_id is None:
-            draft_id = graph.create_draft(sender, mail)
-            attempt.checkpoint(draft_id=draft_id)
-            first_send = True
-        else:
-            first_send = False
-        try:
-            graph.send_draft(sender, draft_id)
-        except NotFound:
-            if first_send:
-                raise
-            return {"recipients": mail.recipient_count, "found_earlier": True}
-        return {"recipients": mail.recipient_count}
-
-    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
-        """Recorded on the timeline when the update was written."""
 
 
 class ArchiveChannel:

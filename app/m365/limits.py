@@ -24,10 +24,27 @@ def need_of(delivery: Delivery) -> pacing.Need | None:
             (channel, pacing.TEAMS_POSTS_PER_CHANNEL),
             (f"{channel}:day", pacing.TEAMS_POSTS_PER_CHANNEL_PER_DAY),
             ("teams:tenant", pacing.TEAMS_POSTS_PER_TENANT)))
+    if delivery.kind in (plans.CREATE_CHANNEL, plans.ADD_MEMBER):
+        team = f"teams:team:{delivery.payload['team_id']}"
+        rates = [(team, pacing.TEAMS_REQUESTS_PER_TEAM)]
+        if delivery.kind == plans.CREATE_CHANNEL:
+            rates.append(("teams:channel-writes", pacing.TEAMS_CHANNEL_WRITES_PER_TENANT))
+        return pacing.Need(rates=tuple(rates))
     if delivery.kind in (MAIL, plans.EVENT):
-        return pacing.Need(slots=((f"outlook:{mailbox_of(delivery)}",
-                                   pacing.OUTLOOK_CONCURRENT_PER_MAILBOX),))
+        box = f"outlook:{mailbox_of(delivery)}"
+        return pacing.Need(
+            rates=((f"{box}:requests", _per_delivery(pacing.OUTLOOK_REQUESTS_PER_MAILBOX)),),
+            slots=((box, pacing.OUTLOOK_CONCURRENT_PER_MAILBOX),))
     return None
+
+
+# A mail makes up to three Outlook requests (looking for an earlier draft, the draft,
+# its send), and a booking counts one: so a mailbox's request limit is booked in thirds.
+OUTLOOK_REQUESTS_PER_DELIVERY = 3
+
+
+def _per_delivery(rate: pacing.Rate) -> pacing.Rate:
+    return pacing.Rate(rate.limit // OUTLOOK_REQUESTS_PER_DELIVERY, rate.seconds)
 
 
 def channel_of(delivery: Delivery) -> tuple[str, str] | None:

@@ -29,36 +29,83 @@ def notify(session: Session, targets: Targets, incident: Incident, actor, *, key
     """Queue the email (and Teams card) in the caller's transaction. `show_title` False
     keeps the incident's title out of the email (a restricted incident's title can say
     too much in a forwarded message)."""
-    headline = f"{incident.reference}: {incident.title}" if show_title else incident.reference
-    people = sorted({address.strip().lower() for address in to if address and "@" in address})
-    if people:
-        html = str(Markup(
-            '<div style="font-family:Segoe UI,Arial,sans-serif;font-size:15px;'
-            'color:#0b0c0c"><p style="margin:0 0 4px;color:#505a5f">{headline}</p>'
-            '{message}<p style="margin:0"><a href="{url}">{link_text}</a></p></div>'
-        ).format(headline=headline, message=paragraphs(message), url=url,
-                 link_text=link_text))
-        sender = targets.mail_from or (actor.email if actor is not None else None)
-        private = len(people) > FEW and sender  # many people: Bcc, so no one sees the list
-        for number, batch in enumerate(chunks(people, 499), start=1):
-            outbox.add(session, key=f"{key}/mail/{number}", kind="mail.send",
-                       incident=incident, actor=actor,
-                       payload={"mailbox": targets.mail_from,
-                                "subject": " ".join(f"{incident.reference} {subject}".split())
-                                [:255],
-                                "html": html, "to": [sender] if private else batch,
-                                "bcc": batch if private else [],
-                                "label": f"{label} email"})
-    channel = _channel(session, incident) if teams and targets.teams_enabled else None
-    if channel is not None:
+    html = Markup('{message}<p style="margin:0"><a href="{url}">{link_text}</a></p>').format(
+        message=paragraphs(message), url=url, link_text=link_text)
+    _queue_mail(session, targets, incident, actor, key=key, to=to, subject=subject,
+                body=html, label=label, show_title=show_title)
+    if teams:
         body = [cards.rich(cards.run(subject, weight="Bolder")),
                 cards.rich(cards.run(message), spacing="Small")]
+        _queue_card(session, targets, incident, actor, key=key, heading=subject,
+                    card=cards.card(body, [cards.open_url(link_text, url)]), label=label)
+
+
+def notify_list(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
+                to: Sequence[str], subject: str, heading: str, items: Sequence,
+                url: str, label: str = "Notice", for_name: str | None = None,
+                show_title: bool = True) -> None:
+    """One email and one Teams card listing several things at once (reminders due
+    together), each `item` (title, text, link_text, url) with its own text and link.
+    A list of one is headed by its title, so the title is not repeated."""
+    titled = len(items) > 1
+    listed = Markup("").join(Markup(
+        '<li style="margin:0 0 10px">{title}{text}<br><a href="{url}">{link_text}</a></li>'
+    ).format(title=Markup("<strong>{}</strong><br>").format(i.title) if titled else "",
+             text=i.text, url=i.url, link_text=i.link_text) for i in items)
+    html = Markup(
+        '<p style="margin:0 0 8px">{heading}</p>'
+        '<ul style="margin:0 0 12px;padding-left:20px">{listed}</ul>'
+        '<p style="margin:0"><a href="{url}">Open the incident</a></p>').format(
+            heading=heading, listed=listed, url=url)
+    _queue_mail(session, targets, incident, actor, key=key, to=to, subject=subject,
+                body=html, label=label, show_title=show_title)
+    body = [cards.rich(cards.run(heading, weight="Bolder"))]
+    if for_name:
+        body.append(cards.rich(cards.run(f"For {for_name}", isSubtle=True), spacing="None"))
+    for i in items:
+        if titled:
+            body.append(cards.rich(cards.run(i.title, weight="Bolder"), spacing="Medium",
+                                   separator=True))
+        body += [cards.rich(cards.run(i.text), spacing="Small"),
+                 {"type": "ActionSet", "spacing": "Small",
+                  "actions": [cards.open_url(i.link_text, i.url)]}]
+    _queue_card(session, targets, incident, actor, key=key, heading=heading,
+                card=cards.card(body, [cards.open_url("Open the incident", url)]), label=label)
+
+
+def _queue_mail(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
+                to: Sequence[str], subject: str, body: Markup, label: str,
+                show_title: bool) -> None:
+    """The email under the incident's headline; `body` is already escaped HTML."""
+    headline = f"{incident.reference}: {incident.title}" if show_title else incident.reference
+    people = sorted({address.strip().lower() for address in to if address and "@" in address})
+    if not people:
+        return
+    html = str(Markup(
+        '<div style="font-family:Segoe UI,Arial,sans-serif;font-size:15px;'
+        'color:#0b0c0c"><p style="margin:0 0 4px;color:#505a5f">{headline}</p>'
+        '{body}</div>').format(headline=headline, body=body))
+    sender = targets.mail_from or (actor.email if actor is not None else None)
+    private = len(people) > FEW and sender  # many people: Bcc, so no one sees the list
+    for number, batch in enumerate(chunks(people, 499), start=1):
+        outbox.add(session, key=f"{key}/mail/{number}", kind="mail.send",
+                   incident=incident, actor=actor,
+                   payload={"mailbox": targets.mail_from,
+                            "subject": " ".join(f"{incident.reference} {subject}".split())
+                            [:255],
+                            "html": html, "to": [sender] if private else batch,
+                            "bcc": batch if private else [],
+                            "label": f"{label} email"})
+
+
+def _queue_card(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
+                heading: str, card: dict, label: str) -> None:
+    channel = _channel(session, incident) if targets.teams_enabled else None
+    if channel is not None:
         outbox.add(session, key=f"{key}/teams", kind=plans.POST, incident=incident,
                    actor=actor, depends_on=channel,
-                   payload={"channel": "incident",
-                            "html": f"<p>{escape(subject)}</p>",
-                            "card": cards.card(body, [cards.open_url(link_text, url)]),
-                            "label": f"{label} in Teams"})
+                   payload={"channel": "incident", "html": f"<p>{escape(heading)}</p>",
+                            "card": card, "label": f"{label} in Teams"})
 
 
 def meeting_body(url: str) -> str:

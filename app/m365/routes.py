@@ -54,28 +54,36 @@ def retry(reference: str, delivery_id: int):
     return redirect(url_for("incidents.show", reference=reference, _anchor="microsoft-365"))
 
 
+def _sandbox_record():
+    """(state, source) of the sandbox this app talks to: the built-in one's, or a
+    standalone one's state file (what it reported at start-up, else GRAPH_SANDBOX_DB).
+    State None: a standalone sandbox whose file this machine cannot read. 404 with a
+    real tenant or any other Graph: there is nothing local to show."""
+    from app.m365.sandbox_page import sandbox_record
+
+    record = sandbox_record(current_app)
+    if record is None:
+        abort(404)
+    return record
+
+
 @bp.get("/sandbox")
 def sandbox():
     """What would have gone to Teams, Outlook and SharePoint (sandbox mode only)."""
-    settings = current_app.extensions["settings"]
-    if not settings.graph_sandboxed:
-        abort(404)
     from app.m365.sandbox_host import sandbox_view
 
-    return render_template("m365/sandbox.html", view=sandbox_view(settings.graph_sandbox_db))
+    state, source = _sandbox_record()
+    return render_template("m365/sandbox.html", source=source,
+                           view=sandbox_view(state) if state is not None else None)
 
 
 @bp.get("/sandbox/file")
 def sandbox_file():
     """A file the sandbox's SharePoint holds, so a report can be opened in Word
     (in a tenant, the report's link goes to SharePoint instead)."""
-    settings = current_app.extensions["settings"]
-    if not settings.graph_sandboxed:
-        abort(404)
-    from app.m365.sandbox_host import state_for
-
+    state, _source = _sandbox_record()
     drive, path = request.args.get("drive", ""), request.args.get("path", "")
-    content = state_for(settings.graph_sandbox_db).file_bytes(drive, path) if drive else None
+    content = state.file_bytes(drive, path) if drive and state is not None else None
     if content is None:
         abort(404)
     response = send_file(BytesIO(content), as_attachment=True,

@@ -12,6 +12,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 SANDBOX_TEAM = "incident-team"
 SANDBOX_BROADCAST = "19:general@thread.tacv2"
@@ -36,7 +37,7 @@ def sandbox_defaults(_db_path: str) -> dict:
     }
 
 
-_states: dict[tuple[int, str], object] = {}
+_states: dict[tuple, object] = {}
 
 
 def state_for(db_path: str):
@@ -91,14 +92,40 @@ def sign_in(app, email: str, name: str = ""):
 
 def enrol(app, email: str) -> None:
     """A dev sign-in in sandbox mode: the person joins the sandbox tenant's incidents team,
-    as an administrator following the README would have made them a member."""
-    state = state_for(app.extensions["settings"].graph_sandbox_db)
+    as an administrator following the README would have made them a member. A standalone
+    sandbox is asked to do it (POST /_sandbox/team-members); if it cannot, the sign-in
+    still stands and the set-up check names the membership."""
     team = app.extensions["targets"].team_id
+    setup = app.extensions.get("graph_setup")
+    if setup is not None and setup.standalone:
+        if team:
+            _enrol_standalone(app, setup.base_url, team, email)
+        return
+    state = state_for(app.extensions["settings"].graph_sandbox_db)
     if team:
         with state.read() as tx:
             member = tx.get("member", f"{team}/{email.lower()}")
         if member is None:
             state.add_team_member(team, email)
+
+
+def _enrol_standalone(app, base_url: str, team: str, email: str) -> None:
+    import requests
+
+    from app.m365.graph_setup import PROBE_TIMEOUT
+
+    parts = urlsplit(base_url)
+    http = requests.Session()
+    http.trust_env = False
+    try:
+        answer = http.post(f"{parts.scheme}://{parts.netloc}/_sandbox/team-members",
+                           json={"upns": [email], "team_id": team}, timeout=PROBE_TIMEOUT)
+        answer.raise_for_status()
+    except requests.RequestException as exc:
+        app.logger.warning("the Graph sandbox at %s could not add %s to the team %s: %r",
+                           base_url, email, team, exc)
+    finally:
+        http.close()
 
 
 def sandbox_for(app):
@@ -152,9 +179,21 @@ def _card_view(attachment: dict) -> dict:
     return {"lines": [line for line in lines if line], "actions": actions}
 
 
-def sandbox_view(db_path: str) -> dict:
+def standalone_state(db_path: str):
+    """A standalone sandbox's state file, opened to read what it received. Unlike
+    state_for, never seeded: the file is the sandbox's, and it owns its seed."""
+    from graph.sandbox import SandboxState
+
+    key = (os.getpid(), "standalone", db_path)
+    with _lock:
+        state = _states.get(key)
+        if state is None:
+            state = _states[key] = SandboxState(path=db_path)
+    return state
+
+
+def sandbox_view(state) -> dict:
     """What the sandbox page lists, newest first."""
-    state = state_for(db_path)
     channels = state.channels()
     messages = []
     for raw in reversed(state.messages()):

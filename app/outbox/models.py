@@ -24,7 +24,8 @@ class Delivery(Base):
     never be queued twice, and it doubles as the idempotency key sent to Graph (card
     attachment id, event transactionId, meeting externalId, mail header).
     `lease_until` marks a claim: a worker that dies mid-delivery leaves a lease that
-    expires, and the next attempt first checks whether the work reached Graph.
+    expires, and the next attempt first checks whether the work reached Graph;
+    `lease_token` names the claim, so a worker that lost it can write nothing more.
     """
 
     __tablename__ = "deliveries"
@@ -47,6 +48,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))  # whose claim (lease.py)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -8,7 +8,10 @@ Teams service limits" and "Outlook service limits"); this app is one app, so Gra
 - POST channel message: 50 requests per second per app per tenant; "a maximum of 4
   requests per second per app can be issued on a given team or channel"; "a maximum of
   3000 messages per app per day can be sent to a given channel".
-- Outlook: 4 concurrent requests per app ID and mailbox combination.
+- POST/PUT channel: 30 requests per second per app per tenant; a channel is created "on
+  a given team", so the 4 a second apply to the team too (as to adding its members).
+- Outlook, per app ID and mailbox combination: 4 concurrent requests, and 10,000
+  requests in 10 minutes.
 
 A rate is a sliding window of booked send times per key (e.g. one channel). A delivery
 books the earliest moment at which every key it counts against has room: its slot. A
@@ -47,14 +50,19 @@ class Rate:
 TEAMS_POSTS_PER_CHANNEL = Rate(4, 1.0)  # "4 requests per second per app ... channel"
 TEAMS_POSTS_PER_TENANT = Rate(50, 1.0)  # "POST channel message": 50 rps per app per tenant
 TEAMS_POSTS_PER_CHANNEL_PER_DAY = Rate(3000, 86_400.0)  # "3000 messages per app per day"
+TEAMS_REQUESTS_PER_TEAM = Rate(4, 1.0)  # the same 4 rps "on a given team": a new channel
+TEAMS_CHANNEL_WRITES_PER_TENANT = Rate(30, 1.0)  # "POST/PUT channel": 30 rps per app per tenant
 # https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits
 OUTLOOK_CONCURRENT_PER_MAILBOX = 4  # "4 concurrent requests", per app ID and mailbox
+OUTLOOK_REQUESTS_PER_MAILBOX = Rate(10_000, 600.0)  # "10,000 API requests in a 10 minute period"
 
 MARGIN = 0.1  # seconds added to each window
 GRACE = 0.05  # a delivery this late for its slot still uses it; later, it books anew
 LEAD = 0.5  # seconds: a paced delivery is queued this much before its slot, to be ready
 BUSY_RETRY = 1.0  # seconds until a delivery that found no free slot tries again
-LEASE = 360.0  # a concurrency slot of a worker that died is free after this (runner.LEASE)
+# A concurrency slot of a worker that died is free after this; a live one's is renewed
+# with its claim (lease.py), so the two last as long.
+LEASE = 30.0
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,7 @@ class Admission:
     wait: float = 0.0
     slot: int | None = None
     release: Callable[[], None] = field(default=lambda: None)
+    renew: Callable[[], None] = field(default=lambda: None)  # keep held slots another LEASE
 
 
 class Limiter(Protocol):
@@ -245,7 +254,10 @@ class Pacer:
                 return Admission(wait=BUSY_RETRY)
             held.append(key)
         exact = [(key, rate.limit, exact_ms(rate)) for key, rate in need.rates]
-        return Admission(release=lambda: self._done(exact, held, member))
+        limits = dict(need.slots)
+        return Admission(release=lambda: self._done(exact, held, member),
+                         renew=lambda: [self.limiter.hold(key, member, limits[key])
+                                        for key in held])
 
     def _settle(self, rates: list[tuple[str, int, int]]) -> None:
         """The last guard, on what was really sent: a call that was answered late (a

@@ -1,7 +1,10 @@
 """Delivering one outbox row exactly once, whatever Graph or the worker does.
 
 1. Claim the row with a conditional UPDATE (pending and due, or sending with an expired
-   lease), committed before any Graph call: two workers never send the same row.
+   lease), committed before any Graph call: two workers never send the same row. The
+   claim is short and renewed while the delivery is in progress (lease.py), so a dead
+   worker's delivery is due again within half a minute, and every later write is
+   conditional on still holding it.
 2. If an earlier attempt may have reached Graph (it timed out, lost its response, or
    its worker died holding the lease), the handler first looks for the earlier result
    (card attachment id, channel description, draft id, transactionId) instead of
@@ -27,14 +30,14 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import clock
-from app.outbox import service
+from app.outbox import lease, service
+from app.outbox.lease import LEASE, LeaseLost
 from app.outbox.models import DELIVERED, FAILED, PENDING, SENDING, Delivery
 from app.outbox.pacing import Admission, Pacer
 from graph.port import Graph, GraphError, TokenUnavailable, Unconfirmed
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=6)  # longer than the RQ job timeout, so a live worker keeps it
 MAX_ATTEMPTS = 12  # about half an hour of backoff before a person is asked to look
 MAX_BACKOFF = 300.0
 WAIT_FOR_PREREQUISITE = 60.0  # a safety net: the prerequisite's success queues it sooner
@@ -45,7 +48,8 @@ PACED_SLOT = "paced_slot"  # a paced delivery's progress: the slot it booked (pa
 class Attempt:
     delivery: Delivery
     ambiguous: bool  # an earlier attempt may have reached Graph: look before sending
-    checkpoint: Callable[..., None]  # save progress before an irreversible step
+    checkpoint: Callable[..., None]  # save progress before an irreversible step; raises
+    # LeaseLost if another worker has taken the delivery meanwhile (so the step is not taken)
 
 
 class Handler(Protocol):
@@ -55,29 +59,65 @@ class Handler(Protocol):
 
 
 def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery], Graph],
-            handlers: Mapping[str, Handler], pacer: Pacer | None = None) -> str:
+            handlers: Mapping[str, Handler], pacer: Pacer | None = None,
+            next_here: list[int] | None = None) -> str:
     """Run one delivery; returns what happened (for logs and tests). With a `pacer`, a
-    delivery waits its turn within Graph's limits (pacing.py) before calling Graph."""
+    delivery waits its turn within Graph's limits (pacing.py) before calling Graph.
+
+    `next_here`: the caller will deliver one of the dependents this releases itself,
+    straight after (jobs.deliver): its id is appended instead of being queued. On a
+    declaration's critical path (channel, then its kickoff card) that saves the hop
+    through the queue; the other dependents are queued for other workers as usual."""
     claimed = _claim(session, delivery_id)
     if claimed is None:
         return "skipped"
     delivery, claimed_from = claimed
     prerequisite = delivery.depends_on
     if prerequisite is not None and prerequisite.status != DELIVERED:
+        # Read before the claim: delivered since, it released this row while still
+        # pending, and waiting now would sleep through that wake-up. Look again now that
+        # the claim holds the row (a release from here on waits for it, then applies).
+        session.refresh(prerequisite)
+    if prerequisite is not None and prerequisite.status != DELIVERED:
         return _wait_for(session, delivery, prerequisite)
-
-    def checkpoint(**progress) -> None:
-        delivery.progress = {**delivery.progress, **progress}
-        session.commit()
-
-    ambiguous = claimed_from == SENDING or bool(delivery.progress.get("ambiguous"))
     handler = handlers[delivery.kind]
+    ambiguous = claimed_from == SENDING or bool(delivery.progress.get("ambiguous"))
     try:
         graph = graph_for(delivery)  # may read the person's token cache: still the claim's
         # End the claim before calling Graph: on SQLite every transaction holds the write
         # lock (BEGIN IMMEDIATE), and no page may wait while Graph answers. What sending
         # needs (payload, prerequisite, actor) is loaded and kept after the commit.
         session.commit()
+    except (TokenUnavailable, Unconfirmed) as error:
+        return _give_up(session, delivery, str(error))
+    except Exception as error:
+        _give_up(session, delivery, f"Unexpected error ({type(error).__name__}); "
+                                    "the details are in the server log.")
+        raise
+    # Renewed from here on (once committed, so a renewal can see the claim), until done.
+    with lease.Heartbeat.of_delivery(session.get_bind(), delivery.id,
+                                    delivery.lease_token) as heartbeat:
+        try:
+            return _attempt(session, delivery, handler, graph, pacer, heartbeat, ambiguous,
+                            next_here)
+        except LeaseLost as lost:
+            session.rollback()
+            log.warning("%s; this worker's attempt is dropped unrecorded", lost)
+            return "lost"
+
+
+def _attempt(session: Session, delivery: Delivery, handler: Handler, graph: Graph,
+             pacer: Pacer | None, heartbeat: lease.Heartbeat, ambiguous: bool,
+             next_here: list[int] | None) -> str:
+    """Send while `heartbeat` keeps the claim; record the outcome if it still holds."""
+    token = delivery.lease_token
+
+    def checkpoint(**progress) -> None:
+        lease.hold(session, delivery.id, token)  # or LeaseLost: the step is not taken
+        delivery.progress = {**delivery.progress, **progress}
+        session.commit()
+
+    try:
         need = pacer.need_of(delivery) if pacer is not None else None
         if need:
             graph.ready()  # a token fetched now cannot make the call late for its slot
@@ -85,31 +125,42 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
                                 delivery.progress.get(PACED_SLOT)) if need else None
         if admission is not None and admission.wait:
             return _paced(session, delivery, admission)
+        if admission is not None:
+            heartbeat.also.append(admission.renew)  # an Outlook slot lasts as the claim
         try:
             result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint))
         finally:
             if admission is not None:
                 admission.release()
+    except LeaseLost:
+        raise
     except GraphError as error:
         return _failed_attempt(session, delivery, error)
     except (TokenUnavailable, Unconfirmed) as error:
         return _give_up(session, delivery, str(error))
     except Exception as error:
-        _give_up(session, delivery, f"Unexpected error ({type(error).__name__}); "
-                                    "the details are in the server log.")
+        try:
+            _give_up(session, delivery, f"Unexpected error ({type(error).__name__}); "
+                                        "the details are in the server log.")
+        except LeaseLost:
+            session.rollback()
         raise
 
+    lease.hold(session, delivery.id, token)
     now = clock.now()
     delivery.status = DELIVERED
     delivery.result = result
     delivery.delivered_at = now
     delivery.updated_at = now
     delivery.lease_until = None
+    delivery.lease_token = None
     delivery.last_error = None
     delivery.progress = {k: v for k, v in delivery.progress.items() if k != "ambiguous"}
     handler.apply(session, delivery, result)
     dependents = service.release_dependents(session, delivery.id, commit=False)
     session.commit()  # delivered, its effects and its dependents due: one commit
+    if next_here is not None and dependents:
+        next_here.append(dependents.pop(0))  # (due in the database: the sweep's if we die)
     for dependent in dependents:  # ahead of new work: an incident under way finishes first
         service.queue(dependent, urgent=True)
     return "delivered"
@@ -118,8 +169,10 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
 def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str] | None:
     """Take the row if it is ours to take, loading what sending needs with it: one
     transaction of two statements (each hop of a declaration pays for this). Returns the
-    delivery and the status it was taken from; the caller commits."""
+    delivery (its `lease_token` this claim's) and the status it was taken from; the
+    caller commits."""
     now = clock.now()
+    token = lease.new_token()
     current = session.scalar(
         select(Delivery).where(Delivery.id == delivery_id)
         .options(joinedload(Delivery.depends_on), joinedload(Delivery.actor))
@@ -137,8 +190,8 @@ def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str] | None:
                 and_(Delivery.status == SENDING, Delivery.lease_until < now),
             ),
         )
-        .values(status=SENDING, lease_until=now + LEASE, attempts=Delivery.attempts + 1,
-                updated_at=now)
+        .values(status=SENDING, lease_until=now + LEASE, lease_token=token,
+                attempts=Delivery.attempts + 1, updated_at=now)
         .returning(Delivery.attempts)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
@@ -146,18 +199,20 @@ def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str] | None:
         session.rollback()
         return None
     for name, value in (("status", SENDING), ("lease_until", now + LEASE),
-                        ("attempts", attempts), ("updated_at", now)):
+                        ("lease_token", token), ("attempts", attempts), ("updated_at", now)):
         set_committed_value(current, name, value)
     return current, previous
 
 
 def _wait_for(session: Session, delivery: Delivery, prerequisite: Delivery) -> str:
+    """Still in the claim's transaction: nobody can have taken it since."""
     if prerequisite.status == FAILED:
         return _give_up(session, delivery,
                         f"Waiting for an earlier step that failed: {prerequisite.last_error}")
     delivery.status = PENDING
     delivery.attempts -= 1  # waiting is not a failed attempt
     delivery.lease_until = None
+    delivery.lease_token = None
     delivery.next_attempt_at = clock.now() + timedelta(seconds=WAIT_FOR_PREREQUISITE)
     session.commit()
     return "waiting"
@@ -166,11 +221,13 @@ def _wait_for(session: Session, delivery: Delivery, prerequisite: Delivery) -> s
 def _paced(session: Session, delivery: Delivery, admission: Admission) -> str:
     """Graph's limits have no room for it yet: back to the outbox until just before its
     booked slot (kept in its progress), which is not a failed attempt."""
+    lease.hold(session, delivery.id, delivery.lease_token)
     now = clock.now()
     delay = admission.wait
     delivery.status = PENDING
     delivery.attempts -= 1
     delivery.lease_until = None
+    delivery.lease_token = None
     delivery.next_attempt_at = now + timedelta(seconds=delay)
     delivery.updated_at = now
     if admission.slot is not None:
@@ -181,6 +238,7 @@ def _paced(session: Session, delivery: Delivery, admission: Admission) -> str:
 
 
 def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> str:
+    lease.hold(session, delivery.id, delivery.lease_token)
     if not error.retryable:
         return _give_up(session, delivery, describe(error))
     if delivery.attempts >= MAX_ATTEMPTS:
@@ -190,6 +248,7 @@ def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> 
     now = clock.now()
     delivery.status = PENDING
     delivery.lease_until = None
+    delivery.lease_token = None
     delivery.next_attempt_at = now + timedelta(seconds=delay)
     delivery.updated_at = now
     delivery.last_error = describe(error)
@@ -201,9 +260,11 @@ def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> 
 
 
 def _give_up(session: Session, delivery: Delivery, message: str) -> str:
+    lease.hold(session, delivery.id, delivery.lease_token)
     now = clock.now()
     delivery.status = FAILED
     delivery.lease_until = None
+    delivery.lease_token = None
     delivery.last_error = message
     delivery.updated_at = now
     service.cancel_dependents(session, delivery,

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 DELIVER_JOB = "app.jobs.deliver"
 _NEW = "outbox_new_ids"
+_AWAITED = "outbox_awaited_ids"  # prerequisites of what was just made
 
 
 def add(session: Session, *, key: str, kind: str, payload: dict, incident=None, actor=None,
@@ -75,7 +76,8 @@ def sweep(session: Session) -> int:
     """Queue every delivery that is due and not held by a live worker; returns how many.
 
     This is what makes the outbox safe against Redis outages, restarts and dead workers:
-    run at start-up and every minute (`rq cron`, or a timer in-process).
+    run at start-up and every 15 s (app/cron.py; in-process, a timer every minute), so a
+    dead worker's claim (lease.LEASE, 30 s) is handed out again within a minute.
     """
     now = clock.now()
     due = session.scalars(
@@ -120,14 +122,22 @@ def cancel_dependents(session: Session, delivery: Delivery, reason: str) -> None
 
 @event.listens_for(ScopedSession, "after_flush")
 def _remember_new(session, _flush_context):
-    new = [(obj.id, _waiting(obj)) for obj in session.new if isinstance(obj, Delivery)]
-    if new:
-        session.info.setdefault(_NEW, []).extend(new)
+    made = [obj for obj in session.new if isinstance(obj, Delivery)]
+    if made:
+        session.info.setdefault(_NEW, []).extend((obj.id, _waiting(obj)) for obj in made)
+        session.info.setdefault(_AWAITED, set()).update(
+            obj.depends_on_id for obj in made if obj.depends_on_id is not None)
 
 
 @event.listens_for(ScopedSession, "after_commit")
 def _queue_committed(session):
-    for delivery_id, waiting in session.info.pop(_NEW, []):
+    """In the order that finishes soonest: what others wait for first (a declaration's
+    channel, ahead of its meeting and report: its kickoff card waits on it), then in
+    the order they were made."""
+    new = session.info.pop(_NEW, [])
+    awaited = session.info.pop(_AWAITED, set())
+    for delivery_id, waiting in sorted(new, key=lambda pair: (pair[0] not in awaited,
+                                                              pair[0])):
         if not waiting:
             queue(delivery_id)
 
@@ -146,3 +156,4 @@ def _waiting(delivery: Delivery) -> bool:
 @event.listens_for(ScopedSession, "after_rollback")
 def _forget(session):
     session.info.pop(_NEW, None)
+    session.info.pop(_AWAITED, None)

@@ -1,4 +1,5 @@
-"""Reminders sent (one row per key, so each due time is sent once) and snoozes."""
+"""Reminders sent (one row per key, so each due time is sent once, in exactly one notice)
+and snoozes."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ class SentReminder(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     text: Mapped[str] = mapped_column(Text)
     to: Mapped[str] = mapped_column(Text, default="")  # who it went to, for the page
+    # The outbox key of the one email/Teams post that listed it with the others due then.
+    notice_key: Mapped[str | None] = mapped_column(String(200), index=True)
 
 
 class ReminderSnooze(Base):

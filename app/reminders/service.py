@@ -1,9 +1,14 @@
-"""Sending the reminders that are due, once each (run every minute by `rq cron`, or by
+"""Sending the reminders that are due, once each (run every minute by `python -m app.cron`, or by
 a timer in-process).
 
-The schedule rules are pure (`schedule.py`); this reads each open incident's facts,
-and for every due reminder not sent before inserts its key and queues the notice in the
-same transaction, so a reminder is sent exactly once even if two sweeps overlap.
+The schedule rules are pure (`schedule.py`); this reads each open incident's facts and
+groups what is due by recipient (`digest.py`: due now, plus standing-state reminders due
+within minutes). For each group it inserts every reminder's key, then queues one notice
+(an email and a Teams post) listing those it inserted, keyed by the first inserted row,
+and records that key on each row, all in one transaction. So a reminder is sent exactly
+once and in exactly one notice even if two sweeps overlap (the loser's inserts conflict
+and it lists only what it won), and a retried delivery reuses its key, so it never sends
+a group twice.
 """
 
 from __future__ import annotations
@@ -20,14 +25,13 @@ from app.incidents.models import Incident, RoleAssignment
 from app.incidents.rules import OPEN_STATUSES
 from app.m365 import notices
 from app.m365.targets import Targets
+from app.reminders import digest
 from app.reminders.models import ReminderSnooze, SentReminder
 from app.reminders.schedule import KINDS, IncidentFacts, Policy, Reminder, WorkingHours, due
 from app.updates.models import StatusUpdate
 
 SNOOZE_CHOICES = (30, 60, 120)
-TITLES = {"update": "An update is due", "summary": "Time for a summary",
-          "role_unfilled": "A required role is not filled", "escalate": "Consider escalating",
-          "rotate": "Time to hand over?", "out_of_hours": "Stop for the night or hand over?"}
+TITLES = digest.TITLES
 
 
 def policy_from(settings) -> Policy:
@@ -62,7 +66,8 @@ def facts_for(session: Session, org: OrgSettings, incident: Incident) -> Inciden
 
 def send_due(session: Session, org: OrgSettings, targets: Targets, policy: Policy,
              now: datetime | None = None) -> int:
-    """Send every reminder due now that has not been sent; returns how many were sent."""
+    """Send every reminder due now that has not been sent, grouped into one notice per
+    recipient; returns how many reminders were sent (not notices)."""
     now = now or clock.now()
     open_incidents = session.scalars(
         select(Incident).where(Incident.status.in_(OPEN_STATUSES)).options(
@@ -70,10 +75,14 @@ def send_due(session: Session, org: OrgSettings, targets: Targets, policy: Polic
             selectinload(Incident.declared_by))).all()
     sent = 0
     for incident in open_incidents:
-        for reminder in due(facts_for(session, org, incident), now, policy):
-            if _claim(session, incident, reminder, now):
-                _send(session, targets, incident, reminder)
-                sent += 1
+        facts = facts_for(session, org, incident)
+        due_now = due(facts, now, policy)
+        if due_now:
+            soon = digest.riding_along(due_now, due(facts, now + digest.RIDE_ALONG, policy),
+                                       now, facts.snoozed_until)
+            for people, now_part, early_part in _by_recipient(incident, due_now, soon):
+                sent += _send_group(session, targets, incident, people, now_part,
+                                    early_part, now)
         session.commit()
     return sent
 
@@ -97,8 +106,49 @@ def recent(session: Session, incident: Incident, limit: int = 5) -> list[SentRem
         .limit(limit)))
 
 
-def _claim(session: Session, incident: Incident, reminder: Reminder, now) -> bool:
-    """Insert the key; False if this due time was already sent (by us or a peer)."""
+def _by_recipient(incident: Incident, due_now: list[Reminder], soon: list[Reminder]):
+    """(people, due now, riding along) per recipient; early ones only join a group that
+    is going out anyway."""
+    groups: dict[tuple, tuple[list, list[Reminder], list[Reminder]]] = {}
+    for reminder in due_now:
+        people = _audience(incident, reminder)
+        groups.setdefault(tuple(p.id for p in people), (people, [], []))[1].append(reminder)
+    for reminder in soon:
+        group = groups.get(tuple(p.id for p in _audience(incident, reminder)))
+        if group is not None:
+            group[2].append(reminder)
+    return list(groups.values())
+
+
+def _send_group(session: Session, targets: Targets, incident: Incident, people: list,
+                due_now: list[Reminder], early: list[Reminder], now: datetime) -> int:
+    """Claim this group's reminders and queue one notice listing those claimed."""
+    claimed = [(r, row) for r in due_now if (row := _claim(session, incident, r, now))]
+    if not claimed:  # a peer sent them all: nothing is due from us, so nothing rides along
+        return 0
+    claimed += [(r, row) for r in early if (row := _claim(session, incident, r, now))]
+    claimed.sort(key=lambda pair: (pair[0].due_at, pair[0].key))
+    key = f"{incident.reference}/reminders/{min(row.id for _, row in claimed)}"
+    to = ", ".join(p.name for p in people) or "the incident channel"
+    for _, row in claimed:
+        row.to, row.notice_key = to, key
+    url = targets.incident_url(incident.reference)
+    items = digest.items([r for r, _ in claimed], url)
+    heading = (items[0].title if len(items) == 1 else
+               f"{len(items)} reminders about {incident.reference}")
+    notices.notify_list(
+        session, targets, incident, None, key=key, to=[p.email for p in people],
+        subject=digest.subject(items), heading=heading, items=items, url=url,
+        label="Reminders" if len(items) > 1 else
+        f"Reminder ({TITLES.get(claimed[0][0].kind, 'reminder').lower()})",
+        for_name=", ".join(p.name for p in people) or None,
+        show_title=not incident.is_security)
+    return len(claimed)
+
+
+def _claim(session: Session, incident: Incident, reminder: Reminder,
+           now: datetime) -> SentReminder | None:
+    """Insert the key; None if this due time was already sent (by us or a peer)."""
     insert = insert_for(session)
     result = session.execute(
         insert(SentReminder).values(incident_id=incident.id, key=reminder.key[:300],
@@ -107,22 +157,7 @@ def _claim(session: Session, incident: Incident, reminder: Reminder, now) -> boo
         .on_conflict_do_nothing(index_elements=["incident_id", "key"])
         .returning(SentReminder.id))
     row = result.first()
-    if row is not None:
-        session.info.setdefault("reminder_rows", {})[reminder.key] = row.id
-    return row is not None
-
-
-def _send(session: Session, targets: Targets, incident: Incident, reminder: Reminder) -> None:
-    people = _audience(incident, reminder)
-    row = session.get(SentReminder, session.info["reminder_rows"].pop(reminder.key))
-    row.to = ", ".join(p.name for p in people) or "the incident channel"
-    url = targets.incident_url(incident.reference)
-    notices.notify(
-        session, targets, incident, None, key=f"{incident.reference}/reminder/{row.id}",
-        to=[p.email for p in people], subject=TITLES.get(reminder.kind, "Reminder"),
-        message=reminder.text, link_text="Open the incident", url=url,
-        label=f"Reminder ({TITLES.get(reminder.kind, reminder.kind).lower()})",
-        show_title=not incident.is_security)
+    return session.get(SentReminder, row.id) if row is not None else None
 
 
 def _audience(incident: Incident, reminder: Reminder) -> list:

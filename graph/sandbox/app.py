@@ -74,6 +74,9 @@ class SandboxApp:
             Rule("/_sandbox/faults", endpoint=self.control_faults, methods=["GET", "POST"]),
             Rule("/_sandbox/token", endpoint=self.control_token, methods=["POST"]),
             Rule("/_sandbox/tenant", endpoint=self.control_tenant, methods=["GET", "POST"]),
+            Rule("/_sandbox/seed", endpoint=self.control_seed, methods=["GET"]),
+            Rule("/_sandbox/team-members", endpoint=self.control_team_members,
+                 methods=["POST"]),
         ]
         graph_rules = [rule for module in (routes_teams, routes_mail, routes_calendar,
                                            routes_sites, routes_drives,
@@ -267,6 +270,28 @@ class SandboxApp:
         lifetime = self.state.limits().token_lifetime
         return json_response({"access_token": token, "token_type": "Bearer",
                               "expires_in": int(lifetime)})
+
+    def control_seed(self, request: Request) -> Response:
+        """The seeded tenant's ids, for an app pointed here by GRAPH_BASE_URL alone."""
+        from graph.sandbox.seed import seeded_ids
+
+        return json_response(seeded_ids(self.state))
+
+    def control_team_members(self, request: Request) -> Response:
+        """{"upns": [...], "team_id": optional}: people join the seeded team (or that
+        one), as an administrator would have made them members."""
+        from graph.sandbox.seed import add_members
+
+        body = _control_body(request)
+        upns, team = body.get("upns"), str(body.get("team_id") or "") or None
+        if not isinstance(upns, list) or not upns or len(upns) > 100:
+            return json_response(error_body("BadRequest", "upns: a list of 1 to 100 email "
+                                            "addresses is required.", str(uuid.uuid4())), 400)
+        try:
+            added = add_members(self.state, upns, *([team] if team else []))
+            return json_response({"members": added})
+        except ValueError as exc:
+            return json_response(error_body("BadRequest", str(exc), str(uuid.uuid4())), 400)
 
     def control_tenant(self, request: Request) -> Response:
         """The tenant's limits and delays (graph/sandbox/limits.py); POST changes some."""

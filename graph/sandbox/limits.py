@@ -30,8 +30,15 @@ CHANNEL_LIST_LAG = 2.0
 TEAMS_RPS_PER_CHANNEL = 4.0
 TEAMS_RPS_PER_TENANT = 50.0
 TEAMS_POSTS_PER_CHANNEL_PER_DAY = 3000
-# Outlook: 4 concurrent requests, evaluated for each app ID and mailbox combination.
+# The same 4 rps "on a given team" for requests on the team itself (creating a channel,
+# adding a member); "POST/PUT channel": 30 rps per app per tenant.
+TEAMS_RPS_PER_TEAM = 4.0
+TEAMS_CHANNEL_WRITES_PER_TENANT = 30.0
+# Outlook: 4 concurrent requests, evaluated for each app ID and mailbox combination;
+# "10,000 API requests in a 10 minute period" for the same combination.
 OUTLOOK_CONCURRENT_PER_MAILBOX = 4
+OUTLOOK_REQUESTS_PER_MAILBOX = 10_000
+OUTLOOK_REQUESTS_WINDOW = 600.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,10 @@ class TenantLimits:
     teams_rps_per_channel: float = TEAMS_RPS_PER_CHANNEL
     teams_rps_per_tenant: float = TEAMS_RPS_PER_TENANT
     teams_posts_per_channel_per_day: int = TEAMS_POSTS_PER_CHANNEL_PER_DAY
+    teams_rps_per_team: float = TEAMS_RPS_PER_TEAM
+    teams_channel_writes_per_tenant: float = TEAMS_CHANNEL_WRITES_PER_TENANT
     outlook_concurrent_per_mailbox: int = OUTLOOK_CONCURRENT_PER_MAILBOX
+    outlook_requests_per_mailbox: int = OUTLOOK_REQUESTS_PER_MAILBOX
 
     @classmethod
     def from_doc(cls, doc: dict | None) -> TenantLimits:

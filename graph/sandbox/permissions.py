@@ -62,6 +62,16 @@ SEND_MAIL = Requirement(("Mail.Send",), ("Mail.Send",), f"{API}/user-sendmail", 
 CREATE_DRAFT = Requirement(("Mail.ReadWrite",), ("Mail.ReadWrite",),
                            f"{API}/user-post-messages", mail=True)
 SEND_DRAFT = Requirement(("Mail.Send",), ("Mail.Send",), f"{API}/message-send", mail=True)
+LIST_FOLDER_MESSAGES = Requirement(("Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"),
+                                   ("Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite"),
+                                   f"{API}/mailfolder-list-messages", mail=True)
+# A $filter on extended properties: Mail.ReadBasic excludes them (permissions-reference).
+READ_EXTENDED_PROPERTIES = Requirement(("Mail.Read", "Mail.ReadWrite"),
+                                       ("Mail.Read", "Mail.ReadWrite"),
+                                       f"{API}/singlevaluelegacyextendedproperty-get",
+                                       mail=True)
+DELETE_MESSAGE = Requirement(("Mail.ReadWrite",), ("Mail.ReadWrite",),
+                             f"{API}/message-delete", mail=True)
 CREATE_EVENT = Requirement(("Calendars.ReadWrite",), ("Calendars.ReadWrite",),
                            f"{API}/user-post-events", mail=True)
 # Application use also needs an application access policy naming the organiser.

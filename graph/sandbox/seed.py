@@ -65,3 +65,42 @@ def seed_defaults(state: SandboxState) -> None:
     state.add_site(REPORTS_SITE_ID, "Incident reports")
     state.add_drive(DRIVE_ID, "Incident reports", site_id=REPORTS_SITE_ID)
     register_incident_desk(state)
+
+
+SANDBOX_MARK = "incident-desk-graph-sandbox"  # how a client knows it reached this sandbox
+
+
+def seeded_ids(state: SandboxState) -> dict:
+    """What an administrator would put in Incident Desk's M365_* settings for this tenant,
+    if it holds the default seed (`seeded` False after a reset without it). The sandbox
+    owns its seed, so a standalone sandbox tells the app these ids rather than the app
+    keeping copies of them (GET /_sandbox/seed)."""
+    from graph.sandbox.wire import TENANT_ID
+
+    with state.read() as tx:
+        seeded = tx.get("team", TEAM_ID) is not None
+    ids = {"team_id": TEAM_ID, "broadcast_channel_id": BROADCAST_CHANNEL_ID,
+           "contacts_site_id": SITE_ID, "contacts_list_id": LIST_ID,
+           "reports_drive_id": DRIVE_ID, "service_account": SERVICE_ACCOUNT,
+           "shared_mailbox": SHARED_MAILBOX} if seeded else {}
+    return {"sandbox": SANDBOX_MARK, "seeded": seeded, "ids": ids,
+            "tenant_id": TENANT_ID, "client_id": CLIENT_ID, "state_file": state.path}
+
+
+def add_members(state: SandboxState, upns: list[str], team_id: str = TEAM_ID) -> list[str]:
+    """People made members of the seeded team, as an administrator would before they use
+    Incident Desk (POST /_sandbox/team-members, `--member` of `python -m graph.sandbox`).
+    Raises ValueError for an address that is not one."""
+    added = []
+    for upn in upns:
+        upn = str(upn).strip().lower()
+        if "@" not in upn or len(upn) > 254:
+            raise ValueError(f"{upn[:80]!r} is not an email address")
+        with state.read() as tx:
+            if tx.get("team", team_id) is None:
+                raise ValueError(f"the team {team_id!r} does not exist (reset with seed)")
+            known = tx.get("member", f"{team_id}/{upn}") is not None
+        if not known:
+            state.add_team_member(team_id, upn)
+        added.append(upn)
+    return added

@@ -66,7 +66,8 @@ def prepare_tenant(state) -> None:
     channel posts (the FakeGraph has none; tests/graph/test_throttling.py is about them)."""
     state.add_app(CONTRACT_APP, "secret", "Contract tests", delegated=CONTRACT_SCOPES)
     state.configure_tenant(member_propagation=0.0, channel_list_lag=0.0,
-                           teams_rps_per_channel=0, teams_rps_per_tenant=0)
+                           teams_rps_per_channel=0, teams_rps_per_tenant=0,
+                           teams_rps_per_team=0)
 
 
 def _client_world(server) -> World:
@@ -103,3 +104,12 @@ def client_world(sandbox) -> World:
     for person in PEOPLE:
         found.state.add_user(person)
     return found
+
+
+@pytest.fixture(scope="module")
+def running():
+    """One sandbox server for a test module; each test resets it (its `sandbox` fixture)."""
+    from graph.sandbox import SandboxServer
+
+    with SandboxServer() as server:
+        yield server

@@ -43,12 +43,6 @@ class Http:
                                                            timeout=10, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def running():
-    with SandboxServer() as server:
-        yield server
-
-
 @pytest.fixture
 def sandbox(running):
     running.state.reset()

@@ -17,13 +17,9 @@ ACTOR = "ada@example.com"
 OTHER = "bo@example.com"
 TEAM = "team-1"
 NO_LIMITS = dict(teams_rps_per_channel=0, teams_rps_per_tenant=0,
-                 teams_posts_per_channel_per_day=0, outlook_concurrent_per_mailbox=0)
-
-
-@pytest.fixture(scope="module")
-def running():
-    with SandboxServer() as server:
-        yield server
+                 teams_posts_per_channel_per_day=0, teams_rps_per_team=0,
+                 teams_channel_writes_per_tenant=0, outlook_concurrent_per_mailbox=0,
+                 outlook_requests_per_mailbox=0)
 
 
 @pytest.fixture
@@ -138,6 +134,41 @@ def test_other_requests_are_not_counted(sandbox):
     for _ in range(3):
         graph.find_channel(TEAM, "alpha")
     assert post(sandbox).status_code == 201
+
+
+def create_channel(server, name: str, *, team: str = TEAM, app: str = CONTRACT_APP
+                   ) -> requests.Response:
+    token = server.state.token_for(ACTOR, app)
+    return requests.post(f"{server.graph_base_url}/teams/{team}/channels",
+                         json={"displayName": name, "membershipType": "standard"},
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def test_creating_channels_counts_against_the_team_and_is_not_applied_over_it(sandbox):
+    sandbox.state.configure_tenant(teams_rps_per_team=2)
+    answers = [create_channel(sandbox, f"inc-{n}") for n in range(3)]
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert answers[2].json()["error"]["code"] == "TooManyRequests"
+    names = {c["displayName"] for c in sandbox.state.channels()}
+    assert {"inc-0", "inc-1"} <= names and "inc-2" not in names
+    assert post(sandbox, "alpha").status_code == 201  # a post is counted on its channel
+
+
+def test_channel_creation_has_a_tenant_limit_across_teams(sandbox):
+    sandbox.state.add_team("team-2", "Elsewhere")
+    sandbox.state.add_team_member("team-2", ACTOR, owner=True)
+    sandbox.state.configure_tenant(teams_channel_writes_per_tenant=1)
+    assert create_channel(sandbox, "one").status_code == 201
+    assert create_channel(sandbox, "two", team="team-2").status_code == 429
+    assert create_channel(sandbox, "two", team="team-2", app="other-app").status_code == 201
+
+
+def test_a_mailbox_has_a_request_limit_per_ten_minutes(sandbox):
+    sandbox.state.configure_tenant(outlook_requests_per_mailbox=2)
+    assert [send_mail(sandbox).status_code for _ in range(3)] == [202, 202, 429]
+    assert send_mail(sandbox, who=OTHER).status_code == 202  # another mailbox
+    refused = [r for r in sandbox.state.requests() if r["status"] == 429]
+    assert len(refused) == 1 and len(sandbox.state.mails()) == 3
 
 
 def test_a_reset_forgets_the_counts(sandbox):

@@ -28,9 +28,11 @@ def where(app: Flask) -> str:
     settings = app.extensions["settings"]
     if settings.graph_sandboxed:
         return "the built-in Graph sandbox"
+    standalone = app.extensions["graph_setup"].standalone
     if not settings.entra_configured:
         return f"the Graph sandbox at {graph_base_url(app)}"
-    return f"Entra tenant {settings.entra_tenant_id}, Microsoft Graph at {graph_base_url(app)}"
+    graph = "the Graph sandbox" if standalone else "Microsoft Graph"
+    return f"Entra tenant {settings.entra_tenant_id}, {graph} at {graph_base_url(app)}"
 
 
 def client(app: Flask, token: Callable[[], str], timeout: float) -> Graph:
@@ -47,7 +49,7 @@ def app_token(app: Flask, timeout: float) -> Callable[[], str]:
         return sandbox_app_token(graph_base_url(app))
     return app_only_token(settings.entra_tenant_id, settings.entra_client_id,
                           settings.entra_client_secret, settings.entra_authority_host,
-                          timeout=timeout)
+                          verify=settings.entra_verify, timeout=timeout)
 
 
 def person(email: str) -> User | None:
@@ -74,4 +76,5 @@ def person_token(app: Flask, email: str, timeout: float) -> Callable[[], str]:
 
     return user_token(settings.entra_tenant_id, settings.entra_client_id,
                       settings.entra_client_secret, settings.entra_authority_host, cache,
-                      user.entra_oid, DELEGATED_SCOPES, save, timeout=timeout)
+                      user.entra_oid, DELEGATED_SCOPES, save, verify=settings.entra_verify,
+                      timeout=timeout)

@@ -8,7 +8,7 @@ import time
 
 from flask import Flask
 
-from app.m365.setup_check import connections, outlook, sharepoint, sign_in, teams
+from app.m365.setup_check import connections, outlook, settings, sharepoint, sign_in, teams
 from app.m365.setup_check.context import Probe, Run
 from app.m365.setup_check.results import Finding, Outcome, Report, failed, not_checked
 
@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 # Later probes use what earlier ones found (tokens, the team's members): keep the order.
 SECTIONS: tuple[tuple[str, tuple[Probe, ...]], ...] = (
+    ("Settings", settings.PROBES),
     ("Sign-in", (sign_in.app_token, sign_in.service_account_token, sign_in.your_token)),
     ("Teams", (teams.team_members, teams.service_account_member,
                teams.service_account_owner, teams.you_member, teams.create_channel,

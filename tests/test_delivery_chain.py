@@ -1,0 +1,61 @@
+"""A job that delivers a channel goes straight on to one delivery it released (the
+kickoff card), instead of handing it to another worker through the queue; what else it
+released is queued as before, and a delivery waiting on the card is queued too."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app import jobs
+from app.auth.models import User
+from app.incidents import service
+from app.outbox.models import DELIVERED, PENDING, Delivery
+
+
+class Recorded:
+    """The app's jobs, recording what is queued instead of running it."""
+
+    kind = "recorded"
+
+    def __init__(self):
+        self.queued: list[tuple[str, tuple, bool]] = []
+
+    def enqueue(self, path, *args, delay=0.0, urgent=False) -> bool:
+        self.queued.append((path, args, urgent))
+        return True
+
+    def __getattr__(self, name):  # anything else the app asks of its jobs: nothing to do
+        return lambda *args, **kwargs: True
+
+
+def test_the_channels_job_posts_its_kickoff_itself_and_queues_the_broadcast(
+        app, session, org, fake_graph):
+    recorded = Recorded()
+    app.extensions["jobs"] = recorded
+    ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
+    session.add(ada)
+    session.commit()
+    with app.app_context():
+        incident = service.declare(session, org, ada, title="Checkout down",
+                                   description="", severity="P1",
+                                   targets=app.extensions["targets"])
+    reference = incident.reference
+    rows = {row.key.split("/", 1)[1]: row for row in session.scalars(
+        select(Delivery).where(Delivery.key.startswith(f"{reference}/")))}
+    channel, kickoff, broadcast = rows["channel"], rows["kickoff"], rows["broadcast"]
+    session.commit()
+    recorded.queued.clear()
+
+    with app.app_context():
+        assert jobs.deliver(channel.id) == "delivered"
+
+    session.expire_all()
+    assert session.get(Delivery, kickoff.id).status == DELIVERED  # in the same job
+    assert session.get(Delivery, broadcast.id).status == PENDING
+    queued = [args[0] for _path, args, _urgent in recorded.queued]
+    assert broadcast.id in queued and kickoff.id not in queued
+    assert len(fake_graph.messages(channel_id=channel_of(session, channel.id))) == 1
+
+
+def channel_of(session, delivery_id: int) -> str:
+    return session.get(Delivery, delivery_id).result["channel_id"]
