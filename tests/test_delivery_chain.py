@@ -59,3 +59,38 @@ def test_the_channels_job_posts_its_kickoff_itself_and_queues_the_broadcast(
 
 def channel_of(session, delivery_id: int) -> str:
     return session.get(Delivery, delivery_id).result["channel_id"]
+
+
+def test_a_channel_books_its_turn_after_saving_the_name_it_tries(
+        app, session, org, fake_graph, monkeypatch):
+    """The name's checkpoint is a commit, which can wait on a busy database: booked
+    before it, the call could reach Teams late for its slot and collide with the next
+    window's calls (a 429 under load)."""
+    from app.m365.handlers import HANDLERS
+    from app.m365.limits import need_of
+    from app.outbox import lease, runner
+    from app.outbox.pacing import LocalLimiter, Pacer
+
+    recorded = Recorded()
+    app.extensions["jobs"] = recorded
+    ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
+    session.add(ada)
+    session.commit()
+    with app.app_context():
+        incident = service.declare(session, org, ada, title="Checkout down",
+                                   description="", severity="P2",
+                                   targets=app.extensions["targets"])
+    channel_id = session.scalar(select(Delivery.id).where(
+        Delivery.key == f"{incident.reference}/channel"))
+    session.commit()
+    steps: list[str] = []
+    pacer = Pacer(LocalLimiter(), need_of, sleep=lambda _s: None)
+    real_admit, real_hold = pacer.admit, lease.hold
+    monkeypatch.setattr(pacer, "admit", lambda *a, **k: steps.append("book") or
+                        real_admit(*a, **k))
+    monkeypatch.setattr(lease, "hold", lambda *a, **k: steps.append("save") or
+                        real_hold(*a, **k))
+    with app.app_context():
+        assert runner.deliver(session, channel_id, graph_for=app.extensions["graph_for"],
+                              handlers=HANDLERS, pacer=pacer) == "delivered"
+    assert steps == ["save", "book", "save"]  # the name, the turn, the outcome

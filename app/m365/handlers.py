@@ -58,6 +58,8 @@ class CreateChannel:
     refuses is learnt as reserved and the next free one is tried; every name sent is
     saved first, so a later attempt knows which refusals may be its own channel."""
 
+    paces_itself = True  # books its turn after saving the name it tries (runner.Attempt)
+
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         p = attempt.delivery.payload
         team, day, reference = p["team_id"], date.fromisoformat(p["day"]), p["reference"]
@@ -105,6 +107,7 @@ class CreateChannel:
     @staticmethod
     def _create(graph: Graph, attempt: Attempt, team: str, name: str) -> Channel:
         p = attempt.delivery.payload
+        attempt.pace()  # after the name's checkpoint: its commit cannot make this late
         try:
             return graph.create_channel(team, name, p["description"],
                                         private_owner=p.get("private_owner"),

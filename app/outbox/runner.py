@@ -50,6 +50,12 @@ class Attempt:
     ambiguous: bool  # an earlier attempt may have reached Graph: look before sending
     checkpoint: Callable[..., None]  # save progress before an irreversible step; raises
     # LeaseLost if another worker has taken the delivery meanwhile (so the step is not taken)
+    pace: Callable[[], None] = lambda: None  # take its turn within Graph's limits, now
+
+
+class _Wait(Exception):  # control flow: the delivery's turn is later
+    def __init__(self, admission: Admission):
+        self.admission = admission
 
 
 class Handler(Protocol):
@@ -117,20 +123,32 @@ def _attempt(session: Session, delivery: Delivery, handler: Handler, graph: Grap
         delivery.progress = {**delivery.progress, **progress}
         session.commit()
 
-    try:
-        need = pacer.need_of(delivery) if pacer is not None else None
-        if need:
-            graph.ready()  # a token fetched now cannot make the call late for its slot
+    need = pacer.need_of(delivery) if pacer is not None else None
+    admitted: list[Admission] = []
+
+    def pace() -> None:
+        """Book the delivery's turn, once. A handler that saves progress first (a
+        checkpoint is a commit, which can wait on a busy database) calls this just
+        before its Graph call, so the call is not late for the slot it booked."""
+        if not need or admitted:
+            return
+        graph.ready()  # a token fetched now cannot make the call late for its slot
         admission = pacer.admit(f"{delivery.id}:{delivery.attempts}", need,
-                                delivery.progress.get(PACED_SLOT)) if need else None
-        if admission is not None and admission.wait:
-            return _paced(session, delivery, admission)
-        if admission is not None:
-            heartbeat.also.append(admission.renew)  # an Outlook slot lasts as the claim
+                                delivery.progress.get(PACED_SLOT))
+        if admission.wait:
+            raise _Wait(admission)
+        admitted.append(admission)
+        heartbeat.also.append(admission.renew)  # an Outlook slot lasts as the claim
+
+    try:
         try:
-            result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint))
+            if not getattr(handler, "paces_itself", False):
+                pace()
+            result = handler.send(graph, Attempt(delivery, ambiguous, checkpoint, pace))
+        except _Wait as later:
+            return _paced(session, delivery, later.admission)
         finally:
-            if admission is not None:
+            for admission in admitted:
                 admission.release()
     except LeaseLost:
         raise
