@@ -171,6 +171,8 @@ def _channel_result(channel: Channel) -> dict:
 class PostToChannel:
     """A card (with a short HTML summary) in the incident's channel or another one."""
 
+    paces_itself = True  # books its turn after looking for an earlier post
+
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         delivery = attempt.delivery
         p = delivery.payload
@@ -190,6 +192,7 @@ class PostToChannel:
             if earlier is not None:
                 return {"message_id": earlier.id, "web_url": earlier.web_url,
                         "channel_id": channel, "found_earlier": True}
+        attempt.pace()  # after any look-up: a slow one cannot make the post late for its slot
         message = graph.post_message(team, channel, p["html"], cards=[Card(card_id, content)])
         return {"message_id": message.id, "web_url": message.web_url, "channel_id": channel}
 
