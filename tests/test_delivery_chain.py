@@ -28,8 +28,8 @@ class Recorded:
         return lambda *args, **kwargs: True
 
 
-def test_the_channels_job_posts_its_kickoff_itself_and_queues_the_broadcast(
-        app, session, org, fake_graph):
+def declared(app, session, org, severity: str) -> tuple[Recorded, dict[str, Delivery]]:
+    """A declaration whose jobs are recorded, not run; its deliveries by what they are."""
     recorded = Recorded()
     app.extensions["jobs"] = recorded
     ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
@@ -37,13 +37,18 @@ def test_the_channels_job_posts_its_kickoff_itself_and_queues_the_broadcast(
     session.commit()
     with app.app_context():
         incident = service.declare(session, org, ada, title="Checkout down",
-                                   description="", severity="P1",
+                                   description="", severity=severity,
                                    targets=app.extensions["targets"])
-    reference = incident.reference
     rows = {row.key.split("/", 1)[1]: row for row in session.scalars(
-        select(Delivery).where(Delivery.key.startswith(f"{reference}/")))}
-    channel, kickoff, broadcast = rows["channel"], rows["kickoff"], rows["broadcast"]
+        select(Delivery).where(Delivery.key.startswith(f"{incident.reference}/")))}
     session.commit()
+    return recorded, rows
+
+
+def test_the_channels_job_posts_its_kickoff_itself_and_queues_the_broadcast(
+        app, session, org, fake_graph):
+    recorded, rows = declared(app, session, org, "P1")
+    channel, kickoff, broadcast = rows["channel"], rows["kickoff"], rows["broadcast"]
     recorded.queued.clear()
 
     with app.app_context():
@@ -71,18 +76,8 @@ def test_a_channel_books_its_turn_after_saving_the_name_it_tries(
     from app.outbox import lease, runner
     from app.outbox.pacing import LocalLimiter, Pacer
 
-    recorded = Recorded()
-    app.extensions["jobs"] = recorded
-    ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
-    session.add(ada)
-    session.commit()
-    with app.app_context():
-        incident = service.declare(session, org, ada, title="Checkout down",
-                                   description="", severity="P2",
-                                   targets=app.extensions["targets"])
-    channel_id = session.scalar(select(Delivery.id).where(
-        Delivery.key == f"{incident.reference}/channel"))
-    session.commit()
+    _recorded, rows = declared(app, session, org, "P2")
+    channel_id = rows["channel"].id
     steps: list[str] = []
     pacer = Pacer(LocalLimiter(), need_of, sleep=lambda _s: None)
     real_admit, real_hold = pacer.admit, lease.hold
