@@ -69,10 +69,12 @@ def posts_on(entries, channel: str | None = None, exclude: str | None = None) ->
     return found
 
 
-def kind_of(entry: dict) -> str:
+def kind_of(entry: dict, incident_post: str = "kickoff") -> str:
+    """What a request made; a post to an incident channel is its `incident_post` (the
+    flood's are kickoffs, the burst's updates)."""
     path = unquote(entry["path"].split("?", 1)[0])
     if path.endswith("/messages"):
-        return "broadcast" if f"/channels/{SANDBOX_BROADCAST}/" in path else "kickoff"
+        return "broadcast" if f"/channels/{SANDBOX_BROADCAST}/" in path else incident_post
     if path.endswith("/channels"):
         return "channel"
     if "/onlineMeetings" in path:
@@ -108,9 +110,9 @@ def first_made(entries, started: float) -> float:
     return last
 
 
-def throttled(entries, started: float) -> list[str]:
+def throttled(entries, started: float, incident_post: str = "kickoff") -> list[str]:
     """The 429s: what each was for, and when (seconds after `started`)."""
-    return [f"{kind_of(e)} at {stamp - started:.2f} s" for stamp, e in entries
+    return [f"{kind_of(e, incident_post)} at {stamp - started:.2f} s" for stamp, e in entries
             if e["status"] == 429]
 
 
@@ -193,7 +195,7 @@ class Bench(SandboxedApp):
         once = len(rows) == count and all(cards[attachment_id(r.key)] == 1 for r in rows) \
             and sum(cards.values()) == count + 1  # and the kickoff
         last = max(posts_on(entries, channel))
-        return {"throttled": throttled(entries, started),
+        return {"throttled": throttled(entries, started, "update"),
                 "once": once, "posted": posted, "total": last - started,
                 "allowed": allowed(count, TEAMS_PER_CHANNEL),
                 "retried": sum(1 for r in rows if r.attempts > 1)}
@@ -233,7 +235,7 @@ class Bench(SandboxedApp):
         reports = self.reports_done(references)
         self.wait_for_jobs()
         entries = self.clock.since(mark)
-        return {"throttled": throttled(entries, started),
+        return {"throttled": throttled(entries, started, "update"),
                 "once": self.flood_once(references, rows) and reports == count,
                 "arrived": arrived,
                 "total": max(s for s, e in entries if e["method"] != "GET"

@@ -379,6 +379,10 @@ class GraphClient:
             raise _error(exc) from exc
         except Exception as exc:
             mapped = _error(exc)
+            if isinstance(mapped, GraphError) and mapped.status == 401:
+                forget = getattr(self._token, "forget", None)
+                if forget is not None:  # a kept token Graph no longer takes
+                    forget(token)
             if mapped is exc:
                 raise
             raise mapped from exc

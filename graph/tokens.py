@@ -25,9 +25,8 @@ from msal.exceptions import MsalServiceError
 from graph.permissions import delegated_scopes
 from graph.port import GraphError, TokenUnavailable
 
-__all__ = ["GRAPH_DEFAULT", "TokenUnavailable", "app_only_token", "sandbox_app_token",
-           "sandbox_token",
-           "user_token"]
+__all__ = ["GRAPH_DEFAULT", "TokenUnavailable", "app_only_token", "forget_sandbox_tokens",
+           "sandbox_app_token", "sandbox_token", "user_token"]
 
 GRAPH_DEFAULT = ("https://graph.microsoft.com/.default",)
 # Entra errors that pass with time; anything else needs a person or an administrator.
@@ -47,26 +46,41 @@ DELEGATED_SCOPES = delegated_scopes()
 _apps_lock = threading.Lock()
 
 
-def sandbox_app_token(graph_base_url: str, client_id: str | None = None
-                      ) -> Callable[[], str]:
+def sandbox_app_token(graph_base_url: str, client_id: str | None = None, *,
+                      shared: bool = False) -> Callable[[], str]:
     """The app's own token in the Graph sandbox (client credentials, as from Entra)."""
-    return _sandbox_fetch(graph_base_url, {"app": True, "client_id": client_id}, "the app")
+    return _sandbox_fetch(graph_base_url, {"app": True, "client_id": client_id}, "the app",
+                          shared)
 
 
-def sandbox_token(graph_base_url: str, actor: str,
-                  client_id: str | None = None) -> Callable[[], str]:
+def sandbox_token(graph_base_url: str, actor: str, client_id: str | None = None, *,
+                  shared: bool = False) -> Callable[[], str]:
     """A token from the Graph sandbox's dev sign-in (POST /_sandbox/token): what its Entra
     would issue once `actor` signed in, so the sandbox checks its permissions and
-    memberships as a tenant would. Kept until a minute before it expires."""
+    memberships as a tenant would. Kept until a minute before it expires: by this
+    provider, or with `shared` by every provider of the process (deliveries: one sign-in
+    per person per token lifetime, as MSAL's cache gives a tenant's; the set-up check
+    asks afresh, to see the grants as they are now)."""
     if not actor:
         raise ValueError("the sandbox needs an actor name")
-    return _sandbox_fetch(graph_base_url, {"upn": actor, "client_id": client_id}, actor)
+    return _sandbox_fetch(graph_base_url, {"upn": actor, "client_id": client_id}, actor,
+                          shared)
 
 
-def _sandbox_fetch(graph_base_url: str, request: dict, who: str) -> Callable[[], str]:
+# Sandbox tokens every shared provider of the process reuses, by sandbox and request.
+_sandbox_tokens: dict[tuple, dict] = {}
+_sandbox_tokens_lock = threading.Lock()
+
+
+def _sandbox_fetch(graph_base_url: str, request: dict, who: str,
+                   shared: bool) -> Callable[[], str]:
     root = graph_base_url.rstrip("/").removesuffix("/v1.0")
-    held: dict = {}
-    lock = threading.Lock()
+    if shared:
+        with _sandbox_tokens_lock:
+            held = _sandbox_tokens.setdefault((root, *sorted(request.items())), {})
+    else:
+        held = {}
+    lock = _sandbox_tokens_lock if shared else threading.Lock()
 
     def fetch() -> str:
         with lock:
@@ -85,7 +99,23 @@ def _sandbox_fetch(graph_base_url: str, request: dict, who: str) -> Callable[[],
                         until=time.monotonic() + max(0, body["expires_in"] - 60))
             return held["token"]
 
+    def forget(token: str) -> None:
+        """Graph refused `token` (401): a sandbox restarted without its state has a new
+        signing key, so the next call signs in afresh."""
+        with lock:
+            if held.get("token") == token:
+                held.clear()
+
+    fetch.forget = forget  # type: ignore[attr-defined]
     return fetch
+
+
+def forget_sandbox_tokens(graph_base_url: str) -> None:
+    """A sandbox stops: the shared tokens it issued are of no use to another on its port."""
+    root = graph_base_url.rstrip("/").removesuffix("/v1.0")
+    with _sandbox_tokens_lock:
+        for key in [key for key in _sandbox_tokens if key[0] == root]:
+            _sandbox_tokens[key].clear()
 
 
 def _authority(authority_host: str, tenant: str) -> str:

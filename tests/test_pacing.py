@@ -23,6 +23,7 @@ from app.outbox.models import DELIVERED, PENDING, Delivery
 from app.outbox.pacing import (
     BUSY_RETRY,
     GRACE,
+    IN_FLIGHT,
     OUTLOOK_CONCURRENT_PER_MAILBOX,
     LocalLimiter,
     Need,
@@ -144,13 +145,40 @@ def test_concurrency_slots_are_taken_refused_and_freed(limiter):
     assert limiter.hold("mailbox", "c", 2)
 
 
-def test_calls_answered_are_remembered_for_a_window(limiter):
+def test_a_call_in_flight_counts_as_now_and_an_answered_one_as_its_answer(limiter):
     rates = [("channel", 2, W)]
-    assert limiter.settled(rates) == 0
+    assert limiter.depart(rates, "a") == 0 and limiter.depart(rates, "b") == 0
+    assert 0 < limiter.depart(rates, "c") <= 100  # both in flight: look again shortly
     limiter.sent(rates, "a")
-    assert limiter.settled(rates) == 0  # one answered call leaves room for another
     limiter.sent(rates, "b")
-    assert W - 50 < limiter.settled(rates) <= W  # two: the next waits out the first's
+    assert W - 50 < limiter.depart(rates, "c") <= W  # a window after the answers
+
+
+def test_calls_leaving_together_each_see_the_others():
+    """The burst's 429 (bench_pacing.py): a call that reached Graph late, then a
+    window's four leaving together a window after its slot. Each that leaves counts for
+    the next, so the fourth waits until a window after the late one's answer instead of
+    reaching Graph inside its window."""
+    clock = Clock()
+    limiter = LocalLimiter(clock=clock)
+    rates = [("channel", 4, W)]
+    for n in range(3):
+        assert limiter.depart(rates, f"early{n}") == 0
+        limiter.sent(rates, f"early{n}")
+    assert limiter.depart(rates, "late") == 0
+    clock.now += 0.2
+    limiter.sent(rates, "late")  # answered 0.2 s after it left
+    clock.now += 0.9  # the next window's slot
+    assert [limiter.depart(rates, f"next{n}") for n in range(3)] == [0, 0, 0]
+    assert limiter.depart(rates, "next3") == 100  # until a window after the late answer
+
+
+def test_an_answer_or_a_retry_is_not_counted_twice(limiter):
+    rates = [("channel", 1, W)]
+    assert limiter.depart(rates, "a") == 0
+    assert limiter.depart(rates, "a") == 0  # its own flight is not in its way
+    limiter.sent(rates, "a")
+    assert W - 50 < limiter.depart(rates, "b") <= W
 
 
 def test_answered_calls_are_forgotten_after_their_window():
@@ -159,9 +187,20 @@ def test_answered_calls_are_forgotten_after_their_window():
     rates = [("channel", 1, W)]
     limiter.sent(rates, "a")
     clock.now += 0.6
-    assert limiter.settled(rates) == W - 600
+    assert limiter.depart(rates, "b") == W - 600
     clock.now += 0.4
-    assert limiter.settled(rates) == 0
+    assert limiter.depart(rates, "b") == 0
+
+
+def test_a_call_whose_answer_never_comes_stops_counting_after_its_deadline():
+    clock = Clock()
+    limiter = LocalLimiter(clock=clock)
+    rates = [("channel", 1, W)]
+    assert limiter.depart(rates, "dies") == 0
+    clock.now += IN_FLIGHT - 0.1
+    assert limiter.depart(rates, "next") > 0
+    clock.now += 0.2
+    assert limiter.depart(rates, "next") == 0
 
 
 def test_redis_keys_expire_when_they_can_no_longer_matter():
@@ -241,17 +280,30 @@ def test_rq_keeps_an_urgent_delay_to_the_moment_and_others_never_early():
 # ---- the pacer ------------------------------------------------------------------------
 
 
+def sleeper(clock: Clock, slept: list[float]):
+    """A pacer's sleep that moves `clock` on, noting each wait."""
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    return sleep
+
+
 def test_a_short_wait_is_slept_and_a_long_one_is_handed_back():
-    slept: list[float] = []
-    pacer = Pacer(LocalLimiter(clock=Clock()), need_of, lead=0.5, sleep=slept.append)
+    clock, slept = Clock(), []
+    pacer = Pacer(LocalLimiter(clock=clock), need_of, lead=0.5, sleep=sleeper(clock, slept))
     soon = Rate(1, 0.3)  # a window shorter than the pacer's short wait
-    assert pacer.admit("a", Need(rates=(("channel", soon),))).wait == 0 and slept == []
+    first = pacer.admit("a", Need(rates=(("channel", soon),)))
+    assert first.wait == 0 and slept == []
+    first.release()  # answered
     assert pacer.admit("b", Need(rates=(("channel", soon),))).wait == 0
     assert slept == [window_ms(soon) / 1000]  # waited in the worker, then sent
     late = Need(rates=(("other", Rate(1, 5.0)),))
+    booked_at = round(clock.now * 1000)
     pacer.admit("c", late)
     handed_back = pacer.admit("d", late)
-    assert handed_back.slot == 1_000_000_000 + window_ms(Rate(1, 5.0))
+    assert handed_back.slot == booked_at + window_ms(Rate(1, 5.0))
     assert handed_back.wait == pytest.approx(window_ms(Rate(1, 5.0)) / 1000 - 0.5)
     assert len(slept) == 1  # nothing slept for it: back to the outbox, a lead early
 
@@ -259,11 +311,11 @@ def test_a_short_wait_is_slept_and_a_long_one_is_handed_back():
 def test_a_fresh_booking_waits_in_its_own_timer_not_in_a_worker():
     """In-process: a delivery that has just booked a slot 0.4 s away goes back to the
     outbox at once (to a timer thread); woken with that slot, it waits for it."""
-    slept: list[float] = []
-    pacer = Pacer(LocalLimiter(clock=Clock()), need_of, lead=0.9, fresh_wait=0.05,
-                  sleep=slept.append)
+    clock, slept = Clock(), []
+    pacer = Pacer(LocalLimiter(clock=clock), need_of, lead=0.9, fresh_wait=0.05,
+                  sleep=sleeper(clock, slept))
     need = Need(rates=(("channel", Rate(1, 0.3)),))
-    pacer.admit("a", need)
+    pacer.admit("a", need).release()
     handed_back = pacer.admit("b", need)
     assert handed_back.wait == 0.01 and slept == []
     assert pacer.admit("b", need, handed_back.slot).wait == 0

@@ -88,13 +88,13 @@ def _standalone_sandbox_token(base: str, delivery: Delivery, targets):
     from graph.tokens import sandbox_app_token, sandbox_token
 
     if delivery.payload.get("mailbox"):
-        return sandbox_app_token(base)
+        return sandbox_app_token(base, shared=True)
     who = targets.service_account if _as_owner(delivery, targets) else (
         delivery.actor.email if delivery.actor else targets.service_account)
     if not who:
         raise TokenUnavailable("Nobody's Microsoft 365 sign-in is available for this work. "
                                "Set M365_SERVICE_ACCOUNT.")
-    return sandbox_token(base, who)
+    return sandbox_token(base, who, shared=True)
 
 
 def _sandbox_service_account(app: Flask, email: str) -> None:
@@ -134,7 +134,7 @@ def make_graph_for_app(app: Flask) -> Callable[[], Graph]:
         base = graph_base_url(app)
         entra = entra_app(app)
         if entra is None:
-            return GraphClient(base, sandbox_app_token(base))
+            return GraphClient(base, sandbox_app_token(base, shared=True))
         return GraphClient(base, _app_token(entra))
 
     return graph_for_app

@@ -54,9 +54,11 @@ MAX_NAMES = 8  # names tried in one attempt before giving up on this one
 class CreateChannel:
     """The incident's own channel, named from reference, date and title.
 
-    The first attempt just creates it (no listing on the critical path). A name Teams
-    refuses is learnt as reserved and the next free one is tried; every name sent is
-    saved first, so a later attempt knows which refusals may be its own channel."""
+    The first attempt just creates it (no listing, no checkpoint on the critical path).
+    A name Teams refuses is learnt as reserved and the next free one is tried; a later
+    attempt knows the first name any attempt sends (nothing is reserved yet: it is
+    always the same), and every other name sent is saved first, so it knows which
+    refusals may be its own channel."""
 
     paces_itself = True  # books its turn after saving the name it tries (runner.Attempt)
 
@@ -64,8 +66,10 @@ class CreateChannel:
         p = attempt.delivery.payload
         team, day, reference = p["team_id"], date.fromisoformat(p["day"]), p["reference"]
         progress = attempt.delivery.progress
-        earlier = {n.lower() for n in progress.get("tried_names", [])}
+        first = channel_name(day, p["title"], taken=lambda _name: False, reference=reference)
+        again = attempt.ambiguous or attempt.delivery.attempts > 1
         tried = list(progress.get("tried_names", []))
+        earlier = {n.lower() for n in tried} | ({first.lower()} if again else set())
         reserved = {n.lower() for n in progress.get("reserved_names", [])}
         look = bool(earlier) or attempt.ambiguous
         found: list[Channel] = []
@@ -86,7 +90,7 @@ class CreateChannel:
             name = channel_name(day, p["title"], taken=taken, reference=reference)
             if found and found[-1].display_name.lower() == name.lower():
                 return _channel_result(found[-1])
-            if name.lower() not in {t.lower() for t in tried}:
+            if name.lower() not in {t.lower() for t in tried} | {first.lower()}:
                 tried.append(name)
                 attempt.checkpoint(tried_names=tried)
             try:

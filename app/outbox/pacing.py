@@ -19,7 +19,10 @@ moment away, it waits and sends. Otherwise it goes back to the outbox keeping it
 to be queued again a `lead` before it (runner.py): no worker sleeps for long, and a
 backlog drains in booking order instead of stampeding every window. Windows are MARGIN
 longer than Microsoft's, as our clock is not Graph's and requests take varying time to
-reach it. A concurrency limit is a set of leases per key, held during the Graph calls.
+reach it. Booked slots are a plan; the last guard (`Pacer._settle`) checks what really
+left and was answered, as a call late for its slot would otherwise reach Graph inside
+the next window. A concurrency limit is a set of leases per key, held during the Graph
+calls.
 
 RQ workers share a RedisLimiter (redis_limiter.py: Lua scripts, atomic, on Redis's
 clock, and every key expires); in-process jobs use a LocalLimiter of their own.
@@ -56,13 +59,18 @@ TEAMS_CHANNEL_WRITES_PER_TENANT = Rate(30, 1.0)  # "POST/PUT channel": 30 rps pe
 OUTLOOK_CONCURRENT_PER_MAILBOX = 4  # "4 concurrent requests", per app ID and mailbox
 OUTLOOK_REQUESTS_PER_MAILBOX = Rate(10_000, 600.0)  # "10,000 API requests in a 10 minute period"
 
-MARGIN = 0.1  # seconds added to each window
+MARGIN = 0.05  # seconds added to each window
 GRACE = 0.05  # a delivery this late for its slot still uses it; later, it books anew
 LEAD = 0.5  # seconds: a paced delivery is queued this much before its slot, to be ready
 BUSY_RETRY = 1.0  # seconds until a delivery that found no free slot tries again
 # A concurrency slot of a worker that died is free after this; a live one's is renewed
 # with its claim (lease.py), so the two last as long.
 LEASE = 30.0
+# A call in flight counts as "now" for this long at most (a channel post's Graph
+# deadline, graph/client.py), in case its worker dies before the answer.
+IN_FLIGHT = 10.0
+IN_FLIGHT_RETRY = 0.05  # seconds: a window's calls were all in flight; look again
+SETTLE_FOR = 2.0  # seconds the last guard waits at most, then sends (429 handling remains)
 
 
 @dataclass(frozen=True)
@@ -92,9 +100,12 @@ class Limiter(Protocol):
         all have room, or keep `kept` if it is still `member`'s and not GRACE past.
         Returns (slot, now) in milliseconds of the limiter's clock."""
 
-    def settled(self, rates: Sequence[tuple[str, int, int]]) -> int:
-        """Milliseconds until the `limit`-th latest call recorded `sent` on each key is a
-        whole (Microsoft's) window old: 0 if it is already."""
+    def depart(self, rates: Sequence[tuple[str, int, int]], member: str) -> int:
+        """Milliseconds until `member`'s call may leave: until, on each key, the
+        `limit`-th latest call is a window old, a call still in flight counting as now
+        and an answered one as when it was answered (it reached Graph by then). If 0,
+        `member`'s call is in flight from now, recorded in the same step so calls
+        leaving together see each other."""
 
     def sent(self, rates: Sequence[tuple[str, int, int]], member: str) -> None:
         """`member`'s call on these keys has been answered, now."""
@@ -132,6 +143,19 @@ def earliest(now: int, logs: Sequence[tuple[Sequence[int], int, int]]) -> int:
     return slot
 
 
+def leave_after(now: int, flying: int, answered: Sequence[int], limit: int,
+                window: int) -> int:
+    """Milliseconds until one more call keeps the window ending when it reaches Graph
+    within `limit`: the `flying` calls in flight may reach it at any moment up to then,
+    the `answered` ones (sorted answer times) did by their answers."""
+    if flying >= limit:
+        return round(IN_FLIGHT_RETRY * 1000)
+    need = limit - flying
+    if len(answered) < need:
+        return 0
+    return max(0, answered[-need] + window - now)
+
+
 class LocalLimiter:
     """One process's limiter, for in-process jobs (threads share it)."""
 
@@ -141,7 +165,8 @@ class LocalLimiter:
         self._booked: dict[str, dict[str, int]] = {}
         self._held: dict[str, dict[str, int]] = {}
         self._windows: dict[str, int] = {}
-        self._sent: dict[str, tuple[int, list[int]]] = {}  # window, latest answered calls
+        self._sent: dict[str, tuple[int, dict[str, int]]] = {}  # window, latest answers
+        self._flying: dict[str, dict[str, int]] = {}  # calls in flight, until when
 
     def _now(self) -> int:
         return round(self._clock() * 1000)
@@ -166,8 +191,8 @@ class LocalLimiter:
 
     def _forget_old(self, now: int) -> None:
         """Bookings and calls a window old can no longer matter; keys left empty go."""
-        for key, (window, times) in list(self._sent.items()):
-            if times[-1] <= now - window:
+        for key, (window, calls) in list(self._sent.items()):
+            if max(calls.values()) <= now - window:
                 del self._sent[key]
         for key in list(self._booked):
             window = self._windows[key]
@@ -177,20 +202,34 @@ class LocalLimiter:
             else:
                 del self._booked[key], self._windows[key]
 
-    def settled(self, rates):
+    def depart(self, rates, member):
         with self._lock:
             now = self._now()
-            latest = [(self._sent.get(key, (0, []))[1], limit, window)
-                      for key, limit, window in rates]
-            return max([0] + [times[-limit] + window - now
-                              for times, limit, window in latest if len(times) >= limit])
+            wait = 0
+            for key, limit, window in rates:
+                flying = {m: until for m, until in self._flying.get(key, {}).items()
+                          if until > now and m != member}
+                self._flying[key] = flying
+                wait = max(wait, leave_after(
+                    now, len(flying), sorted(self._sent.get(key, (0, {}))[1].values()),
+                    limit, window))
+            if wait <= 0:
+                for key, _, _ in rates:
+                    self._flying[key][member] = now + round(IN_FLIGHT * 1000)
+            return wait
 
     def sent(self, rates, member):
         with self._lock:
             now = self._now()
             for key, limit, window in rates:
-                times = [t for t in self._sent.get(key, (0, []))[1] if t > now - window]
-                self._sent[key] = (window, [*times, now][-limit:])
+                self._flying.get(key, {}).pop(member, None)
+                if not self._flying.get(key, True):
+                    del self._flying[key]
+                calls = {m: t for m, t in self._sent.get(key, (0, {}))[1].items()
+                         if t > now - window}
+                calls[member] = now
+                self._sent[key] = (window, dict(sorted(calls.items(),
+                                                       key=lambda call: call[1])[-limit:]))
 
     def hold(self, key, member, limit):
         with self._lock:
@@ -245,7 +284,8 @@ class Pacer:
                 return Admission(wait=max(0.01, wait - self.lead), slot=slot)
             if wait > 0:
                 self._sleep(wait)
-            self._settle([(key, rate.limit, exact_ms(rate)) for key, rate in need.rates])
+            self._settle([(key, rate.limit, exact_ms(rate)) for key, rate in need.rates],
+                         member)
         held: list[str] = []
         for key, limit in need.slots:
             if not self._hold(key, member, limit):
@@ -259,15 +299,22 @@ class Pacer:
                          renew=lambda: [self.limiter.hold(key, member, limits[key])
                                         for key in held])
 
-    def _settle(self, rates: list[tuple[str, int, int]]) -> None:
-        """The last guard, on what was really sent: a call that was answered late (a
-        stalled process, a slow network) makes the next ones wait the rest of a whole
-        window after it, instead of reaching Graph inside it."""
-        for _ in range(3):
-            wait = self.limiter.settled(rates) / 1000
+    def _settle(self, rates: list[tuple[str, int, int]], member: str) -> None:
+        """The last guard, on what really left: bookings keep slots a window apart, but
+        a call that leaves its slot late (a busy process) or reaches Graph late (a slow
+        network) lands nearer the next window's calls. So a call leaves only when the
+        window ending at its arrival can hold it, counting every call still in flight
+        as arriving now and every answered one as at its answer: Microsoft's exact
+        window suffices, as neither can have reached Graph later than that."""
+        waited = 0.0
+        while waited < SETTLE_FOR:
+            wait = self.limiter.depart(rates, member) / 1000
             if wait <= 0:
                 return
-            self._sleep(min(wait, self.short_wait))
+            wait = min(wait, self.short_wait, SETTLE_FOR - waited)
+            self._sleep(wait)
+            waited += wait
+        log.warning("pacing: %s sent without room (calls stayed in flight)", member)
 
     def _done(self, rates: list[tuple[str, int, int]], keys: list[str], member: str) -> None:
         """After the call; if Redis fails here, the slot's lease frees it later."""

@@ -10,7 +10,7 @@ answered calls (`…:sent`), for the last guard.
 
 from __future__ import annotations
 
-from app.outbox.pacing import GRACE, LEASE
+from app.outbox.pacing import GRACE, IN_FLIGHT, IN_FLIGHT_RETRY, LEASE
 
 _NOW = """
 local clock = redis.call('TIME')
@@ -57,24 +57,45 @@ end
 return {slot, now}
 """
 
-# KEYS: one per rate, of answered calls. ARGV: limit and window (ms) for each key.
-# Returns the ms until each key's limit-th latest call is a window old.
-SETTLED = _NOW + """
+# KEYS: for each rate its answered calls, then its calls in flight. ARGV: member, the ms a
+# call stays in flight at most, the ms to look again if a window's calls are all in
+# flight, then limit and window (ms) for each rate. Returns the ms until `member`'s call
+# may leave (pacing.leave_after); when 0, it is in flight from now.
+DEPART = _NOW + """
+local member, flight, retry = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local rates = #KEYS / 2
 local wait = 0
-for i = 1, #KEYS do
-  local limit, window = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local kth = redis.call('ZRANGE', KEYS[i], -limit, -limit, 'WITHSCORES')
-  if redis.call('ZCARD', KEYS[i]) >= limit and kth[2] then
-    wait = math.max(wait, tonumber(kth[2]) + window - now)
+for i = 1, rates do
+  local sent, flying = KEYS[i], KEYS[rates + i]
+  local limit, window = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', flying, '-inf', ms(now))
+  local n = redis.call('ZCARD', flying)
+  if redis.call('ZSCORE', flying, member) then n = n - 1 end
+  if n >= limit then
+    wait = math.max(wait, retry)
+  else
+    local need = limit - n
+    if redis.call('ZCARD', sent) >= need then
+      local kth = redis.call('ZRANGE', sent, -need, -need, 'WITHSCORES')
+      wait = math.max(wait, tonumber(kth[2]) + window - now)
+    end
   end
 end
-return wait
+if wait <= 0 then
+  for i = 1, rates do
+    redis.call('ZADD', KEYS[rates + i], ms(now + flight), member)
+    redis.call('PEXPIRE', KEYS[rates + i], ms(flight))
+  end
+end
+return math.max(0, wait)
 """
 
-# KEYS: as SETTLED's. ARGV: member, then limit and window (ms) for each key.
+# KEYS: as DEPART's. ARGV: member, then limit and window (ms) for each rate.
 SENT = _NOW + """
-for i = 1, #KEYS do
+local rates = #KEYS / 2
+for i = 1, rates do
   local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('ZREM', KEYS[rates + i], ARGV[1])
   redis.call('ZADD', KEYS[i], ms(now), ARGV[1])
   redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(limit + 1))
   redis.call('PEXPIRE', KEYS[i], ms(window))
@@ -100,7 +121,7 @@ class RedisLimiter:
     def __init__(self, connection, prefix: str = "incident-desk:pace:"):
         self._redis, self.prefix = connection, prefix
         self._book = connection.register_script(BOOK)
-        self._settled = connection.register_script(SETTLED)
+        self._depart = connection.register_script(DEPART)
         self._sent = connection.register_script(SENT)
         self._hold = connection.register_script(HOLD)
 
@@ -111,14 +132,19 @@ class RedisLimiter:
         slot, now = self._book(keys=[self.prefix + key for key, _, _ in rates], args=args)
         return int(slot), int(now)
 
-    def settled(self, rates):
-        args = [value for _key, limit, window in rates for value in (limit, window)]
-        return int(self._settled(keys=[f"{self.prefix}{key}:sent" for key, _, _ in rates],
-                                 args=args))
+    def depart(self, rates, member):
+        args = [member, round(IN_FLIGHT * 1000), round(IN_FLIGHT_RETRY * 1000)]
+        args += [value for _key, limit, window in rates for value in (limit, window)]
+        return int(self._depart(keys=self._calls(rates), args=args))
 
     def sent(self, rates, member):
         args = [member] + [value for _key, limit, window in rates for value in (limit, window)]
-        self._sent(keys=[f"{self.prefix}{key}:sent" for key, _, _ in rates], args=args)
+        self._sent(keys=self._calls(rates), args=args)
+
+    def _calls(self, rates) -> list[str]:
+        """Each rate's answered calls, then each rate's calls in flight."""
+        return ([f"{self.prefix}{key}:sent" for key, _, _ in rates]
+                + [f"{self.prefix}{key}:flying" for key, _, _ in rates])
 
     def hold(self, key, member, limit):
         return bool(self._hold(keys=[self.prefix + key],

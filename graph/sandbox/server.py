@@ -12,6 +12,7 @@ from graph.sandbox.app import SandboxApp
 from graph.sandbox.faults import Faults
 from graph.sandbox.state import SandboxState
 from graph.sandbox.tls import make_certificate, server_context
+from graph.tokens import forget_sandbox_tokens
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -85,6 +86,7 @@ class SandboxServer:
             self._threads = []
         self._server.server_close()
         self._entra.server_close()
+        forget_sandbox_tokens(self.graph_base_url)  # its port may serve another sandbox
         shutil.rmtree(os.path.dirname(self.ca_file), ignore_errors=True)  # its certificate
 
     def __enter__(self) -> SandboxServer:

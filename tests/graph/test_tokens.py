@@ -109,6 +109,44 @@ def test_the_sandbox_token_is_the_sandbox_entras_for_the_actor():
         sandbox_token("http://127.0.0.1:9/v1.0", "")
 
 
+def test_shared_sandbox_tokens_are_fetched_once_per_person_for_the_process(monkeypatch):
+    """Deliveries make a provider each; shared, they sign each person in once per token
+    lifetime (as MSAL's cache does with a tenant) instead of once per delivery. The
+    set-up check's providers are not shared: they see the grants as they are now."""
+    import requests
+
+    from graph import tokens
+    from graph.sandbox import SandboxServer
+    from tests.conftest import sandbox_tenant
+
+    asked: list[dict] = []
+    real_post = requests.post
+
+    def counting_post(url, **kwargs):
+        asked.append(kwargs["json"])
+        return real_post(url, **kwargs)
+
+    monkeypatch.setattr(tokens.requests, "post", counting_post)
+    with SandboxServer() as server:
+        sandbox_tenant(server.state, "ada@example.com")
+        sandbox_tenant(server.state, "bob@example.com")
+        base = server.graph_base_url
+        first = sandbox_token(base, "ada@example.com", shared=True)()
+        assert sandbox_token(base, "ada@example.com", shared=True)() == first
+        sandbox_token(base, "bob@example.com", shared=True)()
+        assert [a["upn"] for a in asked] == ["ada@example.com", "bob@example.com"]
+        sandbox_token(base, "ada@example.com")()  # not shared: asks again
+        assert len(asked) == 3
+        kept = sandbox_token(base, "ada@example.com", shared=True)
+        kept.forget("another-token")
+        assert kept() == first and len(asked) == 3  # only a refused token is dropped
+        kept.forget(first)  # Graph answered 401 to it (GraphClient calls this)
+        kept()
+        assert len(asked) == 4
+    with pytest.raises(GraphError):  # stopped: nothing it issued is kept for its port
+        sandbox_token(base, "ada@example.com", shared=True)()
+
+
 def test_the_app_token_is_fetched_once_and_cached_across_providers(entra):
     token = entra.mock.post(entra.token_url, json={
         "token_type": "Bearer", "access_token": "APP-1", "expires_in": 3600})
