@@ -11,6 +11,7 @@ from flask import Flask, g, redirect, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from app import db
+from app.cli import one_off_command
 from app.config import Settings
 from app.core import org as org_settings
 from app.core.timefmt import register_filters
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     login_manager.init_app(app)
     _init_m365(app, settings)
 
-    from app import errors, security
+    from app import errors, http_headers
     from app.actions.routes import bp as actions_bp
     from app.alerts.routes import bp as alerts_bp
     from app.api.routes import bp as api_bp
@@ -109,7 +110,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(reporting_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)
-    security.register(app)
+    http_headers.register(app)
     reads.register(app)
 
     from app.cli import register as register_cli
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 def _pacer(jobs):
     """Deliveries pace themselves within Graph's limits, shared by every worker on RQ."""
     from app.m365.limits import need_of
-    from app.outbox.pacing import make_pacer
+    from app.outbox.pacers import make_pacer
 
     return make_pacer(jobs, need_of)
 
@@ -166,7 +167,7 @@ def _init_m365(app: Flask, settings: Settings) -> None:
     app.extensions["graph_for"] = make_graph_for(app)
     app.extensions["graph_for_app"] = make_graph_for_app(app)
     app.extensions["teams_webhook"] = make_teams_webhook(app)
-    if settings.background_sweep:
+    if settings.background_sweep and not one_off_command():
         app.extensions["jobs"].every(60, "app.jobs.sweep_outbox", first_in=1.0)
         app.extensions["jobs"].every(60, "app.jobs.send_reminders", first_in=30.0)
         app.extensions["jobs"].every(15 * 60, "app.jobs.sync_contacts", first_in=5.0)

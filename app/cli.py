@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import ScriptInfo
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -26,6 +27,16 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     if database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), revision)
+
+
+def one_off_command() -> bool:
+    """True while a `flask` command other than `flask run` builds the app (db-upgrade,
+    m365-check, shell, routes). Such a command serves nothing, so it starts no background
+    sweep or reminders: they need the schema that db-upgrade may be about to create."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.find_object(ScriptInfo) is None:
+        return False  # gunicorn, an RQ worker, a test: not the flask command line
+    return ctx.command.name != "run"
 
 
 def register(app: Flask) -> None:

@@ -7,10 +7,12 @@ before forking a process per job. Never at import time.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from flask import Flask, current_app, has_app_context
 
+log = logging.getLogger(__name__)
 _app: Flask | None = None
 _pid: int | None = None
 
@@ -94,6 +96,8 @@ def _and_what_it_released(run, delivery_id: int) -> str:
 def sweep_outbox() -> int:
     """Queue deliveries and report writes that are due or were abandoned by a dead worker
     or lost with Redis (every 15 s, app/cron.py)."""
+    from sqlalchemy.exc import DBAPIError
+
     from app.db import Session
     from app.documents.service import sweep as sweep_reports
     from app.outbox.service import sweep
@@ -103,10 +107,35 @@ def sweep_outbox() -> int:
             return 0  # Redis is still away: everything due stays in the database
         try:
             return sweep(Session) + sweep_reports(Session)
+        except DBAPIError:
+            Session.rollback()
+            if not _no_schema_yet(app.extensions["db_engine"]):
+                raise
+            log.warning("outbox sweep skipped: the database has no tables yet "
+                        "(flask --app wsgi db-upgrade creates them)")
+            return 0
         finally:
             Session.remove()
 
     return _run(work)
+
+
+def _no_schema_yet(engine) -> bool:
+    """Whether the tables the sweep reads are absent (a database db-upgrade has not made
+    yet): that is one line in the log, not a traceback. A database that is down, or
+    any other failure, still raises."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DBAPIError
+
+    from app.documents.models import ReportFile
+    from app.outbox.models import Delivery
+
+    try:
+        inspector = inspect(engine)
+        return not all(inspector.has_table(model.__tablename__)
+                       for model in (Delivery, ReportFile))
+    except DBAPIError:
+        return False
 
 
 def write_report(report_id: int) -> str:

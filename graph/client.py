@@ -358,8 +358,23 @@ class GraphClient:
 
     def _call(self, build: Callable[[Any], Any], parse: bool = True):
         """Send what `build(sdk)` returns (a RequestInformation) on the loop, within its
-        deadline, and wait for the answer (JSON as a dict, or bytes if not `parse`)."""
+        deadline, and wait for the answer (JSON as a dict, or bytes if not `parse`).
+        A token kept across deliveries that Graph refuses (401: nothing was applied) is
+        dropped and the request sent once more with a fresh one."""
         token = self._token()  # here, in the caller's thread: see the module docstring
+        forget = getattr(self._token, "forget", None)
+        try:
+            return self._send_once(build, parse, token)
+        except GraphError as error:
+            if error.status != 401 or forget is None:
+                raise
+            forget(token)
+            fresh = self._token()
+            if fresh == token:
+                raise
+            return self._send_once(build, parse, fresh)
+
+    def _send_once(self, build: Callable[[Any], Any], parse: bool, token: str):
         runtime = _current_runtime()
         base_url, longest = self.base_url, self.timeout or LONGEST
 
@@ -379,10 +394,6 @@ class GraphClient:
             raise _error(exc) from exc
         except Exception as exc:
             mapped = _error(exc)
-            if isinstance(mapped, GraphError) and mapped.status == 401:
-                forget = getattr(self._token, "forget", None)
-                if forget is not None:  # a kept token Graph no longer takes
-                    forget(token)
             if mapped is exc:
                 raise
             raise mapped from exc

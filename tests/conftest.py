@@ -6,11 +6,16 @@ used. Under CI=true a DATABASE_URL or REDIS_URL that cannot be reached fails the
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, text
 
 from app import create_app, db
@@ -35,7 +40,7 @@ TABLES = ["review_meetings", "follow_up_actions", "channel_messages", "service_d
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return f"sqlite:///{sqlite_folder(tmp_path_factory) / 'test.db'}"
     engine = create_engine(url)
     try:
         with engine.begin() as conn:  # start from nothing so the migrations are what is tested
@@ -46,6 +51,17 @@ def database_url(tmp_path_factory) -> str:
     finally:
         engine.dispose()
     return url
+
+
+def sqlite_folder(tmp_path_factory) -> Path:
+    """In memory (/dev/shm) where there is one: each commit waits for the disk otherwise,
+    and the suite commits thousands of times."""
+    shm = Path("/dev/shm")  # noqa: S108 - mkdtemp below makes a private folder in it
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        return tmp_path_factory.mktemp("db")
+    folder = Path(tempfile.mkdtemp(prefix="incident-desk-tests-", dir=shm))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -111,15 +127,38 @@ def settings(migrated, redis_url) -> Settings:
     return make_settings(migrated, redis_url=redis_url)
 
 
-@pytest.fixture
-def app(settings):
-    """The app as configured by `settings`; Microsoft 365 is off until a test asks for
-    `fake_graph` (or points the app at a sandbox server with `use_graph`)."""
+class CompiledTemplates(BytecodeCache):
+    """Compiled templates shared by every test app. Each test has an app of its own, and
+    compiling the same templates again for each was a fifth of the suite's time; a
+    changed template has another checksum, so it is compiled afresh."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+def start_app(settings: Settings):
+    """A test app on an empty queue (the `app` fixture's; a module-scoped fixture that
+    builds something once uses it too)."""
     application = create_app(settings, TESTING=True, SERVER_NAME="incident-desk.test")
+    application.jinja_env.bytecode_cache = COMPILED_TEMPLATES
     jobs = application.extensions["jobs"]
     if jobs.kind == "rq":
         jobs.queue.empty()
-    yield application
+    return application
+
+
+def end_app(application) -> None:
+    """Finish an app's jobs and leave the tables empty for the next test."""
     finish_jobs(application)
     db.Session.remove()
     with application.extensions["db_engine"].begin() as conn:
@@ -132,15 +171,29 @@ def app(settings):
 
 
 @pytest.fixture
-def fake_graph(app):
-    """Turn Microsoft 365 on for `app`, going to an in-memory FakeGraph with a team and a
-    broadcast channel."""
+def app(settings):
+    """The app as configured by `settings`; Microsoft 365 is off until a test asks for
+    `fake_graph` (or points the app at a sandbox server with `use_graph`)."""
+    application = start_app(settings)
+    yield application
+    end_app(application)
+
+
+def new_fake_graph():
+    """An in-memory FakeGraph with a team and a broadcast channel."""
     from graph.fake import FakeGraph
 
     graph = FakeGraph()
     graph.add_team("incident-team", "Incidents")
     broadcast = graph.create_channel("incident-team", "General", "Announcements")
     graph.broadcast_channel_id = broadcast.id
+    return graph
+
+
+@pytest.fixture
+def fake_graph(app):
+    """Turn Microsoft 365 on for `app`, going to a `new_fake_graph()`."""
+    graph = new_fake_graph()
     use_graph(app, graph)
     return graph
 

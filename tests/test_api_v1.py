@@ -154,6 +154,34 @@ def test_roles_are_assigned_by_email(app, token, browser, other_browser, frozen_
     assert response.status_code == 422
 
 
+def test_a_held_role_is_offered_and_the_answer_says_so(app, token, other_browser,
+                                                       frozen_clock):
+    other_browser.sign_in(name="Cam Comms", email="cam@example.com")
+    base = f"/api/v1/incidents/{declare(app, token)['reference']}"
+    response = call(app, "POST", f"{base}/roles", token,
+                    {"role": "incident_lead", "email": "cam@example.com"})
+    assert response.status_code == 200
+    data = response.get_json()
+    assert data["roles"]["incident_lead"]["email"] == "owner@example.com"
+    assert {k: data["handover"][k] for k in ("role", "status", "from", "to")} == {
+        "role": "incident_lead", "status": "pending", "from": "owner@example.com",
+        "to": "cam@example.com"}
+
+
+def test_notes_are_scribe_log_entries_with_the_logs_rules(app, token, frozen_clock):
+    base = f"/api/v1/incidents/{declare(app, token)['reference']}"
+    response = call(app, "POST", f"{base}/notes", token,
+                    {"text": "Roll back", "entry_type": "decision", "when": "08:30"})
+    assert response.status_code == 201
+    [note] = [e for e in response.get_json()["timeline"] if e["kind"] == "note"]
+    assert (note["text"], note["at"]) == ("Roll back", "2026-11-22T08:30:00+00:00")
+    for body, field in (({"text": "x", "when": "soon"}, "when"),
+                        ({"text": "x", "when": "23:59"}, "when"),
+                        ({"text": "x", "entry_type": "gossip"}, "entry_type")):
+        response = call(app, "POST", f"{base}/notes", token, body)
+        assert response.status_code == 422 and field in response.get_json()["fields"]
+
+
 def test_security_incidents_are_invisible_to_other_tokens(app, token, session, frozen_clock):
     secret_ref = declare(app, token, is_security=True)["reference"]
     declare(app, token, title="Public one")

@@ -10,15 +10,19 @@ outcome: a 400 for a form sent with nothing but its CSRF token counts as "let th
 
 from __future__ import annotations
 
+import copy
+import itertools
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy import text as text_sql
 
-from app import create_app
+from app import create_app, db
 from app.alerts import service as alerts
 from app.auth.models import User
 from app.auth.service import create_api_token
@@ -27,7 +31,19 @@ from app.documents.models import ReportFile
 from app.incidents.models import Incident, TimelineEntry
 from app.outbox.models import Delivery
 from app.people.models import RoleHandover
-from tests.conftest import Browser, csrf_from, drain, finish_jobs, make_settings
+from graph.fake import FakeGraph
+from tests.conftest import (
+    TABLES,
+    Browser,
+    csrf_from,
+    drain,
+    end_app,
+    finish_jobs,
+    make_settings,
+    new_fake_graph,
+    start_app,
+    use_graph,
+)
 
 # ---- the table -------------------------------------------------------------------------
 
@@ -234,16 +250,108 @@ def ok(response, what: str) -> None:
     assert response.status_code in (200, 302), f"{what}: {response.status_code}"
 
 
+@dataclass(frozen=True)
+class Built:
+    """The world as its build left it, for each test to start from."""
+    rows: list[tuple[Table, list[dict]]]  # every table the suite clears, parents first
+    graph: FakeGraph  # Microsoft 365 as it was (a copy: never handed to an app)
+    tokens: dict[str, str]
+    cases: dict[str, Case]
+    ids: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def built_world(migrated, redis_url) -> Built:
+    """Building the world takes seconds (sign-ins, four incidents, their deliveries and
+    reports), so it is built once per module, on an app of its own, and kept as rows."""
+    application = start_app(make_settings(migrated, redis_url=redis_url))
+    try:
+        graph = new_fake_graph()
+        use_graph(application, graph)
+        world = build_world(application, db.Session, graph)
+        db.Session.remove()
+        return Built(copy_rows(application.extensions["db_engine"]), copy_graph(graph),
+                     world.tokens, world.cases, world.ids)
+    finally:
+        end_app(application)  # the tables are empty again, as for any other test
+
+
 @pytest.fixture
-def world(app, session, fake_graph) -> World:
-    fake_graph.add_drive(REPORTS_DRIVE)  # so reports exist, for /reports/<id>/write
+def world(app, session, built_world) -> World:
+    """The built world on this test's own app: its rows put back, a fresh copy of its
+    Microsoft 365, and everyone signed in again (what the tests do changes all three)."""
+    restore_rows(app.extensions["db_engine"], built_world.rows)
+    use_graph(app, copy_graph(built_world.graph))
+    with_reports(app)
+    clients = sign_in_everyone(app)
+    return World(app, clients, csrf_of(clients), built_world.tokens, built_world.cases,
+                 built_world.ids)
+
+
+def copy_rows(engine) -> list[tuple[Table, list[dict]]]:
+    """Every row of the tables the suite clears between tests, through the models' own
+    column types (so what is put back is what was read)."""
+    tables = [db.Base.metadata.tables[name] for name in reversed(TABLES)]  # parents first
+    with engine.connect() as conn:
+        return [(table, [dict(row) for row in conn.execute(
+            select(table).order_by(*table.primary_key.columns)).mappings()])
+                for table in tables]
+
+
+def restore_rows(engine, rows: list[tuple[Table, list[dict]]]) -> None:
+    with engine.begin() as conn:
+        for table, _ in reversed(rows):
+            conn.execute(table.delete())
+        for table, records in rows:
+            if records:
+                conn.execute(table.insert(), records)
+        if conn.dialect.name == "postgresql":  # ids go on from the restored ones
+            for table, records in rows:
+                if records and "id" in table.c:
+                    conn.execute(text_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f"(SELECT max(id) FROM {table.name}))"))
+
+
+def copy_graph(graph: FakeGraph) -> FakeGraph:
+    """A FakeGraph in `graph`'s state that shares nothing with it: its own lock, and ids
+    going on from where `graph`'s were."""
+    with graph._lock:
+        fresh = {id(graph._lock): threading.RLock(),
+                 id(graph._ids): itertools.count(next(graph._ids))}
+        return copy.deepcopy(graph, fresh)
+
+
+def with_reports(app) -> None:
     app.extensions["targets"] = replace(
         app.extensions["targets"], reports_drive_id=REPORTS_DRIVE,
         reports_folder="Incident reports", security_reports_folder="Security reports")
+
+
+def sign_in_everyone(app) -> dict[str, Browser]:
     clients = {"anonymous": Browser(app.test_client())}
     for key, (name, email, admin, security) in PEOPLE.items():
         clients[key] = Browser(app.test_client())
         clients[key].sign_in(name, email, admin=admin, security=security)
+    return clients
+
+
+def csrf_of(clients: dict[str, Browser]) -> dict[str, str]:
+    """Each person's CSRF token (the signed-out one from the sign-in page)."""
+    csrf = {"anonymous": csrf_from(clients["anonymous"].get("/sign-in").get_data(
+        as_text=True))}
+    for key in PEOPLE:
+        csrf[key] = csrf_from(clients[key].get("/incidents/new").get_data(as_text=True))
+    return csrf
+
+
+def build_world(app, session, graph) -> World:
+    """Five people, a deputy offered the lead, and four incidents with a participant, a
+    note, a hand-over, a follow-up action, deliveries and reports; tokens, an alert
+    source and a catalogue."""
+    graph.add_drive(REPORTS_DRIVE)  # so reports exist, for /reports/<id>/write
+    with_reports(app)
+    clients = sign_in_everyone(app)
     Browser(app.test_client()).sign_in(*DEPUTY)
     emails = {email: id_ for email, id_ in session.execute(select(User.email, User.id))}
     user_ids = {key: emails[email] for key, (_name, email, *_flags) in PEOPLE.items()}
@@ -310,11 +418,7 @@ def world(app, session, fake_graph) -> World:
            for key, name in (("step_id", "Duty manager"), ("spare_step_id", "Director"))},
     }
     session.commit()  # end the read: on SQLite it would hold the lock requests need
-
-    csrf = {"anonymous": csrf_from(clients["anonymous"].get("/sign-in").get_data(as_text=True))}
-    for key in PEOPLE:
-        csrf[key] = csrf_from(clients[key].get("/incidents/new").get_data(as_text=True))
-    return World(app, clients, csrf, tokens, cases, ids)
+    return World(app, clients, csrf_of(clients), tokens, cases, ids)
 
 
 # ---- verdicts: None when the response is right, else what is wrong ----------------------
@@ -421,6 +525,7 @@ def test_every_route_is_in_the_matrix(app):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.slow
 def test_incident_pages(world):
     """Signed out: sign in. `other`: the normal incident, and for the security one the 404
     a reference that does not exist gets.
@@ -599,6 +704,7 @@ def test_every_form_needs_its_csrf_token(world):
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.slow
 def test_junk_in_every_form_never_gives_a_500(world):
     """Every field any form has, filled with hostile or malformed values, with a valid
     token: a clear 4xx (or a redirect), never a server error or a stack trace."""

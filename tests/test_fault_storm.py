@@ -19,6 +19,8 @@ from graph.sandbox import SandboxServer
 from graph.tokens import sandbox_token
 from tests.conftest import drain, sandbox_tenant, use_graph
 
+pytestmark = pytest.mark.slow  # 200 updates through the sandbox, with faults
+
 ADA = "ada@example.com"
 
 UPDATES = 200

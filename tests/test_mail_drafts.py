@@ -288,6 +288,7 @@ def worker_env(database_url: str, graph_base_url: str, instance: Path) -> dict:
 
 
 @pytest.mark.parametrize("hold", ["/messages", "/send"])
+@pytest.mark.slow
 def test_a_worker_killed_mid_call_leaves_one_sent_message_and_no_draft(
         app, session, migrated, monkeypatch, frozen_clock, tmp_path, hold):
     """SIGKILL lands while Outlook has saved (or sent) the draft but the worker has not

@@ -263,6 +263,7 @@ def test_retry_needs_the_form_token_and_the_incident(app, browser, other_browser
     assert deliveries(session)["channel"].status == "failed"
 
 
+@pytest.mark.slow
 def test_persistent_outages_give_up_after_the_attempt_limit(app, browser, session, flaky,
                                                              frozen_clock, monkeypatch):
     # Retries go out through the sweep only: a retry timer firing in real time could be

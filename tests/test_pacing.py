@@ -521,6 +521,7 @@ def declare_with_updates(app, session, org, count: int) -> None:
                         message=f"Update {n}", to_channel=True, recipients=[])
 
 
+@pytest.mark.slow
 def test_a_burst_of_updates_provokes_no_throttling_and_arrives_once_each(
         app, session, org, tenant):
     declare_with_updates(app, session, org, 10)
@@ -530,6 +531,7 @@ def test_a_burst_of_updates_provokes_no_throttling_and_arrives_once_each(
     assert {row.attempts for row in rows} == {1}  # waiting its turn is not an attempt
 
 
+@pytest.mark.slow
 def test_without_pacing_the_burst_is_throttled_and_still_arrives_once(
         app, session, org, tenant):
     app.extensions["pacer"] = None
@@ -540,6 +542,7 @@ def test_without_pacing_the_burst_is_throttled_and_still_arrives_once(
     assert max(row.attempts for row in rows) > 1
 
 
+@pytest.mark.slow
 def test_many_incidents_opened_by_alerts_at_once_provoke_no_throttling(
         app, session, tenant):
     from app.alerts import service as alerts

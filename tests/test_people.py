@@ -187,7 +187,8 @@ def test_security_contacts_are_told_at_once_and_nothing_else_leaks(
     ref = browser.declare(title="Customer records <exposed>", severity="P1", is_security="y")
     drain(app)
     [mail] = [m for m in fake_graph.mails() if "Security incident" in m["subject"]]
-    assert set(mail["to"]) == {"ciso@example.com", "dpo@example.org"}
+    # Bcc (app/m365/mail_plan.py): neither learns who else was told.
+    assert set(mail["bcc"]) == {"ciso@example.com", "dpo@example.org"}
     assert "Customer records" not in mail["html"] + mail["subject"]  # details stay inside
     assert session.get(Participant, (incident(session, ref).id, dana.id)) is not None
     assert not [m for m in fake_graph.messages()

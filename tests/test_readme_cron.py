@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from redis import Redis
 from rq import Queue
 
@@ -35,6 +36,7 @@ def queued(url: str) -> list[str]:
         return [job.func_name for job in Queue(QUEUE_NAME, connection=redis).get_jobs()]
 
 
+@pytest.mark.slow
 def test_the_readme_scheduler_waits_out_redis_and_queues_what_fell_due(
         private_redis, tmp_path):  # noqa: F811
     command = readme_scheduler_command()

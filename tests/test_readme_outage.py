@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from graph_bench import SANDBOX_BROADCAST, SANDBOX_TEAM
 from readme_setup import Deployment
 
+pytestmark = pytest.mark.slow  # README set-ups in subprocesses, real-time outages
+
 OUTAGE = 2 * SWEEP_EVERY + 5  # seconds: across at least two of the scheduler's sweeps
 BACK_WITHIN = 60.0  # seconds from the outage's end to the last delivery out
 PIECES = {"channel", "kickoff", "broadcast", "meeting"}  # of every P1

@@ -99,6 +99,7 @@ def test_the_environment_file_example_sets_what_every_process_needs():
     assert "deploy/systemd/env.example" in readme and ENV_FILE in readme
 
 
+@pytest.mark.slow
 def test_systemd_accepts_the_units(tmp_path):
     analyze = shutil.which("systemd-analyze")
     if analyze is None:

@@ -65,6 +65,7 @@ def stop(process: subprocess.Popen) -> None:
             continue
 
 
+@pytest.mark.slow
 class TestReadmeWorker:
     @pytest.fixture
     def settings(self, migrated, private_redis):  # noqa: F811 - the fixture, by name

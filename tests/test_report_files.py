@@ -580,3 +580,86 @@ def test_a_long_upload_keeps_its_reports_claim(app, browser, session, reports_gr
     other_worker.join(30)
     assert taken == [None]  # still held by the writer in progress
     assert reports(session)["running"].written_at is not None  # (due again: it changed)
+
+
+def test_the_final_review_in_sharepoint_follows_the_close_and_the_draft_stops(
+        app, browser, session, reports_graph, frozen_clock):
+    """Resolve, draft, final, close: within a minute the final review in the library says
+    closed, and once the review is final the draft is never written again."""
+    uploads: list[str] = []
+    original = reports_graph.upload_file
+
+    def upload_and_remember(drive_id, folder, name, *args, **kwargs):
+        uploads.append(name)
+        return original(drive_id, folder, name, *args, **kwargs)
+
+    reports_graph.upload_file = upload_and_remember
+    browser.sign_in(name="Ada Lovelace")
+    reference = browser.declare(title="Payments down", severity="P1")
+    url = f"/incidents/{reference}"
+    browser.submit(url, f"{url}/status", {"status-status": "resolved",
+                                          "status-note": "Rolled back"})
+    settle(app, frozen_clock)
+    review_url = f"{url}/review"
+    findings = {"summary": "Card payments failed after a release.", "users_affected": "2400"}
+    for button in ("write_draft", "write_final"):
+        response = browser.submit(review_url, data={**findings, button: "y"})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        settle(app, frozen_clock)
+    files = reports(session)
+    final_path = f"{FOLDER}/{files['review_final'].file_name}"
+    draft_name = files["review_draft"].file_name
+    final_name = files["review_final"].file_name
+    assert "Not yet" in text_of(reports_graph.file_bytes(DRIVE, final_path))
+
+    response = browser.submit(url, f"{url}/status", {"status-status": "closed",
+                                                     "status-note": "Review held"})
+    assert response.status_code == 302
+    drain(app)
+    settle(app, frozen_clock)  # 16 s after closing: the debounce, then the sweep
+    settle(app, frozen_clock)  # ...and whatever that write's own entries asked for
+    files = reports(session)
+    assert files["review_final"].status == "written"
+    final = text_of(reports_graph.file_bytes(DRIVE, final_path))
+    assert "Not yet" not in final
+    assert "Status\nClosed" in final, final
+    assert "Not yet" not in text_of(reports_graph.file_bytes(
+        DRIVE, f"{FOLDER}/{files['major'].file_name}"))
+    after_final = uploads[uploads.index(final_name):]
+    assert draft_name not in after_final, uploads  # the library's draft is older
+    assert files["review_draft"].written_at < files["review_final"].written_at
+
+    # Writing the draft again once the review is final is refused, not done.
+    response = browser.submit(review_url, data={**findings, "write_draft": "y"})
+    assert response.status_code == 400
+    assert "The review is final" in response.get_data(as_text=True)
+    settle(app, frozen_clock)
+    assert draft_name not in uploads[uploads.index(final_name):]
+
+
+def test_a_draft_waiting_for_word_when_the_review_is_marked_final_is_not_written(
+        app, browser, session, reports_graph, frozen_clock):
+    browser.sign_in()
+    reference = browser.declare(title="Search slow", severity="P2")
+    url = f"/incidents/{reference}"
+    browser.submit(url, f"{url}/status", {"status-status": "resolved", "status-note": "Fixed"})
+    review_url = f"{url}/review"
+    browser.submit(review_url, data={"summary": "Slow search", "write_draft": "y"})
+    settle(app, frozen_clock)
+    draft = reports(session)["review_draft"]
+    draft_path, draft_written = f"{draft.folder}/{draft.file_name}", draft.written_at
+    reports_graph.lock_file(DRIVE, draft_path, by="Bob Ng")  # circulated, open in Word
+    browser.submit(url, f"{url}/notes", {"note-text": "Meeting on Friday"})
+    settle(app, frozen_clock)
+    assert reports(session)["review_draft"].status == "locked"
+
+    browser.submit(review_url, data={"summary": "Slow search", "write_final": "y"})
+    settle(app, frozen_clock)
+    reports_graph.unlock_file(DRIVE, draft_path)
+    frozen_clock.advance(minutes=20)
+    settle(app, frozen_clock)
+    files = reports(session)
+    assert files["review_final"].status == "written"
+    assert files["review_draft"].status == "written"
+    assert files["review_draft"].written_at == draft_written  # the library keeps the old one
+    assert "Meeting on Friday" not in text_of(reports_graph.file_bytes(DRIVE, draft_path))

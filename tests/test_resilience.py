@@ -95,6 +95,7 @@ def worker_env(database_url: str, graph_base_url: str, instance: Path) -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_a_worker_killed_after_posting_neither_loses_nor_repeats_the_post(
         app, session, org, migrated, slow_sandbox, frozen_clock, tmp_path):
     """SIGKILL lands after Teams stored the post but before the row was marked delivered:
@@ -266,6 +267,7 @@ class TestRedisOutage:
         assert set(cards.values()) == {1}, cards
         assert len(fake_graph.meetings()) == len(references)
 
+    @pytest.mark.slow
     def test_a_redis_that_hangs_costs_a_page_one_short_timeout(
             self, app, session, fake_graph, browser, private_redis):
         """A Redis that accepts connections but never answers (paused, swapping, a stuck
@@ -292,6 +294,7 @@ class TestRedisOutage:
                    for c in fake_graph.channels("incident-team"))
 
 
+@pytest.mark.slow
 class TestPreloadedWorker:
     @pytest.fixture
     def settings(self, migrated, private_redis):

@@ -1,7 +1,10 @@
 """/api/v1: declare, read and update incidents with a bearer token.
 
-Input is validated by the very WTForms classes the pages use (CSRF off, since a bearer
-token is not sent automatically by browsers), so a rule holds in both places or neither.
+Each action calls the service function its web form calls (roles are offered through
+app.people, notes go to the scribe log), and input is validated by the very WTForms
+classes the pages use, with the same choices (CSRF off, since a bearer token is not sent
+automatically by browsers): a rule holds in both places or neither, and
+tests/test_api_web_parity.py compares what each pair causes.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from app.auth.models import User
 from app.auth.service import user_for_api_token
 from app.db import Session
 from app.extensions import csrf
-from app.incidents import service
+from app.incidents import scribe, service
 from app.incidents.forms import DeclareForm, EditForm, FilterForm, NoteForm, RoleForm, StatusForm
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError, next_statuses
+from app.people import service as people
+from app.people.models import RoleHandover
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -28,6 +33,10 @@ csrf.exempt(bp)
 
 def _org():
     return current_app.extensions["org"]
+
+
+def _targets():
+    return current_app.extensions["targets"]
 
 
 def _error(status: int, message: str, fields: dict | None = None):
@@ -214,7 +223,7 @@ def declare():
             Session, _org(), g.api_user, title=form.title.data,
             description=form.description.data or "", severity=form.severity.data,
             service_ids=form.services.data or [], new_services=new,
-            is_security=form.is_security.data, targets=current_app.extensions["targets"],
+            is_security=form.is_security.data, targets=_targets(),
         )
     except RuleError as error:
         return _rule_error(error)
@@ -298,6 +307,8 @@ def change_status(reference: str):
 @bp.post("/incidents/<reference>/roles")
 @token_required
 def assign_role(reference: str):
+    """As the page's role form: the role moves at once if nobody holds it or the caller
+    takes it; otherwise it is offered and `handover` in the answer says so."""
     incident = _incident(reference)
     if incident is None:
         return _not_found()
@@ -311,20 +322,34 @@ def assign_role(reference: str):
                       {"email": ["No one with that email address has signed in yet."]})
     body["user"] = str(user.id)
     form = _form(RoleForm, body)
-    form.set_choices(_org(), [user])
-    if not form.validate():
+    form.set_choices(_org(), service.assignable_users(Session))  # the page's choices
+    if not form.validate():  # a system account is not among the choices, as on the page
         return _error(422, "The role was not assigned: fix the fields listed.",
                       _field_errors(form))
     try:
-        service.assign_role(Session, _org(), g.api_user, incident, form.role.data, user)
+        offer = people.assign_or_offer(Session, _org(), _targets(), g.api_user, incident,
+                                       form.role.data, user)
     except RuleError as error:
         return _rule_error(error)
-    return jsonify(incident_json(incident))
+    return jsonify({**incident_json(incident), "handover": handover_json(offer)})
+
+
+def handover_json(offer: RoleHandover | None) -> dict | None:
+    if offer is None:
+        return None
+    return {
+        "id": offer.id, "role": offer.role, "status": offer.status,
+        "from": offer.from_user.email if offer.from_user else None,
+        "to": offer.to_user.email,
+        "url": url_for("people.handover", reference=offer.incident.reference,
+                       handover_id=offer.id, _external=True),
+    }
 
 
 @bp.post("/incidents/<reference>/notes")
 @token_required
 def add_note(reference: str):
+    """A scribe-log entry, as the page's log form: `entry_type` and `when` optional."""
     incident = _incident(reference)
     if incident is None:
         return _not_found()
@@ -336,7 +361,9 @@ def add_note(reference: str):
         return _error(422, "The note was not added: fix the fields listed.",
                       _field_errors(form))
     try:
-        service.add_note(Session, g.api_user, incident, form.text.data)
+        when = scribe.parse_when(form.when.data, _targets().timezone)
+        scribe.add_entry(Session, g.api_user, incident, text=form.text.data,
+                         entry_type=form.entry_type.data or "event", occurred_at=when)
     except RuleError as error:
         return _rule_error(error)
     return jsonify({**incident_json(incident), "timeline": timeline_json(incident)}), 201

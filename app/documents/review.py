@@ -40,12 +40,17 @@ def get(session: Session, incident: Incident) -> Review | None:
 def save(session: Session, org: OrgSettings, actor, incident: Incident, findings: Findings,
          write: str | None = None) -> list[int]:
     """Store the findings; `write` "draft" or "final" also asks for that report (and, for
-    final, updates the major-incident and public reports). Returns the report ids asked
-    for (empty where reports are not kept in SharePoint)."""
+    final, updates the major-incident and public reports, and stops the draft: a final
+    review has no newer draft). Returns the report ids asked for (empty where reports
+    are not kept in SharePoint)."""
     if not can_review(incident):
         raise RuleError("The review starts once the incident is resolved.")
+    existing = session.get(Review, incident.id)
+    if write == "draft" and existing is not None and existing.finalised_at is not None:
+        # A draft written now would be newer than the final in the library.
+        raise RuleError("The review is final: save and write the final report to change it.")
     now = clock.now()
-    review = session.get(Review, incident.id) or Review(incident_id=incident.id)
+    review = existing or Review(incident_id=incident.id)
     session.add(review)
     review.summary = findings.summary.strip()
     review.impact_summary = findings.impact_summary.strip()
@@ -71,6 +76,7 @@ def save(session: Session, org: OrgSettings, actor, incident: Incident, findings
                     text="Post-incident review marked final", data={}, occurred_at=now,
                     created_at=now))
             severity = org.severity(incident.severity)
+            service.supersede(session, incident, REVIEW_DRAFT)
             requested += service.request(session, incident, [REVIEW_FINAL])
             requested += service.request(session, incident, [MAJOR],
                                          create=bool(severity and severity.major))

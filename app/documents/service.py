@@ -14,14 +14,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import and_, case, event, or_, select, update
+from sqlalchemy import and_, case, delete, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.db import Session as ScopedSession
 from app.db import insert_for
-from app.documents.kinds import KINDS, MAJOR, PUBLIC, REVIEW_FINAL, RUNNING
-from app.documents.models import FAILED, LOCKED, PENDING, WRITING, WRITTEN, ReportFile
+from app.documents.kinds import KINDS, MAJOR, PUBLIC, REVIEW_DRAFT, RUNNING
+from app.documents.models import FAILED, LOCKED, PENDING, WRITING, WRITTEN, ReportFile, Review
 from app.incidents.models import Incident, TimelineEntry
 
 WRITE_JOB = "app.jobs.write_report"
@@ -98,6 +98,20 @@ def _refresh_existing(session, incident, kinds, now) -> list[tuple[int, datetime
     return [(row.id, row.next_attempt_at) for row in rows]
 
 
+def supersede(session: Session, incident: Incident, kind: str) -> None:
+    """`kind` is replaced by another report (the draft, once the review is final) and is
+    not written again: a write still waiting (for its time, or for Word to close the
+    file) is dropped, so it cannot land in the library after its replacement. A file
+    already there stays as it was; a row that never had one goes."""
+    waiting = (ReportFile.incident_id == incident.id, ReportFile.kind == kind,
+               ReportFile.status.in_((PENDING, LOCKED, FAILED)))
+    session.execute(delete(ReportFile).where(*waiting, ReportFile.written_at.is_(None))
+                    .execution_options(synchronize_session=False))
+    session.execute(update(ReportFile).where(*waiting)
+                    .values(status=WRITTEN, last_error=None, attempts=0, lease_until=None)
+                    .execution_options(synchronize_session=False))
+
+
 def retry(session: Session, report: ReportFile) -> None:
     """A person asked for a failed (or any) report to be written again now."""
     if report.status == WRITING:
@@ -141,10 +155,15 @@ def for_incident(session: Session, incident_id: int) -> list[ReportFile]:
 # ---- the timeline drives refreshes ----------------------------------------------------
 
 
-def kinds_after(entry: TimelineEntry, incident: Incident, org) -> tuple[list[str], list[str]]:
-    """(reports to create, reports to refresh if they exist) after this timeline entry."""
+def kinds_after(entry: TimelineEntry, incident: Incident, org, *, review_final: bool = False
+                ) -> tuple[list[str], list[str]]:
+    """(reports to create, reports to refresh if they exist) after this timeline entry.
+    Once the review is final, its final report follows the incident (closing it, say)
+    and the draft it replaced is no longer rewritten: the library never ends with a
+    draft newer than its final."""
     create = [RUNNING]
-    refresh = [kind for kind in KINDS if kind not in (RUNNING, REVIEW_FINAL)]
+    refresh = [kind for kind in KINDS
+               if kind != RUNNING and not (review_final and kind == REVIEW_DRAFT)]
     if entry.kind == "status_change" and (entry.data or {}).get("to") == "closed":
         severity = org.severity(incident.severity)
         if severity is not None and severity.major:
@@ -174,7 +193,8 @@ def _request_for_touched(session):
     wanted: dict[int, tuple[Incident, set[str], set[str]]] = {}
     for entry in entries:
         incident = entry.incident or session.get(Incident, entry.incident_id)
-        create, refresh = kinds_after(entry, incident, org)
+        create, refresh = kinds_after(entry, incident, org,
+                                      review_final=_review_is_final(session, incident))
         _, creating, refreshing = wanted.setdefault(incident.id, (incident, set(), set()))
         creating.update(create)
         refreshing.update(refresh)
@@ -183,6 +203,11 @@ def _request_for_touched(session):
         request(session, incident, sorted(creating))
         if incident.id not in declared_now:  # a new incident has nothing else to refresh
             request(session, incident, sorted(refreshing - creating), create=False)
+
+
+def _review_is_final(session, incident: Incident) -> bool:
+    review = session.get(Review, incident.id)
+    return review is not None and review.finalised_at is not None
 
 
 @event.listens_for(ScopedSession, "after_commit")

@@ -174,7 +174,7 @@ def _organiser_keyed(delivery: Delivery) -> bool:
     mailbox. A retry acting as someone else finds nothing and makes a second one."""
     from app.m365 import plans
 
-    return delivery.kind in (plans.MEETING, plans.EVENT, "mail.send")
+    return delivery.kind in (plans.MEETING, plans.EVENT, plans.MAIL)
 
 
 def _signed_in(delivery: Delivery, person: User | None, service_account: str | None,

@@ -22,10 +22,11 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from app.m365.sandbox_host import PROBE_TIMEOUT, sandbox_defaults
+
 log = logging.getLogger(__name__)
 
 REAL_GRAPH = "https://graph.microsoft.com/v1.0"
-PROBE_TIMEOUT = 3.0  # seconds for the start-up question to a GRAPH_BASE_URL
 PROBE_MAX_BYTES = 64 * 1024
 # Microsoft Graph's national cloud hosts (learn.microsoft.com/graph/deployments).
 MICROSOFT_GRAPH_HOSTS = frozenset({"graph.microsoft.com", "graph.microsoft.us",
@@ -84,8 +85,6 @@ def setting_value(settings, name: str):
 def resolve(settings, *, timeout: float = PROBE_TIMEOUT) -> GraphSetup:
     """Decide; raise ConfigurationError naming what is missing."""
     if settings.graph_sandboxed:
-        from app.m365.sandbox_host import sandbox_defaults
-
         return GraphSetup(BUILT_IN, None, sandbox_defaults(settings.graph_sandbox_db))
     base = (settings.graph_base_url or REAL_GRAPH).rstrip("/")
     if not settings.graph_start_check:

@@ -425,5 +425,5 @@ HANDLERS = {
     plans.ADD_CHANNEL_MEMBER: AddChannelMember(),
     plans.ARCHIVE_CHANNEL: ArchiveChannel(),
     plans.UNARCHIVE_CHANNEL: UnarchiveChannel(),
-    "mail.send": SendMail(),
+    plans.MAIL: SendMail(),
 }

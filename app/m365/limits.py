@@ -11,8 +11,6 @@ from app.m365 import plans
 from app.outbox import pacing
 from app.outbox.models import Delivery
 
-MAIL = "mail.send"
-
 
 def need_of(delivery: Delivery) -> pacing.Need | None:
     if delivery.kind == plans.POST:
@@ -30,7 +28,7 @@ def need_of(delivery: Delivery) -> pacing.Need | None:
         if delivery.kind == plans.CREATE_CHANNEL:
             rates.append(("teams:channel-writes", pacing.TEAMS_CHANNEL_WRITES_PER_TENANT))
         return pacing.Need(rates=tuple(rates))
-    if delivery.kind in (MAIL, plans.EVENT):
+    if delivery.kind in (plans.MAIL, plans.EVENT):
         box = f"outlook:{mailbox_of(delivery)}"
         return pacing.Need(
             rates=((f"{box}:requests", _per_delivery(pacing.OUTLOOK_REQUESTS_PER_MAILBOX)),),

@@ -13,14 +13,12 @@ from collections.abc import Sequence
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
+from app.core.email_html import paragraphs
 from app.incidents.models import Incident
-from app.m365 import cards, lifecycle, plans
+from app.m365 import cards, lifecycle, mail_plan, plans
 from app.m365.targets import Targets
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
-from app.updates.mail import chunks, paragraphs
-
-FEW = 10  # up to this many recipients are addressed directly
 
 
 def notify(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
@@ -78,24 +76,16 @@ def _queue_mail(session: Session, targets: Targets, incident: Incident, actor, *
                 show_title: bool) -> None:
     """The email under the incident's headline; `body` is already escaped HTML."""
     headline = f"{incident.reference}: {incident.title}" if show_title else incident.reference
-    people = sorted({address.strip().lower() for address in to if address and "@" in address})
+    people = [address.strip().lower() for address in to if address and "@" in address]
     if not people:
         return
     html = str(Markup(
         '<div style="font-family:Segoe UI,Arial,sans-serif;font-size:15px;'
         'color:#0b0c0c"><p style="margin:0 0 4px;color:#505a5f">{headline}</p>'
         '{body}</div>').format(headline=headline, body=body))
-    sender = targets.mail_from or (actor.email if actor is not None else None)
-    private = len(people) > FEW and sender  # many people: Bcc, so no one sees the list
-    for number, batch in enumerate(chunks(people, 499), start=1):
-        outbox.add(session, key=f"{key}/mail/{number}", kind="mail.send",
-                   incident=incident, actor=actor,
-                   payload={"mailbox": targets.mail_from,
-                            "subject": " ".join(f"{incident.reference} {subject}".split())
-                            [:255],
-                            "html": html, "to": [sender] if private else batch,
-                            "bcc": batch if private else [],
-                            "label": f"{label} email"})
+    mail_plan.queue(session, targets, incident, actor, key=key, recipients=people,
+                    subject=" ".join(f"{incident.reference} {subject}".split())[:255],
+                    html=html, label=lambda _batch: f"{label} email")
 
 
 def _queue_card(session: Session, targets: Targets, incident: Incident, actor, *, key: str,

@@ -26,6 +26,7 @@ ADD_CHANNEL_MEMBER = "teams.add_channel_member"
 ARCHIVE_CHANNEL = "teams.archive_channel"  # planned by app/m365/lifecycle.py
 UNARCHIVE_CHANNEL = "teams.unarchive_channel"
 EVENT = "outlook.event"
+MAIL = "mail.send"  # planned by app/m365/mail_plan.py
 COMMAND_ROOM_HOURS = 8
 
 

@@ -14,6 +14,10 @@ import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+# Seconds for a question to a standalone sandbox (its seeded ids at start-up, enrolling
+# someone in its team): the app's start must not wait long on a sandbox that is down.
+PROBE_TIMEOUT = 3.0
+
 SANDBOX_TEAM = "incident-team"
 SANDBOX_BROADCAST = "19:general@thread.tacv2"
 SANDBOX_SITE = "contacts-site"
@@ -111,8 +115,6 @@ def enrol(app, email: str) -> None:
 
 def _enrol_standalone(app, base_url: str, team: str, email: str) -> None:
     import requests
-
-    from app.m365.graph_setup import PROBE_TIMEOUT
 
     parts = urlsplit(base_url)
     http = requests.Session()

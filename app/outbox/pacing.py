@@ -335,16 +335,3 @@ class Pacer:
                 return True
             self._sleep(self.short_wait / 5)
         return False
-
-
-def make_pacer(jobs, need_of: Callable[..., Need | None]) -> Pacer:
-    """On RQ, one Redis limiter every worker shares; a worker that waits for a slot is a
-    worker less, so a paced delivery is queued LEAD before it. In process, this
-    process's own limiter, and nearly a second's lead: a paced delivery waits in a timer
-    thread of its own (app/core/jobs.py), never in a worker thread, and SQLite's write
-    lock can hold its claim that long."""
-    if getattr(jobs, "kind", None) == "rq":
-        from app.outbox.redis_limiter import RedisLimiter
-
-        return Pacer(RedisLimiter(jobs.connection), need_of)
-    return Pacer(LocalLimiter(), need_of, lead=0.9, fresh_wait=0.05)

@@ -1,1 +1,3 @@
-"""Reminders about open incidents: pure rules deciding what is due, for the cron job."""
+"""Reminders about open incidents: `schedule.py` decides what is due (pure rules),
+`digest.py` groups it by recipient, and `service.py` sends each group once (run every
+minute by the scheduler)."""

@@ -1,28 +1,17 @@
-"""Stakeholder email for a status update: HTML with every user-written string escaped,
-and recipient lists split to stay within Outlook's per-message limit."""
+"""Stakeholder email for a status update: HTML with every user-written string escaped.
+Who it is addressed to, and in how many messages, is app/m365/mail_plan.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from markupsafe import Markup
 
-from markupsafe import Markup, escape
-
-from graph.port import MAX_MAIL_RECIPIENTS
+from app.core.email_html import paragraphs
 
 
 def subject(facts: dict, phase_label: str) -> str:
     """One line: header injection is impossible and mail clients show it whole."""
     text = f"[{facts['severity_label']}] {facts['reference']} {phase_label}: {facts['title']}"
     return " ".join(text.split())[:255]
-
-
-def paragraphs(text: str) -> Markup:
-    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
-    return Markup("").join(
-        Markup('<p style="margin:0 0 12px">{}</p>').format(
-            Markup("<br>").join(escape(line) for line in block.split("\n")))
-        for block in blocks
-    )
 
 
 def body(facts: dict, phase_label: str, message: str, author: str, url: str) -> str:
@@ -42,7 +31,3 @@ def body(facts: dict, phase_label: str, message: str, author: str, url: str) -> 
     ).format(reference=facts["reference"], severity=facts["severity_label"], phase=phase_label,
              title=facts["title"], message=paragraphs(message), services=services,
              author=author, url=url))
-
-
-def chunks(recipients: Sequence[str], size: int = MAX_MAIL_RECIPIENTS) -> list[list[str]]:
-    return [list(recipients[i:i + size]) for i in range(0, len(recipients), size)]

@@ -1,7 +1,8 @@
 """Writing a status update once and sending it everywhere it needs to go.
 
-The update, its timeline entry and every delivery (channel card, one email per 500
-recipients) are stored in one transaction; the outbox sends them afterwards.
+The update, its timeline entry and every delivery (channel card, the emails that
+app/m365/mail_plan.py plans) are stored in one transaction; the outbox sends them
+afterwards.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from app.core import clock
 from app.core.org import OrgSettings
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.rules import RuleError
-from app.m365 import cards, plans
+from app.m365 import cards, mail_plan, plans
 from app.m365.lifecycle import posting_prerequisite
 from app.m365.targets import Targets
 from app.outbox import service as outbox
@@ -23,7 +24,6 @@ from app.outbox.models import Delivery
 from app.updates import mail
 from app.updates.models import StatusUpdate
 from app.updates.phrasing import PHASE_LABELS
-from graph.port import MAX_MAIL_RECIPIENTS
 
 MAX_MESSAGE = 4000
 MAX_RECIPIENTS = 5000
@@ -99,17 +99,10 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
                        actor=actor, depends_on=_channel_delivery(session, incident),
                        payload={"channel": "incident", "html": cards.summary_html(facts),
                                 "card": card, "label": f"Update ({label.lower()}) to Teams"})
-        html = mail.body(facts, label, message, actor.name, url)
-        # Each message also goes To the sender, so a batch leaves room for it.
-        batches = mail.chunks(people, MAX_MAIL_RECIPIENTS - 1)
-        for number, batch in enumerate(batches, start=1):
-            part = f" ({number} of {len(batches)})" if len(batches) > 1 else ""
-            outbox.add(session, key=f"{key}/mail/{number}", kind="mail.send",
-                       incident=incident, actor=actor,
-                       payload={"mailbox": targets.mail_from, "subject": mail.subject(facts, label),
-                                "html": html, "to": [targets.mail_from or actor.email],
-                                "bcc": batch,
-                                "label": f"Update email to {_people(len(batch))}{part}"})
+        mail_plan.queue(session, targets, incident, actor, key=key, recipients=people,
+                        subject=mail.subject(facts, label),
+                        html=mail.body(facts, label, message, actor.name, url),
+                        label=lambda b: f"Update email to {_people(b.size)}{b.part}")
         session.commit()
     except Exception:
         session.rollback()

@@ -16,6 +16,8 @@ from werkzeug.serving import make_server
 
 from tests.conftest import CI, drain
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"

@@ -25,6 +25,8 @@ from app.people.models import RoleHandover
 from tests.conftest import CI, Browser, drain
 from tests.e2e.test_browser import AXE, CHROMIUM, FLAGS, ROOT
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 PHONE = {"width": 375, "height": 812}
 SHOTS = ROOT / "artifacts" / "screenshots" / "phone"
 NOT_PAGES = {  # GET rules that are not HTML pages for a person to read

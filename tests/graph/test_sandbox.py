@@ -787,6 +787,7 @@ def test_the_wsgi_app_runs_without_the_server():
     assert client.get("/v1.0/me", headers=auth).status_code == 504  # no socket to drop
 
 
+@pytest.mark.slow
 def test_the_sdk_reads_every_answer(sandbox, graph):
     """msgraph-sdk's own models parse what the sandbox sends, as they would Graph's."""
     from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory

@@ -222,3 +222,29 @@ def test_nobody_in_the_cache_means_signing_in_again(entra):
     cache = entra.signed_in_cache(expires_in=3600)
     with pytest.raises(TokenUnavailable):
         entra.user_token(cache, [], oid="someone-else")()
+
+
+def test_a_kept_token_graph_refuses_is_replaced_and_the_call_sent_once_more():
+    """A sandbox reset (or a revoked grant) makes a kept token worthless: the 401 drops
+    it, and the request goes once more with a fresh one (nothing was applied)."""
+    from graph.client import GraphClient
+    from graph.sandbox import SandboxServer
+    from tests.conftest import sandbox_tenant
+
+    with SandboxServer() as server:
+        sandbox_tenant(server.state, "ada@example.com")
+        real = sandbox_token(server.graph_base_url, "ada@example.com")
+        handed: list[str] = []
+
+        def token() -> str:
+            handed.append("stale-token" if not handed else real())
+            return handed[-1]
+
+        token.forget = lambda refused: handed.append(f"forgot {refused}")
+        graph = GraphClient(server.graph_base_url, token)
+        assert graph.list_channels("incident-team") is not None
+        assert handed[:2] == ["stale-token", "forgot stale-token"] and len(handed) == 3
+        with pytest.raises(GraphError) as refused:  # no way to forget: the 401 stands
+            GraphClient(server.graph_base_url, lambda: "stale-token").list_channels(
+                "incident-team")
+        assert refused.value.status == 401

@@ -146,6 +146,7 @@ def test_one_reminder_alone_reads_as_before(app, session, org, fake_graph, froze
     assert texts.count("A required role is not filled") == 1
 
 
+@pytest.mark.slow
 def test_an_unattended_p1_overnight_loses_no_reminder_and_repeats_none(
         app, session, org, fake_graph, frozen_clock):
     """Every key the playbook rules make due from 17:00 to 23:00 (all six kinds; the
@@ -335,6 +336,7 @@ def test_user_written_text_is_escaped_in_the_email_and_kept_plain_in_the_card(
     assert "<b>Eve" not in posts[0]["body"]["content"]
 
 
+@pytest.mark.slow
 def test_out_of_hours_a_minor_incident_stays_quiet_and_nothing_rides_across_18_00(
         app, session, org, fake_graph, frozen_clock):
     """A P3 declared Tuesday 17:20: the empty role reminds at 17:30, the summary at 17:50;

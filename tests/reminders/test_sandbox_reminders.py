@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from app.jobs import send_reminders
@@ -13,6 +14,7 @@ from app.outbox.models import Delivery
 from tests.conftest import Browser, drain
 
 
+@pytest.mark.slow
 def test_reminders_due_together_reach_the_sandbox_as_one_email_and_one_post(
         sandbox_app, session, frozen_clock):
     from app.m365.sandbox_host import state_for
