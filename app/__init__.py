@@ -154,7 +154,7 @@ def _pacer(jobs):
 
 def _init_m365(app: Flask, settings: Settings) -> None:
     """Jobs, where Microsoft 365 work goes, and how it gets there."""
-    from app.core.jobs import make_jobs
+    from app.core.job_queue import make_jobs
     from app.m365 import targets
     from app.m365.connect import make_graph_for, make_graph_for_app, make_teams_webhook
 

@@ -28,7 +28,7 @@ from rq import cron
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
-from app.core.jobs import QUEUE_NAME
+from app.core.job_queue import QUEUE_NAME
 from app.jobs import archive_channels, send_reminders, sweep_outbox, sync_contacts
 
 log = logging.getLogger("app.cron")

@@ -128,6 +128,18 @@ def _refuse_writes_when_read_only(connection, _cursor, statement, *_args):
             f"A write in a read-only transaction: {statement.split(chr(10))[0][:80]}")
 
 
+@contextmanager
+def transaction(session) -> Iterator[None]:
+    """The block's writes commit together at its end, or on any error roll back together
+    (and the error goes on): the one shape of a service's transaction."""
+    try:
+        yield
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
 def commit(session) -> None:
     """Commit, or roll back and re-raise: a failed commit leaves no half-done work behind."""
     try:

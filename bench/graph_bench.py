@@ -297,7 +297,7 @@ class SandboxedApp:
         return self.app.extensions["jobs"]
 
     def _start_workers(self, count: int) -> None:
-        from app.core.jobs import QUEUE_NAME
+        from app.core.job_queue import QUEUE_NAME
 
         env = worker_env(self.settings, self.workdir.path)
         worker_class = os.environ.get("BENCH_RQ_WORKER_CLASS")
@@ -341,7 +341,7 @@ class SandboxedApp:
             for job_id in scheduled.get_job_ids():
                 scheduled.remove(job_id, delete_job=True)
             return
-        from app.core.jobs import InProcessJobs
+        from app.core.job_queue import InProcessJobs
 
         self.jobs.shutdown()  # waits for running jobs, cancels queued ones and timers
         self.app.extensions["jobs"] = InProcessJobs(self.app)

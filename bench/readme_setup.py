@@ -186,7 +186,7 @@ class Deployment:
         from redis import Redis
         from rq import Queue
 
-        from app.core.jobs import QUEUE_NAME
+        from app.core.job_queue import QUEUE_NAME
 
         self.redis = Redis.from_url(self.settings.redis_url)
         self.queue = Queue(QUEUE_NAME, connection=self.redis)

@@ -249,3 +249,38 @@ def test_fuzzed_bodies_never_cause_a_server_error(app, token, frozen_clock):
         response = call(app, method, url, token, raw=json.dumps(body))
         assert response.status_code < 500, (method, url, body, response.get_data())
         assert response.is_json
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("POST", "/status", {"status": "identified"}),
+    ("PATCH", "", {"title": "Renamed at the same moment"}),
+])
+def test_a_write_racing_another_on_the_same_incident_is_a_409_not_a_500(
+        app, token, session, method, path, body):
+    """Another request saves the incident between this one's read and its write: the
+    version check refuses it (StaleDataError), and the API says so as the web does."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session as OrmSession
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    reference = declare(app, token)["reference"]
+    raced: list[bool] = []
+
+    def another_save_first(flushing, _context, _instances):
+        """As if this request had read the row before another's save: its version is one
+        behind the database's (SQLite's write lock serialises real requests here)."""
+        for row in flushing.dirty:
+            if isinstance(row, Incident) and not raced:
+                raced.append(True)
+                set_committed_value(row, "version", row.version - 1)
+
+    event.listen(OrmSession, "before_flush", another_save_first)
+    try:
+        response = call(app, method, f"/api/v1/incidents/{reference}{path}", token, body)
+    finally:
+        event.remove(OrmSession, "before_flush", another_save_first)
+    assert raced and response.status_code == 409, response.get_json()
+    assert "at the same moment" in response.get_json()["error"]
+    session.expire_all()
+    after = session.scalar(select(Incident).where(Incident.reference == reference))
+    assert after.status == "investigating" and after.title == "API outage"  # nothing saved

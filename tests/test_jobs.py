@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app import create_app
-from app.core.jobs import InProcessJobs, RQJobs
+from app.core.job_queue import InProcessJobs, RQJobs
 from app.outbox.models import Delivery
 from tests.conftest import CI, drain, finish_jobs, use_graph
 

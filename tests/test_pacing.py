@@ -255,7 +255,7 @@ def test_rq_keeps_an_urgent_delay_to_the_moment_and_others_never_early():
     than early for its row."""
     from datetime import UTC, datetime
 
-    from app.core.jobs import RQJobs
+    from app.core.job_queue import RQJobs
 
     jobs = RQJobs(redis_url(), queue_name=f"test-pace-{uuid.uuid4().hex}")
     try:

@@ -15,7 +15,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from app.core.jobs import QUEUE_NAME
+from app.core.job_queue import QUEUE_NAME
 from app.cron import FIRST_RETRY, MAX_RETRY, SWEEP_EVERY, SteadyCron, connect
 from tests.test_readme_worker import README, ROOT, start, stop
 from tests.test_resilience import private_redis, wait_until  # noqa: F401 - a fixture

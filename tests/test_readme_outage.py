@@ -194,7 +194,7 @@ def test_a_worker_started_while_redis_is_away_waits_for_it_instead_of_dying(
     from redis import Redis
     from rq import Queue
 
-    from app.core.jobs import QUEUE_NAME
+    from app.core.job_queue import QUEUE_NAME
     from app.worker import RECONNECT_EVERY, PreloadedWorker, WarmWorker
 
     private_redis.kill()

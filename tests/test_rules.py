@@ -111,3 +111,13 @@ def test_pagination_links_a_window_of_pages_with_gaps():
     assert window(200, 400) == [1, None, 198, 199, 200, 201, 202, None, 400]
     assert window(399, 400) == [1, None, 397, 398, 399, 400]
     assert window(4, 7) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_the_stored_statuses_are_the_enum_and_closed_has_one_guard():
+    from app.incidents.rules import CLOSED, FINISHED, IncidentStatus, refuse_if_closed
+
+    assert [s.key for s in STATUSES] == [s.value for s in IncidentStatus]
+    assert CLOSED == "closed" and {"resolved", "closed"} == FINISHED
+    refuse_if_closed("resolved", "take new notes")  # only closed is final
+    with pytest.raises(RuleError, match=r"^A closed incident cannot take new notes\.$"):
+        refuse_if_closed("closed", "take new notes")

@@ -74,7 +74,7 @@ def edit(reference: str, action_id: int | None = None):
             flash("Action saved.", "success")
             return redirect(url_for("documents.review", reference=reference,
                                     _anchor="actions")
-                            if incident.status in ("resolved", "closed")
+                            if not incident.is_open
                             else url_for("incidents.show", reference=reference,
                                          _anchor="actions"))
     status = 400 if request.method == "POST" else 200

@@ -16,7 +16,9 @@ from app.actions.models import FINISHED, STATUSES, FollowUpAction
 from app.auth.models import User
 from app.catalogue.service import link as checked_link
 from app.core import clock
-from app.incidents.models import Incident, TimelineEntry
+from app.db import commit
+from app.incidents import delivery_keys, timeline
+from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 from app.m365 import notices
 from app.m365.targets import Targets
@@ -77,11 +79,7 @@ def save(session: Session, actor, incident: Incident, action: FollowUpAction | N
     elif before != fields.status:
         _record(session, incident, actor,
                 f"Follow-up action {STATUSES[fields.status].lower()}: {description}")
-    try:
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    commit(session)
     return action
 
 
@@ -120,7 +118,7 @@ def chase_overdue(session: Session, targets: Targets, now: datetime | None = Non
         days = (today - action.due).days
         notices.notify(
             session, targets, incident, None,
-            key=f"{incident.reference}/action/{action.id}/chase/{today.isoformat()}",
+            key=delivery_keys.action_chase(incident.reference, action.id, today),
             to=[told.email] if told is not None else [],
             subject="A follow-up action is overdue",
             message=(f"“{action.description}” was due {days} day{'s' if days != 1 else ''} "
@@ -137,7 +135,5 @@ def chase_overdue(session: Session, targets: Targets, now: datetime | None = Non
 
 
 def _record(session, incident, actor, text: str) -> None:
-    now = clock.now()
-    session.add(TimelineEntry(incident_id=incident.id, kind="action", text=text, data={},
-                              author=actor, occurred_at=now, created_at=now))
-    incident.updated_at = now
+    entry = timeline.record(incident, "action", text, author=actor)
+    incident.updated_at = entry.created_at

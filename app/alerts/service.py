@@ -23,7 +23,8 @@ from app.auth.models import User
 from app.core import clock
 from app.core.org import OrgSettings
 from app.incidents import service as incidents
-from app.incidents.models import Incident, TimelineEntry
+from app.incidents import timeline
+from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 from app.m365.targets import Targets
 
@@ -108,7 +109,7 @@ def _ingest(session, org, targets, source, alerts) -> list[Outcome]:
     for alert in alerts:
         record = session.scalar(select(AlertRecord).where(
             AlertRecord.source_id == source.id, AlertRecord.fingerprint == alert.fingerprint))
-        if record is not None and record.incident.status != "closed":
+        if record is not None and not record.incident.is_closed:
             outcomes.append(_again(session, record, alert, now))
             continue
         if alert.status == "resolved":
@@ -171,11 +172,9 @@ def _severity_for(org: OrgSettings, hint: str | None) -> str:
 
 
 def _note(session, incident: Incident, kind: str, text: str, alert: Alert) -> None:
-    now = clock.now()
-    session.add(TimelineEntry(incident_id=incident.id, kind=kind, text=text,
-                              data={"fingerprint": alert.fingerprint, "url": alert.url},
-                              author=None, occurred_at=now, created_at=now))
-    incident.updated_at = now
+    entry = timeline.record(incident, kind, text,
+                            data={"fingerprint": alert.fingerprint, "url": alert.url})
+    incident.updated_at = entry.created_at
 
 
 def _system_user(session: Session) -> User:

@@ -14,6 +14,7 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from app.auth.models import User
@@ -75,6 +76,15 @@ class BadShape(Exception):
 @bp.errorhandler(BadShape)
 def _bad_shape(error: BadShape):
     return _error(422, "Some fields have the wrong type: fix the fields listed.", error.fields)
+
+
+@bp.errorhandler(StaleDataError)
+def _changed_meanwhile(_exc: StaleDataError):
+    """Another request saved the same incident between this one's read and its write
+    (its version moved on): nothing of this one was saved, as on the web's forms."""
+    Session.rollback()
+    return _error(409, "Someone else changed this incident at the same moment: nothing was "
+                       "saved. Fetch it again and retry.")
 
 
 def _json_body() -> MultiDict | None:

@@ -18,6 +18,7 @@ from app.catalogue.models import (
     upstream_of,
 )
 from app.contacts.models import Contact
+from app.db import transaction
 from app.incidents.models import Incident, Service
 from app.incidents.rules import RuleError, normalise_service_name
 
@@ -59,7 +60,7 @@ def save_service(session: Session, service: Service | None, fields: ServiceField
     if clash is not None and clash is not service:
         raise RuleError("There is already a service with that name.", "name")
     runbook, dr = link(fields.runbook_url, "runbook_url"), link(fields.dr_url, "dr_url")
-    try:
+    with transaction(session):
         if service is None:
             service = Service(name=name)
             session.add(service)
@@ -81,10 +82,6 @@ def save_service(session: Session, service: Service | None, fields: ServiceField
                 supplier.services.append(service)
             elif supplier.id not in suppliers and has:
                 supplier.services.remove(service)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     return service
 
 

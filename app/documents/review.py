@@ -8,10 +8,12 @@ from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.core.org import OrgSettings
+from app.db import transaction
 from app.documents import service
 from app.documents.kinds import MAJOR, PUBLIC, REVIEW_DRAFT, REVIEW_FINAL
 from app.documents.models import Review
-from app.incidents.models import Incident, TimelineEntry
+from app.incidents import timeline
+from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 
 
@@ -30,7 +32,7 @@ class Findings:
 
 def can_review(incident: Incident) -> bool:
     """A review looks back: it starts once users are no longer affected."""
-    return incident.status in ("resolved", "closed")
+    return not incident.is_open
 
 
 def get(session: Session, incident: Incident) -> Review | None:
@@ -64,26 +66,20 @@ def save(session: Session, org: OrgSettings, actor, incident: Incident, findings
     review.updated_by = actor
     review.updated_at = now
     requested: list[int] = []
-    try:
+    with transaction(session):
         if write == "draft":
             requested += service.request(session, incident, [REVIEW_DRAFT])
         elif write == "final":
             first = review.finalised_at is None
             review.finalised_at = now
             if first:
-                session.add(TimelineEntry(
-                    incident_id=incident.id, kind="review_final", author=actor,
-                    text="Post-incident review marked final", data={}, occurred_at=now,
-                    created_at=now))
+                timeline.record(incident, "review_final", "Post-incident review marked final",
+                                author=actor, occurred_at=now)
             severity = org.severity(incident.severity)
             service.supersede(session, incident, REVIEW_DRAFT)
             requested += service.request(session, incident, [REVIEW_FINAL])
             requested += service.request(session, incident, [MAJOR],
                                          create=bool(severity and severity.major))
             requested += service.request(session, incident, [PUBLIC],
-                                         create=incident.status == "closed")
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+                                         create=incident.is_closed)
     return requested

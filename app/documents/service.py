@@ -23,6 +23,7 @@ from app.db import insert_for
 from app.documents.kinds import KINDS, MAJOR, PUBLIC, REVIEW_DRAFT, RUNNING
 from app.documents.models import FAILED, LOCKED, PENDING, WRITING, WRITTEN, ReportFile, Review
 from app.incidents.models import Incident, TimelineEntry
+from app.incidents.rules import CLOSED
 
 WRITE_JOB = "app.jobs.write_report"
 DEBOUNCE = timedelta(seconds=15)  # a burst of edits becomes one write
@@ -164,7 +165,7 @@ def kinds_after(entry: TimelineEntry, incident: Incident, org, *, review_final: 
     create = [RUNNING]
     refresh = [kind for kind in KINDS
                if kind != RUNNING and not (review_final and kind == REVIEW_DRAFT)]
-    if entry.kind == "status_change" and (entry.data or {}).get("to") == "closed":
+    if entry.kind == "status_change" and (entry.data or {}).get("to") == CLOSED:
         severity = org.severity(incident.severity)
         if severity is not None and severity.major:
             create.append(MAJOR)

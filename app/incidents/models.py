@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.auth.models import User
 from app.core import clock
 from app.db import Base, UTCDateTime
+from app.incidents.rules import CLOSED, FINISHED, refuse_if_closed
 
 incident_services = Table(
     "incident_services",
@@ -94,7 +95,15 @@ class Incident(Base):
 
     @property
     def is_open(self) -> bool:
-        return self.status not in ("resolved", "closed")
+        return self.status not in FINISHED
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == CLOSED
+
+    def refuse_if_closed(self, cannot: str) -> None:
+        """Raise RuleError "A closed incident cannot <cannot>." (rules.refuse_if_closed)."""
+        refuse_if_closed(self.status, cannot)
 
     def current_roles(self) -> dict[str, RoleAssignment]:
         return {a.role: a for a in self.roles if a.released_at is None}

@@ -205,7 +205,7 @@ def add_note(reference: str):
 @bp.route("/<reference>/edit", methods=["GET", "POST"])
 def edit(reference: str):
     incident = incident_or_404(reference)
-    if incident.status == "closed":
+    if incident.is_closed:
         flash("A closed incident cannot be changed.", "error")
         return redirect(url_for("incidents.show", reference=incident.reference))
     current = {

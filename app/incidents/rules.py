@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class IncidentStatus(StrEnum):
+    """An incident's status, as stored (the strings are the database's values)."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED, CLOSED = IncidentStatus
+FINISHED = frozenset({RESOLVED, CLOSED})  # users no longer affected
 
 
 @dataclass(frozen=True)
@@ -20,16 +35,23 @@ STATUSES = (
     Status("closed", "Closed", "Follow-up is recorded; nothing more to do in the response."),
 )
 STATUS_BY_KEY = {s.key: s for s in STATUSES}
-OPEN_STATUSES = ("investigating", "identified", "monitoring")
+OPEN_STATUSES = (INVESTIGATING, IDENTIFIED, MONITORING)
 
-_ACTIVE = {"investigating", "identified", "monitoring"}
+_ACTIVE = set(OPEN_STATUSES)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "investigating": ("identified", "monitoring", "resolved"),
-    "identified": ("investigating", "monitoring", "resolved"),
-    "monitoring": ("investigating", "identified", "resolved"),
-    "resolved": ("closed", "investigating"),  # investigating again = reopened
-    "closed": (),
+    INVESTIGATING: (IDENTIFIED, MONITORING, RESOLVED),
+    IDENTIFIED: (INVESTIGATING, MONITORING, RESOLVED),
+    MONITORING: (INVESTIGATING, IDENTIFIED, RESOLVED),
+    RESOLVED: (CLOSED, INVESTIGATING),  # investigating again = reopened
+    CLOSED: (),
 }
+
+
+def refuse_if_closed(status: str, cannot: str) -> None:
+    """The one guard for "a closed incident cannot ...": closed is final (reopening is a
+    new incident), so every change refuses it, saying what could not be done."""
+    if status == CLOSED:
+        raise RuleError(f"A closed incident cannot {cannot}.")
 
 
 class RuleError(ValueError):
@@ -60,19 +82,19 @@ def check_transition(current: str, target: str, note: str) -> None:
         raise RuleError(f"The incident is already {STATUS_BY_KEY[current].label.lower()}.",
                         "status")
     if target not in TRANSITIONS.get(current, ()):
-        if current == "closed":
+        if current == CLOSED:
             raise RuleError("A closed incident cannot change status. Declare a new incident.",
                             "status")
-        if target == "closed":
+        if target == CLOSED:
             raise RuleError("Resolve the incident before you close it.", "status")
         raise RuleError(
             f"An incident that is {STATUS_BY_KEY[current].label.lower()} cannot move to "
             f"{STATUS_BY_KEY[target].label.lower()}.",
             "status",
         )
-    if target == "resolved" and not note.strip():
+    if target == RESOLVED and not note.strip():
         raise RuleError("Say how the incident was resolved, for example what fixed it.", "note")
-    if current == "resolved" and target in _ACTIVE and not note.strip():
+    if current == RESOLVED and target in _ACTIVE and not note.strip():
         raise RuleError("Say why the incident is being reopened.", "note")
 
 

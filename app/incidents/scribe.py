@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.db import commit
+from app.incidents import timeline
 from app.incidents.models import Incident, TimelineEdit, TimelineEntry
 from app.incidents.rules import RuleError
 
@@ -58,11 +59,9 @@ def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_t
               occurred_at: datetime | None = None) -> TimelineEntry:
     text = (text or "").strip()
     _check(incident, text, entry_type)
-    now = clock.now()
-    entry = TimelineEntry(kind="note", entry_type=entry_type, text=text, data={},
-                          author=actor, occurred_at=occurred_at or now, created_at=now)
-    incident.timeline.append(entry)
-    incident.updated_at = now
+    entry = timeline.record(incident, "note", text, author=actor, entry_type=entry_type,
+                            occurred_at=occurred_at)
+    incident.updated_at = entry.created_at
     commit(session)
     return entry
 
@@ -90,8 +89,7 @@ def edit_entry(session: Session, actor, incident: Incident, entry: TimelineEntry
 
 
 def _check(incident: Incident, text: str, entry_type: str) -> None:
-    if incident.status == "closed":
-        raise RuleError("A closed incident's log cannot be changed.")
+    incident.refuse_if_closed("have its log changed")
     if entry_type not in ENTRY_TYPES:
         raise RuleError("Choose what kind of entry this is.", "entry_type")
     if not text:

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, object_session, selectinload
 from app.auth.models import User
 from app.core import clock
 from app.core.org import OrgSettings
-from app.db import commit, insert_for
+from app.db import commit, insert_for, transaction
+from app.incidents import timeline
 from app.incidents.models import (
     Incident,
     ReferenceCounter,
@@ -27,7 +28,9 @@ from app.incidents.models import (
     TimelineEntry,
 )
 from app.incidents.rules import (
+    CLOSED,
     OPEN_STATUSES,
+    RESOLVED,
     STATUS_BY_KEY,
     RuleError,
     check_transition,
@@ -260,25 +263,25 @@ def change_status(
     session: Session, org: OrgSettings, actor: User, incident: Incident, status: str, note: str
 ) -> None:
     check_transition(incident.status, status, note)
-    if status == "closed":
+    if status == CLOSED:
         _check_status_page_resolved(session, incident)
     now = clock.now()
     previous = incident.status
     incident.status = status
-    if status == "resolved":
+    if status == RESOLVED:
         incident.resolved_at = now
         incident.resolution = note.strip()
-    elif status == "closed":
+    elif status == CLOSED:
         incident.closed_at = now
-    elif previous == "resolved":  # reopened: the earlier resolution no longer stands
+    elif previous == RESOLVED:  # reopened: the earlier resolution no longer stands
         incident.resolved_at = None
         incident.resolution = None
     incident.updated_at = now
-    if status == "resolved":
+    if status == RESOLVED:
         _book_review(session, incident, actor)
-    if previous == "closed":  # open again: its archived Teams channel must take posts
+    if previous == CLOSED:  # open again: its archived Teams channel must take posts
         lifecycle.on_reopened(session, incident, actor)
-    reopened = previous == "resolved" and status != "closed"
+    reopened = previous == RESOLVED and status != CLOSED
     verb = "Reopened" if reopened else "Status changed"
     text = f"{verb}: {STATUS_BY_KEY[previous].label} → {STATUS_BY_KEY[status].label}"
     _record(incident, actor, "status_change", text, {"from": previous, "to": status},
@@ -306,8 +309,7 @@ def change_details(
             "Someone else changed this incident while you were editing it. Their changes are "
             "shown below and your text is still in the form: check it and save again."
         )
-    if incident.status == "closed":
-        raise RuleError("A closed incident cannot be changed.")
+    incident.refuse_if_closed("be changed")
     title = " ".join(title.split())
     if not title:
         raise RuleError("Enter a title.", "title")
@@ -315,7 +317,7 @@ def change_details(
     if new_severity is None:
         raise RuleError("Choose a severity from the list.", "severity")
     changed: list[str] = []
-    try:
+    with transaction(session):
         if title != incident.title:
             _record(incident, actor, "title_change", f"Title changed to “{title}”",
                     {"from": incident.title, "to": title}, note=reason)
@@ -350,10 +352,6 @@ def change_details(
             changed.append("services")
         if changed:
             incident.updated_at = clock.now()
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     return changed
 
 
@@ -371,8 +369,7 @@ def assign_role(
     session: Session, org: OrgSettings, actor: User, incident: Incident, role_key: str,
     user: User,
 ) -> None:
-    if incident.status == "closed":
-        raise RuleError("A closed incident cannot change roles.")
+    incident.refuse_if_closed("change roles")
     if org.role(role_key) is None:
         raise RuleError("Choose a role from the list.", "role")
     current = incident.current_roles().get(role_key)
@@ -386,8 +383,7 @@ def assign_role(
 def add_note(session: Session, actor: User, incident: Incident, text: str) -> None:
     if not text.strip():
         raise RuleError("Enter the note.", "text")
-    if incident.status == "closed":
-        raise RuleError("A closed incident cannot take new notes.")
+    incident.refuse_if_closed("take new notes")
     _record(incident, actor, "note", text.strip(), {})
     incident.timeline[-1].entry_type = "event"  # the scribe log's default kind
     incident.updated_at = clock.now()
@@ -441,13 +437,7 @@ def _assign(session, org, incident, actor, role_key, user) -> None:
 
 
 def _record(incident, actor, kind, text, data, note: str = "") -> None:
-    now = clock.now()
-    if note.strip():
-        data = {**data, "note": note.strip()}
-    incident.timeline.append(
-        TimelineEntry(kind=kind, text=text, data=data, author=actor, occurred_at=now,
-                      created_at=now)
-    )
+    timeline.record(incident, kind, text, author=actor, data=data, note=note)
 
 
 def _resolve_services(session, service_ids, new_names) -> list[Service]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core import clock
+from app.incidents import timeline
 from app.incidents.models import TimelineEntry
 from app.m365 import plans
 from app.m365.models import TeamsChannel
@@ -396,10 +397,8 @@ def _lifecycle_result(p: dict) -> dict:
 
 def _lifecycle_entry(session: Session, delivery: Delivery, kind: str, text: str) -> None:
     """One entry per delivery (a channel can be archived again after a reopening)."""
-    now = clock.now()
-    session.add(TimelineEntry(incident_id=delivery.incident_id, kind=kind, text=text,
-                              data={"delivery_id": delivery.id}, author_id=delivery.actor_id,
-                              occurred_at=now, created_at=now))
+    timeline.record(delivery.incident_id, kind, text, data={"delivery_id": delivery.id},
+                    author_id=delivery.actor_id, session=session)
 
 
 def _timeline(session: Session, delivery: Delivery, kind: str, text: str, data: dict) -> None:
@@ -408,10 +407,8 @@ def _timeline(session: Session, delivery: Delivery, kind: str, text: str, data: 
                                        TimelineEntry.kind == kind)
     )
     if already is None:
-        now = clock.now()
-        session.add(TimelineEntry(incident_id=delivery.incident_id, kind=kind, text=text,
-                                  data=data, author_id=delivery.actor_id, occurred_at=now,
-                                  created_at=now))
+        timeline.record(delivery.incident_id, kind, text, data=data,
+                        author_id=delivery.actor_id, session=session)
 
 
 HANDLERS = {

@@ -29,7 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core import clock
+from app.incidents import delivery_keys
 from app.incidents.models import Incident
+from app.incidents.rules import CLOSED
 from app.m365 import plans
 from app.m365.models import TeamsChannel
 from app.outbox import service as outbox
@@ -67,11 +69,11 @@ def sweep(session: Session, after: timedelta | None, now: datetime | None = None
     due = session.execute(
         select(Incident, TeamsChannel)
         .join(TeamsChannel, TeamsChannel.incident_id == Incident.id)
-        .where(Incident.status == "closed", Incident.closed_at <= cutoff, ~planned)
+        .where(Incident.status == CLOSED, Incident.closed_at <= cutoff, ~planned)
         .order_by(Incident.closed_at, Incident.id).limit(limit)).all()
     for incident, channel in due:
         closing = incident.closed_at.strftime("%Y%m%dT%H%M%S")
-        outbox.add(session, key=f"{incident.reference}/channel/archive/{closing}",
+        outbox.add(session, key=delivery_keys.archive_channel(incident.reference, closing),
                    kind=plans.ARCHIVE_CHANNEL, incident=incident, actor=None,
                    payload={**_where(channel), "label": "Archive the Teams channel"})
     try:
@@ -100,7 +102,7 @@ def on_reopened(session: Session, incident: Incident, actor) -> Delivery | None:
     channel = session.get(TeamsChannel, incident.id)
     if channel is None:
         return None
-    return outbox.add(session, key=f"{incident.reference}/channel/unarchive/{latest.id}",
+    return outbox.add(session, key=delivery_keys.unarchive_channel(incident.reference, latest.id),
                       kind=plans.UNARCHIVE_CHANNEL, incident=incident, actor=actor,
                       depends_on=latest,
                       payload={**_where(channel), "label": "Unarchive the Teams channel"})
@@ -125,7 +127,8 @@ def posting_prerequisite(session: Session, incident: Incident, *,
 
 
 def _created(session: Session, incident: Incident) -> Delivery | None:
-    return session.scalar(select(Delivery).where(Delivery.key == f"{incident.reference}/channel"))
+    return session.scalar(select(Delivery).where(
+        Delivery.key == delivery_keys.channel(incident.reference)))
 
 
 def _latest(session: Session, incident_id: int) -> Delivery | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from app.incidents import delivery_keys
 from app.m365 import plans
 from app.m365.targets import Targets
 from app.outbox import service as outbox
@@ -57,11 +58,12 @@ def batches(recipients: Iterable[str], *, sender: str | None, key: str) -> list[
     """The messages that reach every recipient once, within the per-message limit."""
     people = distinct(recipients)
     if len(people) == 1:
-        return [Batch(key=f"{key}/mail/1", number=1, of=1, to=(people[0],), bcc=())]
+        return [Batch(key=delivery_keys.mail_part(key, 1), number=1, of=1, to=(people[0],), bcc=())]
     to = (sender,) if sender else ()
     size = MAX_MAIL_RECIPIENTS - len(to)
     groups = [tuple(people[i:i + size]) for i in range(0, len(people), size)]
-    return [Batch(key=f"{key}/mail/{number}", number=number, of=len(groups), to=to, bcc=group)
+    return [Batch(key=delivery_keys.mail_part(key, number), number=number, of=len(groups),
+                  to=to, bcc=group)
             for number, group in enumerate(groups, start=1)]
 
 

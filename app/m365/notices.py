@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from app.core.email_html import paragraphs
+from app.incidents import delivery_keys
 from app.incidents.models import Incident
 from app.m365 import cards, lifecycle, mail_plan, plans
 from app.m365.targets import Targets
@@ -92,7 +93,7 @@ def _queue_card(session: Session, targets: Targets, incident: Incident, actor, *
                 heading: str, card: dict, label: str) -> None:
     channel = _channel(session, incident) if targets.teams_enabled else None
     if channel is not None:
-        outbox.add(session, key=f"{key}/teams", kind=plans.POST, incident=incident,
+        outbox.add(session, key=delivery_keys.teams_part(key), kind=plans.POST, incident=incident,
                    actor=actor, depends_on=channel,
                    payload={"channel": "incident", "html": f"<p>{escape(heading)}</p>",
                             "card": card, "label": f"{label} in Teams"})

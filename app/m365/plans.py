@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from app.core.org import OrgSettings
+from app.incidents import delivery_keys
 from app.incidents.models import Incident
 from app.m365 import cards
 from app.m365.targets import Targets
@@ -80,11 +81,11 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
             payload["co_owners"] = [targets.service_account]
         owner_in_team = team_member(session, targets, incident, actor, actor)
     channel = outbox.add(
-        session, key=f"{incident.reference}/channel", kind=CREATE_CHANNEL,
+        session, key=delivery_keys.channel(incident.reference), kind=CREATE_CHANNEL,
         incident=incident, actor=actor, depends_on=owner_in_team, payload=payload,
     )
     outbox.add(
-        session, key=f"{incident.reference}/kickoff", kind=POST, incident=incident,
+        session, key=delivery_keys.kickoff(incident.reference), kind=POST, incident=incident,
         actor=actor, depends_on=channel,
         payload={
             "channel": "incident",
@@ -95,7 +96,7 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
     )
     start = incident.declared_at
     outbox.add(
-        session, key=f"{incident.reference}/meeting", kind=MEETING, incident=incident,
+        session, key=delivery_keys.meeting(incident.reference), kind=MEETING, incident=incident,
         actor=actor,
         payload={"subject": f"{incident.reference} command room: {incident.title}"[:250],
                  "start": start.isoformat(),
@@ -105,14 +106,15 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
     if facts["major"] and targets.teams_webhook_url and not incident.is_security:
         # Through the Workflows webhook: needs nobody's token and no channel first.
         outbox.add(
-            session, key=f"{incident.reference}/broadcast", kind=WEBHOOK, incident=incident,
+            session, key=delivery_keys.broadcast(incident.reference), kind=WEBHOOK,
+            incident=incident,
             actor=actor,
             payload={"card": cards.announcement(facts, url),
                      "label": "Broadcast announcement (Workflows)"},
         )
     elif facts["major"] and targets.broadcast_channel_id and not incident.is_security:
         outbox.add(
-            session, key=f"{incident.reference}/broadcast", kind=POST, incident=incident,
+            session, key=delivery_keys.broadcast(incident.reference), kind=POST, incident=incident,
             actor=actor, depends_on=channel,
             payload={
                 "team_id": targets.team_id,
@@ -131,7 +133,7 @@ def team_member(session: Session, targets: Targets, incident: Incident, actor, u
 
     from app.outbox.models import Delivery
 
-    key = f"{incident.reference}/member/{user.id}"
+    key = delivery_keys.team_member(incident.reference, user.id)
     existing = session.scalar(select(Delivery).where(Delivery.key == key))
     if existing is not None:
         return existing
@@ -147,7 +149,7 @@ def channel_member(session: Session, targets: Targets, incident: Incident, actor
 
     from app.outbox.models import Delivery
 
-    key = f"{incident.reference}/channel-member/{user.id}"
+    key = delivery_keys.channel_member(incident.reference, user.id)
     if session.scalar(select(Delivery.id).where(Delivery.key == key)) is not None:
         return None
     in_team = team_member(session, targets, incident, actor, user)

@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core import clock
-from app.db import insert_for
-from app.incidents.models import Incident, TimelineEntry
+from app.db import insert_for, transaction
+from app.incidents import delivery_keys, timeline
+from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 from app.m365 import plans
 from app.m365.models import ChannelMessageCopy, TeamsChannel
@@ -51,7 +52,7 @@ def request_read(session: Session, incident: Incident, actor) -> Delivery:
     if channel is None:
         raise RuleError("This incident has no Teams channel yet.")
     delivery = outbox.add(
-        session, key=f"{incident.reference}/read/{uuid.uuid4().hex}",
+        session, key=delivery_keys.channel_read(incident.reference, uuid.uuid4().hex),
         kind=plans.READ_CHANNEL, incident=incident, actor=actor,
         payload={"team_id": channel.team_id, "channel_id": channel.channel_id,
                  "since": (incident.declared_at - LOOK_BACK).isoformat(),
@@ -99,8 +100,7 @@ def copies(session: Session, incident: Incident) -> list[ChannelMessageCopy]:
 
 def import_messages(session: Session, actor, incident: Incident, ids: Iterable[int]) -> int:
     """Put the chosen messages on the timeline (once each); returns how many."""
-    if incident.status == "closed":
-        raise RuleError("A closed incident's timeline cannot change.")
+    incident.refuse_if_closed("have its timeline changed")
     chosen = list(session.scalars(select(ChannelMessageCopy).where(
         ChannelMessageCopy.incident_id == incident.id, ChannelMessageCopy.id.in_(list(ids)),
         ChannelMessageCopy.timeline_entry_id.is_(None))))
@@ -108,21 +108,15 @@ def import_messages(session: Session, actor, incident: Incident, ids: Iterable[i
         raise RuleError("Choose at least one message that is not on the timeline yet.",
                         "messages")
     now = clock.now()
-    try:
+    with transaction(session):
         for copy in chosen:
             said = "replied in Teams" if copy.reply_to_id else "in Teams"
-            entry = TimelineEntry(
-                incident_id=incident.id, kind="teams_message", entry_type="event",
-                text=f"{copy.sender} {said}: {copy.text}",
+            entry = timeline.record(
+                incident, "teams_message", f"{copy.sender} {said}: {copy.text}",
+                entry_type="event", author=actor, occurred_at=copy.sent_at,
                 data={"message_id": copy.message_id, "reply_to_id": copy.reply_to_id,
-                      "web_url": copy.web_url, "imported_by": actor.name},
-                author=actor, occurred_at=copy.sent_at, created_at=now)
-            session.add(entry)
+                      "web_url": copy.web_url, "imported_by": actor.name})
             session.flush()
             copy.timeline_entry_id = entry.id
         incident.updated_at = now
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     return len(chosen)

@@ -33,7 +33,7 @@ LEASE = timedelta(seconds=30)
 RENEW_EVERY = 10.0  # seconds: two renewals may fail (a busy database) before it lapses
 # Renewed for this long at most: every Graph call has a deadline, so a delivery still
 # going after this is stuck (a wedged process), and its work must go to another worker.
-# The RQ job timeout (app/core/jobs.py, 300 s) ends a stuck job at about the same time.
+# The RQ job timeout (app/core/job_queue.py, 300 s) ends a stuck job at about the same time.
 MAX_HOLD = 330.0  # seconds
 
 

@@ -13,7 +13,7 @@ def make_pacer(jobs, need_of: Callable[..., Need | None]) -> Pacer:
     """On RQ, one Redis limiter every worker shares; a worker that waits for a slot is a
     worker less, so a paced delivery is queued LEAD before it. In process, this
     process's own limiter, and nearly a second's lead: a paced delivery waits in a timer
-    thread of its own (app/core/jobs.py), never in a worker thread, and SQLite's write
+    thread of its own (app/core/job_queue.py), never in a worker thread, and SQLite's write
     lock can hold its claim that long."""
     if getattr(jobs, "kind", None) == "rq":
         return Pacer(RedisLimiter(jobs.connection), need_of)

@@ -65,7 +65,7 @@ def retry(session: Session, delivery: Delivery) -> None:
 
 
 def queue(delivery_id: int, delay: float = 0.0, urgent: bool = False) -> bool:
-    """`urgent`: on time and ahead of queued work (app/core/jobs.py)."""
+    """`urgent`: on time and ahead of queued work (app/core/job_queue.py)."""
     if not has_app_context():
         return False
     return current_app.extensions["jobs"].enqueue(DELIVER_JOB, delivery_id, delay=delay,

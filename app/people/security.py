@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.contacts.models import Contact
 from app.core.org import OrgSettings
+from app.incidents import delivery_keys
 from app.incidents.models import Incident
 from app.m365 import notices
 from app.m365.targets import Targets
@@ -38,7 +39,7 @@ def on_security_declared(session: Session, org: OrgSettings, targets: Targets,
             add_participant(session, targets, actor, incident, user, record=False)
     severity = org.severity(incident.severity)
     notices.notify(
-        session, targets, incident, actor, key=f"{incident.reference}/security-contacts",
+        session, targets, incident, actor, key=delivery_keys.security_contacts(incident.reference),
         to=emails, subject="Security incident or data breach declared",
         message=(f"{actor.name} declared a security incident or data breach, "
                  f"{severity.label if severity else incident.severity}. Its details are "

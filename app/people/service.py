@@ -16,8 +16,9 @@ from app.auth.models import User
 from app.core import clock
 from app.core.org import OrgSettings
 from app.db import commit
+from app.incidents import delivery_keys, timeline
 from app.incidents import service as incidents
-from app.incidents.models import Incident, TimelineEntry
+from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 from app.m365 import notices, plans
 from app.m365.models import TeamsChannel
@@ -58,7 +59,7 @@ def add_participant(session: Session, targets: Targets, actor, incident: Inciden
         _record(session, incident, actor, "participant_added",
                 f"{user.name} was added to the incident", {"user_id": user.id})
     channel_work = session.scalar(select(Delivery).where(
-        Delivery.key == f"{incident.reference}/channel"))
+        Delivery.key == delivery_keys.channel(incident.reference)))
     if targets.teams_enabled and channel_work is not None:
         session.flush()
         plans.team_member(session, targets, incident, actor, user)
@@ -73,8 +74,7 @@ def add_participant(session: Session, targets: Targets, actor, incident: Inciden
 def bring_in(session: Session, targets: Targets, actor, incident: Incident,
              user: User) -> None:
     """The incident lead commandeers someone (playbook 004)."""
-    if incident.status == "closed":
-        raise RuleError("A closed incident cannot take new people.")
+    incident.refuse_if_closed("take new people")
     if not add_participant(session, targets, actor, incident, user):
         raise RuleError(f"{user.name} is already working on this incident.", "user")
     incidents.touch(incident)
@@ -84,8 +84,7 @@ def bring_in(session: Session, targets: Targets, actor, incident: Incident,
 def assign_or_offer(session: Session, org: OrgSettings, targets: Targets, actor,
                     incident: Incident, role_key: str, user: User) -> RoleHandover | None:
     """Give `user` the role now, or offer it to them; returns the offer if one was made."""
-    if incident.status == "closed":
-        raise RuleError("A closed incident cannot change roles.")
+    incident.refuse_if_closed("change roles")
     role = org.role(role_key)
     if role is None:
         raise RuleError("Choose a role from the list.", "role")
@@ -112,8 +111,9 @@ def assign_or_offer(session: Session, org: OrgSettings, targets: Targets, actor,
                     {"role": role_key, "handover_id": offer.id, "to_user_id": user.id})
             url = targets.incident_url(incident.reference) + f"/handovers/{offer.id}"
             notices.notify(
-                session, targets, incident, actor, key=f"{incident.reference}/handover/{offer.id}",
-                to=[user.email], subject=f"{user.name}: please take over as {role.label.lower()}",
+                session, targets, incident, actor,
+                key=delivery_keys.handover(incident.reference, offer.id), to=[user.email],
+                subject=f"{user.name}: please take over as {role.label.lower()}",
                 message=(f"{actor.name} asks you to take over as {role.label.lower()} for "
                          f"{incident.reference}: {incident.title}. {current.user.name} keeps "
                          "the role until you accept."),
@@ -168,7 +168,8 @@ def decline(session: Session, org: OrgSettings, targets: Targets, actor,
         if asker is not None and asker.id != actor.id:
             notices.notify(
                 session, targets, incident, actor,
-                key=f"{incident.reference}/handover/{handover.id}/declined", to=[asker.email],
+                key=delivery_keys.handover_declined(incident.reference, handover.id),
+                to=[asker.email],
                 subject=f"{actor.name} cannot take over as {label}",
                 message=(f"{actor.name} declined to take over as {label} for "
                          f"{incident.reference}." + (f" They said: {reason.strip()}"
@@ -213,13 +214,8 @@ def _cancel_pending(session, incident, role_key, actor, why: str) -> None:
 def _check_open(handover: RoleHandover, incident: Incident) -> None:
     if handover.status != PENDING:
         raise RuleError(f"This hand-over was already {handover.status}.")
-    if incident.status == "closed":
-        raise RuleError("A closed incident cannot change roles.")
+    incident.refuse_if_closed("change roles")
 
 
 def _record(session, incident, actor, kind, text, data, note: str = "") -> None:
-    now = clock.now()
-    if note.strip():
-        data = {**data, "note": note.strip()}
-    session.add(TimelineEntry(incident_id=incident.id, kind=kind, text=text, data=data,
-                              author=actor, occurred_at=now, created_at=now))
+    timeline.record(incident, kind, text, author=actor, data=data, note=note)

@@ -50,8 +50,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.incidents.rules import FINISHED
+
 KINDS = ("update", "summary", "role_unfilled", "escalate", "rotate", "out_of_hours")
-FINISHED_STATUSES = frozenset({"resolved", "closed"})
+FINISHED_STATUSES = FINISHED  # (app/incidents/rules.py)
 _SEARCH_DAYS = 8  # either side of a moment: enough to find working hours held once a week
 _TICK = timedelta(microseconds=1)
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.core import clock
 from app.core.org import OrgSettings
 from app.db import insert_for
+from app.incidents import delivery_keys
 from app.incidents.models import Incident, RoleAssignment
 from app.incidents.rules import OPEN_STATUSES
 from app.m365 import notices
@@ -128,7 +129,7 @@ def _send_group(session: Session, targets: Targets, incident: Incident, people: 
         return 0
     claimed += [(r, row) for r in early if (row := _claim(session, incident, r, now))]
     claimed.sort(key=lambda pair: (pair[0].due_at, pair[0].key))
-    key = f"{incident.reference}/reminders/{min(row.id for _, row in claimed)}"
+    key = delivery_keys.reminders(incident.reference, min(row.id for _, row in claimed))
     to = ", ".join(p.name for p in people) or "the incident channel"
     for _, row in claimed:
         row.to, row.notice_key = to, key

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.contacts.models import Contact
 from app.core import clock
+from app.incidents import delivery_keys
 from app.incidents.models import Incident
 from app.m365 import notices, plans
 from app.m365.targets import Targets
@@ -93,7 +94,7 @@ def book(session: Session, targets: Targets, hours: WorkingHours, incident: Inci
     if targets.teams_enabled:
         url = targets.incident_url(incident.reference) + "/review"
         outbox.add(
-            session, key=f"{incident.reference}/review-meeting", kind=plans.EVENT,
+            session, key=delivery_keys.review_meeting(incident.reference), kind=plans.EVENT,
             incident=incident, actor=actor,
             payload={"subject": f"Post-incident review: {incident.reference} "
                                 f"{'' if incident.is_security else incident.title}"[:250],
@@ -122,7 +123,7 @@ def set_roles(session: Session, targets: Targets, actor, incident: Incident,
             when = meeting.starts_at.astimezone(targets.timezone)
             notices.notify(
                 session, targets, incident, actor,
-                key=f"{incident.reference}/review-meeting/{role.split()[0]}/{person.id}",
+                key=delivery_keys.review_invite(incident.reference, role, person.id),
                 to=[person.email], subject=f"Please {role} the post-incident review",
                 message=(f"{actor.name} asks you to {role} the post-incident review of "
                          f"{incident.reference} on {when:%A %-d %B at %H:%M}. The Teams "
@@ -139,4 +140,4 @@ def set_roles(session: Session, targets: Targets, actor, incident: Incident,
 
 def booking(session: Session, incident: Incident) -> Delivery | None:
     return session.scalar(select(Delivery).where(
-        Delivery.key == f"{incident.reference}/review-meeting"))
+        Delivery.key == delivery_keys.review_meeting(incident.reference)))

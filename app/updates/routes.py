@@ -33,7 +33,7 @@ def _starting_text(incident, phase: str) -> str:
 @bp.route("/incidents/<reference>/updates/new", methods=["GET", "POST"])
 def new_update(reference: str):
     incident = incident_or_404(reference)
-    if incident.status == "closed":
+    if incident.is_closed:
         flash("A closed incident cannot take new updates.", "error")
         return redirect(url_for("incidents.show", reference=reference))
     targets = current_app.extensions["targets"]

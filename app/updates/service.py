@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.core import clock
 from app.core.org import OrgSettings
+from app.db import transaction
+from app.incidents import delivery_keys
 from app.incidents.models import Incident, TimelineEntry
 from app.incidents.rules import RuleError
 from app.m365 import cards, mail_plan, plans
@@ -63,8 +65,7 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
         raise RuleError("Enter the update.", "message")
     if len(message) > MAX_MESSAGE:
         raise RuleError(f"The update must be {MAX_MESSAGE:,} characters or fewer.", "message")
-    if incident.status == "closed":
-        raise RuleError("A closed incident cannot take new updates.")
+    incident.refuse_if_closed("take new updates")
     people = clean_recipients(recipients)
     to_channel = to_channel and targets.teams_enabled
     if publish and incident.is_security:
@@ -79,7 +80,7 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
             raise RuleError("Enter the title the status page shows.", "public_title")
         incident.public_title = title[:200]
     now = clock.now()
-    try:
+    with transaction(session):
         update = StatusUpdate(incident_id=incident.id, phase=phase, message=message,
                               to_channel=to_channel, recipients=people, author=actor,
                               public=publish, created_at=now)
@@ -88,25 +89,22 @@ def post_update(session: Session, org: OrgSettings, targets: Targets, actor, inc
         facts = plans.snapshot(org, incident)
         label = PHASE_LABELS[phase]
         url = targets.incident_url(incident.reference)
-        key = f"{incident.reference}/update/{update.id}"
+        key = delivery_keys.update(incident.reference, update.id)
         entry = _timeline_entry(update, actor, label, message, people, to_channel, publish)
         session.add(entry)
         session.flush()
         if to_channel:  # a card cuts a long update short: it links to the whole of it
             card = cards.update(facts, label, message, actor.name, url,
                                 full_url=f"{url}?timeline=all#entry-{entry.id}")
-            outbox.add(session, key=f"{key}/teams", kind=plans.POST, incident=incident,
-                       actor=actor, depends_on=_channel_delivery(session, incident),
+            outbox.add(session, key=delivery_keys.teams_part(key), kind=plans.POST,
+                       incident=incident, actor=actor,
+                       depends_on=_channel_delivery(session, incident),
                        payload={"channel": "incident", "html": cards.summary_html(facts),
                                 "card": card, "label": f"Update ({label.lower()}) to Teams"})
         mail_plan.queue(session, targets, incident, actor, key=key, recipients=people,
                         subject=mail.subject(facts, label),
                         html=mail.body(facts, label, message, actor.name, url),
                         label=lambda b: f"Update email to {_people(b.size)}{b.part}")
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
     return update
 
 
