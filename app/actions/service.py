@@ -135,5 +135,5 @@ def chase_overdue(session: Session, targets: Targets, now: datetime | None = Non
 
 
 def _record(session, incident, actor, text: str) -> None:
-    entry = timeline.record(incident, "action", text, author=actor)
+    entry = timeline.record(incident, "action", text, author=actor, session=session)
     incident.updated_at = entry.created_at

@@ -173,7 +173,8 @@ def _severity_for(org: OrgSettings, hint: str | None) -> str:
 
 def _note(session, incident: Incident, kind: str, text: str, alert: Alert) -> None:
     entry = timeline.record(incident, kind, text,
-                            data={"fingerprint": alert.fingerprint, "url": alert.url})
+                            data={"fingerprint": alert.fingerprint, "url": alert.url},
+                            session=session)
     incident.updated_at = entry.created_at
 
 

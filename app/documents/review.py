@@ -74,7 +74,7 @@ def save(session: Session, org: OrgSettings, actor, incident: Incident, findings
             review.finalised_at = now
             if first:
                 timeline.record(incident, "review_final", "Post-incident review marked final",
-                                author=actor, occurred_at=now)
+                                author=actor, occurred_at=now, session=session)
             severity = org.severity(incident.severity)
             service.supersede(session, incident, REVIEW_DRAFT)
             requested += service.request(session, incident, [REVIEW_FINAL])

@@ -60,7 +60,7 @@ def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_t
     text = (text or "").strip()
     _check(incident, text, entry_type)
     entry = timeline.record(incident, "note", text, author=actor, entry_type=entry_type,
-                            occurred_at=occurred_at)
+                            occurred_at=occurred_at, session=session)
     incident.updated_at = entry.created_at
     commit(session)
     return entry

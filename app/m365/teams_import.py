@@ -113,7 +113,7 @@ def import_messages(session: Session, actor, incident: Incident, ids: Iterable[i
             said = "replied in Teams" if copy.reply_to_id else "in Teams"
             entry = timeline.record(
                 incident, "teams_message", f"{copy.sender} {said}: {copy.text}",
-                entry_type="event", author=actor, occurred_at=copy.sent_at,
+                entry_type="event", author=actor, occurred_at=copy.sent_at, session=session,
                 data={"message_id": copy.message_id, "reply_to_id": copy.reply_to_id,
                       "web_url": copy.web_url, "imported_by": actor.name})
             session.flush()

@@ -4,8 +4,9 @@ Each operation is one Lua script: atomic without retries however many workers bo
 once, and on Redis's clock, so workers on different machines agree. Bookings are sorted
 sets (member: the delivery attempt, score: its slot in milliseconds) that forget what a
 window has passed and expire when nothing in them can matter any more; the booking rule
-is `pacing.earliest`, the same as the in-process limiter's. Beside each, the latest
-answered calls (`…:sent`), for the last guard.
+is `pacing.earliest`, the same as the in-process limiter's. Beside each, for the last
+guard (`pacing.leave_after`), the latest answered calls (`…:sent`, scored by answer) and
+the calls in flight (`…:flying`, scored by when they stop counting if no answer comes).
 """
 
 from __future__ import annotations

@@ -218,4 +218,4 @@ def _check_open(handover: RoleHandover, incident: Incident) -> None:
 
 
 def _record(session, incident, actor, kind, text, data, note: str = "") -> None:
-    timeline.record(incident, kind, text, author=actor, data=data, note=note)
+    timeline.record(incident, kind, text, author=actor, data=data, note=note, session=session)
