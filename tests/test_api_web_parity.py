@@ -188,16 +188,24 @@ def test_changing_status(world, steps):
 # ---- roles -----------------------------------------------------------------------------
 
 
-def test_offering_a_held_role_waits_for_the_new_holder_on_both(world):
+def give_bob_on_both(world: World, role: str, email: str = "bob@example.com"):
+    """Give Bob `role` on a fresh incident through the form and on another through the
+    API; both must succeed and cause the same. Returns the API incident's reference, its
+    effects and the API's answer."""
     web, api = two_fresh_incidents(world)
-    response = web_submit(world, web, "roles", {"role-role": "incident_lead",
+    response = web_submit(world, web, "roles", {"role-role": role,
                                                 "role-user": str(world.bob.id)})
     assert response.status_code == 302
     response = world.api("POST", f"/api/v1/incidents/{api}/roles",
-                         {"role": "incident_lead", "email": "bob@example.com"})
+                         {"role": role, "email": email})
     assert response.status_code == 200, response.get_json()
     found = effects(world, api)
     assert found == effects(world, web)
+    return api, found, response
+
+
+def test_offering_a_held_role_waits_for_the_new_holder_on_both(world):
+    api, found, response = give_bob_on_both(world, "incident_lead")
     assert [h[:5] for h in found["handovers"]] == [
         ("incident_lead", "ada@example.com", "bob@example.com", "ada@example.com", "pending")]
     assert ("bob@example.com", "ada@example.com") in found["participants"]
@@ -210,15 +218,7 @@ def test_offering_a_held_role_waits_for_the_new_holder_on_both(world):
 
 
 def test_filling_an_empty_role_is_immediate_on_both(world):
-    web, api = two_fresh_incidents(world)
-    response = web_submit(world, web, "roles", {"role-role": "comms_lead",
-                                                "role-user": str(world.bob.id)})
-    assert response.status_code == 302
-    response = world.api("POST", f"/api/v1/incidents/{api}/roles",
-                         {"role": "comms_lead", "email": "BOB@example.com"})
-    assert response.status_code == 200, response.get_json()
-    found = effects(world, api)
-    assert found == effects(world, web)
+    _api, found, response = give_bob_on_both(world, "comms_lead", email="BOB@example.com")
     assert ("bob@example.com", "ada@example.com") in found["participants"]
     assert any(kind == "teams.add_member" for kind, *_ in found["deliveries"])
     assert response.get_json()["handover"] is None

@@ -564,3 +564,15 @@ def test_many_incidents_opened_by_alerts_at_once_provoke_no_throttling(
     assert throttled(tenant) == []
     broadcasts = tenant.state.messages(channel_id=BROADCAST)
     assert len(broadcasts) == 12 and cards_once(tenant, rows)
+
+
+def test_the_local_limiter_keeps_no_empty_flight_logs():
+    """A long-running process paces many channels: a key with no call in flight keeps
+    nothing, even where a call was told to wait (as bookings' keys go once empty)."""
+    limiter = LocalLimiter(clock=Clock())
+    for n in range(50):
+        rates = [(f"channel-{n}", 1, W)]
+        assert limiter.depart(rates, "first") == 0
+        limiter.sent(rates, "first")
+        assert limiter.depart(rates, "second") > 0  # told to wait: nothing in flight
+    assert limiter._flying == {}

@@ -192,10 +192,12 @@ def _request_for_touched(session):
         return
     org = current_app.extensions["org"]
     wanted: dict[int, tuple[Incident, set[str], set[str]]] = {}
+    final: dict[int, bool] = {}  # one look per incident, however many entries it has
     for entry in entries:
         incident = entry.incident or session.get(Incident, entry.incident_id)
-        create, refresh = kinds_after(entry, incident, org,
-                                      review_final=_review_is_final(session, incident))
+        if incident.id not in final:
+            final[incident.id] = _review_is_final(session, incident)
+        create, refresh = kinds_after(entry, incident, org, review_final=final[incident.id])
         _, creating, refreshing = wanted.setdefault(incident.id, (incident, set(), set()))
         creating.update(create)
         refreshing.update(refresh)

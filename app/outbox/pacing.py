@@ -207,15 +207,16 @@ class LocalLimiter:
             now = self._now()
             wait = 0
             for key, limit, window in rates:
-                flying = {m: until for m, until in self._flying.get(key, {}).items()
+                flying = {m: until for m, until in self._flying.pop(key, {}).items()
                           if until > now and m != member}
-                self._flying[key] = flying
+                if flying:  # keys left empty go, as _forget_old does for bookings
+                    self._flying[key] = flying
                 wait = max(wait, leave_after(
                     now, len(flying), sorted(self._sent.get(key, (0, {}))[1].values()),
                     limit, window))
             if wait <= 0:
                 for key, _, _ in rates:
-                    self._flying[key][member] = now + round(IN_FLIGHT * 1000)
+                    self._flying.setdefault(key, {})[member] = now + round(IN_FLIGHT * 1000)
             return wait
 
     def sent(self, rates, member):
