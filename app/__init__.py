@@ -154,9 +154,10 @@ def _pacer(jobs):
 
 def _init_m365(app: Flask, settings: Settings) -> None:
     """Jobs, where Microsoft 365 work goes, and how it gets there."""
+    from app.core import targets
     from app.core.job_queue import make_jobs
-    from app.m365 import targets
     from app.m365.connect import make_graph_for, make_graph_for_app, make_teams_webhook
+    from app.m365.effects import M365Effects
 
     app.extensions["jobs"] = make_jobs(app, settings.redis_url)
     app.extensions["pacer"] = _pacer(app.extensions["jobs"])
@@ -164,6 +165,7 @@ def _init_m365(app: Flask, settings: Settings) -> None:
 
     setup = app.extensions["graph_setup"] = resolve(settings)  # refuses missing ids
     app.extensions["targets"] = targets.from_settings(settings, **setup.defaults)
+    app.extensions["effects"] = M365Effects(app.extensions)
     app.extensions["graph_for"] = make_graph_for(app)
     app.extensions["graph_for_app"] = make_graph_for_app(app)
     app.extensions["teams_webhook"] = make_teams_webhook(app)

@@ -185,9 +185,9 @@ def send_reminders() -> int:
 
     def work(app):
         try:
-            sent = send_due(Session, app.extensions["org"], app.extensions["targets"],
+            sent = send_due(Session, app.extensions["org"], app.extensions["effects"],
                             policy_from(app.extensions["settings"]))
-            return sent + chase_overdue(Session, app.extensions["targets"])
+            return sent + chase_overdue(Session, app.extensions["effects"])
         finally:
             Session.remove()
 

@@ -8,18 +8,19 @@ from app.contacts.models import Contact, ContactSync
 from app.documents.models import ReportFile, ReportTemplate, Review
 from app.incidents.models import (
     Incident,
+    Participant,
     ReferenceCounter,
     RoleAssignment,
     Service,
+    StatusUpdate,
     TimelineEdit,
     TimelineEntry,
 )
 from app.m365.models import ChannelMessageCopy, TeamsChannel
 from app.outbox.models import Delivery
-from app.people.models import Participant, RoleHandover
+from app.people.models import RoleHandover
 from app.reminders.models import ReminderSnooze, SentReminder
 from app.reviews.models import ReviewMeeting
-from app.updates.models import StatusUpdate
 
 __all__ = [
     "AlertRecord",

@@ -47,7 +47,7 @@ def seed(database_url: str) -> tuple[str, str]:
     from app.cli import upgrade
     from app.config import Settings
     from app.db import Session
-    from app.incidents import service
+    from app.incidents import scribe, service
 
     upgrade(database_url)
     app = create_app(Settings(database_url=database_url, redis_url=None,
@@ -65,7 +65,8 @@ def seed(database_url: str) -> tuple[str, str]:
         busy = service.declare(Session, org, user, title="Busy incident", description="",
                                severity="P1")
         for number in range(499):
-            service.add_note(Session, user, busy, f"Timeline entry {number}")
+            scribe.add_entry(Session, user, busy, text=f"Timeline entry {number}",
+                             entry_type="event")
         return busy.reference, user.email
 
 

@@ -76,7 +76,7 @@ def main() -> None:
             incident = service.declare(session, app.extensions["org"], ada,
                                        title="Checkout <down> & \"payments\" failing",
                                        description="", severity="P1",
-                                       targets=app.extensions["targets"])
+                                       effects=app.extensions["effects"])
             reference = incident.reference
             session.commit()
             session.remove()

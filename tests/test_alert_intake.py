@@ -91,7 +91,8 @@ def test_a_closed_incident_does_not_swallow_a_new_alert(app, session, admin, org
     [first] = incidents(session)
     assert first.severity == "P2"  # Sev1 → high → the second level
     for status in ("resolved", "closed"):
-        incident_service.change_status(session, org, admin, first, status, "Fixed")
+        incident_service.change_status(session, org, app.extensions["effects"], admin, first,
+                                       status, "Fixed")
     body = post(client, source_id, secret, sample("azure-monitor-fired")).get_json()
     assert body["incidents"][0]["action"] == "opened"
     assert len(incidents(session)) == 2

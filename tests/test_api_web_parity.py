@@ -14,9 +14,9 @@ from sqlalchemy import or_, select
 from app.alerts.service import SYSTEM_OID
 from app.auth.models import User
 from app.auth.service import create_api_token
-from app.incidents.models import Incident, RoleAssignment
+from app.incidents.models import Incident, Participant, RoleAssignment
 from app.outbox.models import Delivery
-from app.people.models import Participant, RoleHandover
+from app.people.models import RoleHandover
 from tests.conftest import Browser, drain
 
 

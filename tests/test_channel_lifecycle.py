@@ -192,8 +192,8 @@ def reopen(app, session, org, reference: str, monkeypatch) -> None:
     monkeypatch.setitem(rules.TRANSITIONS, "closed", ("investigating",))
     with app.app_context():  # as the status page's POST does: what it plans is queued
         incident, actor = the_incident(session, reference)
-        incidents.change_status(session, org, actor, incident, "investigating",
-                                "Errors are back")
+        incidents.change_status(session, org, app.extensions["effects"], actor, incident,
+                                "investigating", "Errors are back")
 
 
 def test_reopening_unarchives_the_channel_before_anything_posts_to_it(
@@ -211,7 +211,7 @@ def test_reopening_unarchives_the_channel_before_anything_posts_to_it(
     reopen(app, session, org, reference, monkeypatch)
     with app.app_context():
         incident, actor = the_incident(session, reference)
-        post_update(session, org, app.extensions["targets"], actor, incident,
+        post_update(session, org, app.extensions["effects"], actor, incident,
                     phase="investigating", message="Errors are back after the rollback",
                     to_channel=True, recipients=[])
     (unarchive,) = lifecycle_deliveries(session, plans.UNARCHIVE_CHANNEL)

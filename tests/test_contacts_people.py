@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 from app.catalogue.service import contacts_for
 from app.contacts import service
 from app.contacts.models import Contact, ContactSync
-from app.incidents.models import Incident
-from app.updates.models import StatusUpdate
+from app.incidents.models import Incident, StatusUpdate
 from tests.conftest import drain
 
 

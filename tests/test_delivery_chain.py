@@ -38,7 +38,7 @@ def declared(app, session, org, severity: str) -> tuple[Recorded, dict[str, Deli
     with app.app_context():
         incident = service.declare(session, org, ada, title="Checkout down",
                                    description="", severity=severity,
-                                   targets=app.extensions["targets"])
+                                   effects=app.extensions["effects"])
     rows = {row.key.split("/", 1)[1]: row for row in session.scalars(
         select(Delivery).where(Delivery.key.startswith(f"{incident.reference}/")))}
     session.commit()

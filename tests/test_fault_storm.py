@@ -45,19 +45,19 @@ def test_every_update_is_delivered_exactly_once_through_a_fault_storm(
     app.extensions["pacer"] = None
     sandbox.state.configure_tenant(teams_rps_per_channel=0, teams_rps_per_tenant=0,
                                    teams_rps_per_team=0)
-    targets = app.extensions["targets"]
+    effects = app.extensions["effects"]
     ada = User(entra_oid="dev-ada", name="Ada", email="ada@example.com")
     session.add(ada)
     session.commit()
     incident = service.declare(session, org, ada, title="Storm", description="",
-                               severity="P2", targets=targets)
+                               severity="P2", effects=effects)
     drain(app)
 
     sandbox.faults.configure(error_rate=0.3, retry_after=0, hang=1.0, seed=7,
                              kinds=("429", "503", "timeout", "lost_response"))
     with app.app_context():
         for number in range(UPDATES):
-            post_update(session, org, targets, ada, incident, phase="investigating",
+            post_update(session, org, effects, ada, incident, phase="investigating",
                         message=f"Update {number}", to_channel=True,
                         recipients=[f"person{number}@example.com"])
     for _round in range(40):

@@ -233,14 +233,15 @@ def test_notes_go_on_timeline_and_empty_note_refused(browser, session):
 
 
 def test_a_long_timeline_shows_the_newest_hundred_and_links_to_the_rest(browser, session):
-    from app.incidents import service
+    from app.incidents import scribe
 
     browser.sign_in()
     ref = browser.declare()
     inc = incident(session, ref)
     author = session.scalar(select(User).where(User.email == "ada@example.com"))
     for number in range(103):  # with "declared" and "role_assigned": 105 entries
-        service.add_note(session, author, inc, f"Entry number {number:03d}")
+        scribe.add_entry(session, author, inc, text=f"Entry number {number:03d}",
+                         entry_type="event")
     url = f"/incidents/{ref}"
 
     page = browser.get(url).get_data(as_text=True)

@@ -510,14 +510,14 @@ def declare_with_updates(app, session, org, count: int) -> None:
     ada = User(entra_oid="dev-ada", name="Ada", email=ADA)
     session.add(ada)
     session.commit()
-    targets = app.extensions["targets"]
+    effects = app.extensions["effects"]
     with app.app_context():  # as a page does: what it commits is queued
         incident = service.declare(session, org, ada, title="Checkout failing",
-                                   description="", severity="P3", targets=targets)
+                                   description="", severity="P3", effects=effects)
     settle(app, session)  # its channel exists: now the burst
     with app.app_context():
         for n in range(count):
-            post_update(session, org, targets, ada, incident, phase="investigating",
+            post_update(session, org, effects, ada, incident, phase="investigating",
                         message=f"Update {n}", to_channel=True, recipients=[])
 
 

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.contacts.models import Contact
 from app.core import clock
-from app.incidents.models import Incident, TimelineEntry
+from app.incidents.models import Incident, Participant, TimelineEntry
 from app.incidents.rules import RuleError
 from app.incidents.scribe import parse_when
 from app.outbox.models import Delivery
-from app.people.models import Participant, RoleHandover
+from app.people.models import RoleHandover
 from tests.conftest import drain
 
 LONDON = ZoneInfo("Europe/London")

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import event
 
 from app.auth.models import User
-from app.incidents import service
+from app.incidents import scribe, service
+from app.people import service as people
 from app.updates.service import post_update
 
 
@@ -37,12 +38,12 @@ def queries_for(app, browser, url: str) -> int:
     return len(counter.statements)
 
 
-def make_incidents(session, org, user, count: int, targets=None):
+def make_incidents(session, org, user, count: int, effects=None):
     incidents = []
     for number in range(count):
         incidents.append(service.declare(
             session, org, user, title=f"Incident {number}", description="d", severity="P2",
-            new_services=[f"Service {number % 4}", "Shared"], targets=targets))
+            new_services=[f"Service {number % 4}", "Shared"], effects=effects))
     return incidents
 
 
@@ -65,8 +66,8 @@ def test_the_incident_list_does_not_query_per_incident(app, browser, session, or
 
 def test_the_incident_page_does_not_query_per_timeline_entry(app, browser, session, org, ada,
                                                               fake_graph, frozen_clock):
-    targets = app.extensions["targets"]
-    (incident,) = make_incidents(session, org, ada, 1, targets=targets)
+    effects = app.extensions["effects"]
+    (incident,) = make_incidents(session, org, ada, 1, effects=effects)
     url = f"/incidents/{incident.reference}"
     few = queries_for(app, browser, url)
     others = []
@@ -78,10 +79,11 @@ def test_the_incident_page_does_not_query_per_timeline_entry(app, browser, sessi
     session.commit()
     for number in range(40):
         author = others[number % len(others)]
-        service.add_note(session, author, incident, f"Note {number}")
+        scribe.add_entry(session, author, incident, text=f"Note {number}", entry_type="event")
         if number % 10 == 0:
-            service.assign_role(session, org, ada, incident, "comms_lead", author)
-            post_update(session, org, targets, author, incident, phase="investigating",
+            people.assign_or_offer(session, org, effects, author, incident, "comms_lead",
+                                   author)  # takes it over
+            post_update(session, org, effects, author, incident, phase="investigating",
                         message=f"Update {number}", to_channel=True,
                         recipients=["a@example.com"])
     many = queries_for(app, browser, url)

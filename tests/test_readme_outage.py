@@ -158,7 +158,7 @@ def test_a_prerequisite_delivered_while_its_dependent_is_claimed_does_not_strand
     session.add(ada)
     session.commit()
     incident = service.declare(session, org, ada, title="Raced", description="",
-                               severity="P3", targets=app.extensions["targets"])
+                               severity="P3", effects=app.extensions["effects"])
     channel, kickoff = (session.scalar(select(Delivery.id).where(
         Delivery.key == f"{incident.reference}/{piece}")) for piece in ("channel", "kickoff"))
     session.remove()

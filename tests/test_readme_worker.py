@@ -92,7 +92,7 @@ class TestReadmeWorker:
                 with app.app_context():  # declaring queues each first delivery in Redis
                     for n in range(INCIDENTS):
                         service.declare(session, org, ada, title=f"Pool {n}", description="",
-                                        severity="P1", targets=app.extensions["targets"])
+                                        severity="P1", effects=app.extensions["effects"])
                     first_wave = session.scalars(select(Delivery.id).where(
                         Delivery.depends_on_id.is_(None))).all()
                     for _copy in range(COPIES - 1):  # as if the sweep had queued them too

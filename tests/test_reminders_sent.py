@@ -36,7 +36,7 @@ def declare(app, session, org, severity: str, when: datetime, frozen_clock):
         session.commit()
     with app.app_context():
         incident = service.declare(session, org, ada, title="Checkout down", description="",
-                                   severity=severity, targets=app.extensions["targets"])
+                                   severity=severity, effects=app.extensions["effects"])
     reference = incident.reference
     session.commit()
     return reference
@@ -88,7 +88,8 @@ def test_nothing_after_resolving(app, session, org, frozen_clock):
                         frozen_clock)
     incident = service.get_for(session, session.scalar(select(User)), reference)
     ada = session.scalar(select(User))
-    service.change_status(session, org, ada, incident, "resolved", "Fixed")
+    service.change_status(session, org, app.extensions["effects"], ada, incident, "resolved",
+                          "Fixed")
     frozen_clock.advance(hours=3)
     assert run(app) == 0 and sent(session) == []
 

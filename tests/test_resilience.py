@@ -109,7 +109,7 @@ def test_a_worker_killed_after_posting_neither_loses_nor_repeats_the_post(
     session.add(ada)
     session.commit()
     incident = service.declare(session, org, ada, title="Killed worker", description="",
-                               severity="P3", targets=app.extensions["targets"])
+                               severity="P3", effects=app.extensions["effects"])
     reference = incident.reference
     channel, kickoff = (session.scalar(select(Delivery).where(Delivery.key == f"{reference}/{k}"))
                         for k in ("channel", "kickoff"))
@@ -314,7 +314,7 @@ class TestPreloadedWorker:
             session.commit()
             with app.app_context():
                 service.declare(session, org, ada, title="Forked", description="",
-                                severity="P2", targets=app.extensions["targets"])
+                                severity="P2", effects=app.extensions["effects"])
             session.remove()
             env = {**worker_env(migrated, sandbox.graph_base_url, tmp_path),
                    "REDIS_URL": private_redis.url}

@@ -38,7 +38,7 @@ def test_a_p1_reaches_teams_and_email_in_the_sandbox(sandbox_app, session, froze
     assert "Join the command room" in incident_page
     # P1 policy: the deputy director and programme delivery manager on the sandbox's
     # contacts list, and the Payments service owner, always get the email.
-    from app.updates.models import StatusUpdate
+    from app.incidents.models import StatusUpdate
 
     update = session.scalar(select(StatusUpdate))
     assert {"priya.shah@example.org", "tom.baker@example.org", "ama.mensah@example.org",

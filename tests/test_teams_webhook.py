@@ -47,7 +47,7 @@ def declare_p1(app, session, org, title="Payments down <everywhere>"):
         session.commit()
     with app.app_context():  # so its deliveries are queued when it commits
         return service.declare(session, org, ada, title=title, description="",
-                               severity="P1", targets=app.extensions["targets"]).reference
+                               severity="P1", effects=app.extensions["effects"]).reference
 
 
 def broadcast(session, reference: str) -> Delivery:
@@ -100,7 +100,7 @@ def test_a_security_incident_is_never_announced(webhook_app, session, org, sandb
     with webhook_app.app_context():
         reference = service.declare(session, org, ada, title="Data exposed", description="",
                                     severity="P1", is_security=True,
-                                    targets=webhook_app.extensions["targets"]).reference
+                                    effects=webhook_app.extensions["effects"]).reference
     drain(webhook_app)
     assert broadcast(session, reference) is None
     assert sandbox.state.messages(channel_id=GENERAL) == []

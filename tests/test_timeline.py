@@ -18,7 +18,7 @@ def stored(app, session, org):
     session.commit()
     with app.app_context():
         incident = service.declare(session, org, ada, title="Checkout down", description="",
-                                   severity="P3", targets=app.extensions["targets"])
+                                   severity="P3", effects=app.extensions["effects"])
     session.expunge_all()
     return session.scalar(select(Incident).where(Incident.id == incident.id)), ada
 

@@ -7,9 +7,8 @@ import json
 from sqlalchemy import func, select
 
 from app.contacts.models import Contact
-from app.incidents.models import TimelineEntry
+from app.incidents.models import StatusUpdate, TimelineEntry
 from app.outbox.models import Delivery
-from app.updates.models import StatusUpdate
 from tests.conftest import drain
 
 

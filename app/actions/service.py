@@ -18,10 +18,9 @@ from app.catalogue.service import link as checked_link
 from app.core import clock
 from app.db import commit
 from app.incidents import delivery_keys, timeline
+from app.incidents.events import Effects, Notice
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError
-from app.m365 import notices
-from app.m365.targets import Targets
 
 ABOUT_RIGHT = 3  # playbook 003: "aim for about three" actions
 CHASE_EVERY = timedelta(days=7)
@@ -100,10 +99,10 @@ def all_actions(session: Session, viewer, state: str, today: date) -> list[Follo
                                                FollowUpAction.due, FollowUpAction.id)))
 
 
-def chase_overdue(session: Session, targets: Targets, now: datetime | None = None) -> int:
+def chase_overdue(session: Session, effects: Effects, now: datetime | None = None) -> int:
     """Tell the owners of overdue actions (once, then weekly); returns how many."""
     now = now or clock.now()
-    today = now.astimezone(targets.timezone).date()
+    today = now.astimezone(effects.targets.timezone).date()
     due = session.scalars(select(FollowUpAction).where(
         FollowUpAction.status.not_in(FINISHED), FollowUpAction.due < today,
         or_(FollowUpAction.last_chased_at.is_(None),
@@ -116,8 +115,8 @@ def chase_overdue(session: Session, targets: Targets, now: datetime | None = Non
         lead = incident.current_roles().get("incident_lead")
         told = owner or (lead.user if lead else None)  # nobody owns it: the lead decides
         days = (today - action.due).days
-        notices.notify(
-            session, targets, incident, None,
+        effects.publish(session, Notice(
+            incident=incident, actor=None,
             key=delivery_keys.action_chase(incident.reference, action.id, today),
             to=[told.email] if told is not None else [],
             subject="A follow-up action is overdue",
@@ -127,8 +126,8 @@ def chase_overdue(session: Session, targets: Targets, now: datetime | None = Non
                         " and has no owner: agree who will do it.")
                      + " Update it in Incident Desk when it moves."),
             link_text="Open the incident's actions",
-            url=targets.incident_url(incident.reference) + "/review#actions",
-            label="Overdue action", show_title=not incident.is_security)
+            url=effects.targets.incident_url(incident.reference) + "/review#actions",
+            label="Overdue action", show_title=not incident.is_security))
         action.last_chased_at = now
     session.commit()
     return len(due)

@@ -53,7 +53,7 @@ def intake(source_id: int):
     except AlertPayloadError as error:
         return _problem(400, str(error))
     outcomes = service.ingest(Session, current_app.extensions["org"],
-                              current_app.extensions["targets"], source, alerts)
+                              current_app.extensions["effects"], source, alerts)
     return jsonify({"received": len(alerts),
                     "incidents": [o.as_json() for o in outcomes]}), 202
 

@@ -24,9 +24,9 @@ from app.core import clock
 from app.core.org import OrgSettings
 from app.incidents import service as incidents
 from app.incidents import timeline
+from app.incidents.events import Effects
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError
-from app.m365.targets import Targets
 
 SYSTEM_OID = "system-alert-intake"
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -91,18 +91,18 @@ def sources(session: Session) -> list[AlertSource]:
 # ---- intake -----------------------------------------------------------------------------
 
 
-def ingest(session: Session, org: OrgSettings, targets: Targets, source: AlertSource,
+def ingest(session: Session, org: OrgSettings, effects: Effects, source: AlertSource,
            alerts: list[Alert]) -> list[Outcome]:
     """Record a delivery of alerts; safe when the same condition arrives twice at once
     (the unique fingerprint makes the second wait, then count as a repeat)."""
     try:
-        return _ingest(session, org, targets, source, alerts)
+        return _ingest(session, org, effects, source, alerts)
     except IntegrityError:
         session.rollback()  # someone recorded the same condition first: now it exists
-        return _ingest(session, org, targets, source, alerts)
+        return _ingest(session, org, effects, source, alerts)
 
 
-def _ingest(session, org, targets, source, alerts) -> list[Outcome]:
+def _ingest(session, org, effects, source, alerts) -> list[Outcome]:
     outcomes: list[Outcome] = []
     now = clock.now()
     source.last_used_at = now
@@ -114,7 +114,7 @@ def _ingest(session, org, targets, source, alerts) -> list[Outcome]:
             continue
         if alert.status == "resolved":
             continue  # a recovery for nothing we opened (or for a closed incident)
-        incident = _open(session, org, targets, source, alert)
+        incident = _open(session, org, effects, source, alert)
         if record is None:
             record = AlertRecord(source_id=source.id, fingerprint=alert.fingerprint,
                                  first_seen_at=now)
@@ -147,7 +147,7 @@ def _again(session, record: AlertRecord, alert: Alert, now) -> Outcome:
     return Outcome(incident.reference, "repeat")  # still firing: nothing new to say
 
 
-def _open(session, org, targets, source: AlertSource, alert: Alert) -> Incident:
+def _open(session, org, effects, source: AlertSource, alert: Alert) -> Incident:
     severity = source.severity if source.severity and org.severity(source.severity) \
         else _severity_for(org, alert.severity_hint)
     new_services = [alert.service] if alert.service else []
@@ -161,7 +161,7 @@ def _open(session, org, targets, source: AlertSource, alert: Alert) -> Incident:
     return incidents.declare(
         session, org, _system_user(session), title=alert.title,
         description="\n\n".join(lines)[:DESCRIPTION_MAX], severity=severity,
-        new_services=new_services, take_lead=False, targets=targets, commit=False)
+        new_services=new_services, take_lead=False, effects=effects, commit=False)
 
 
 def _severity_for(org: OrgSettings, hint: str | None) -> str:

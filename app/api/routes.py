@@ -40,6 +40,10 @@ def _targets():
     return current_app.extensions["targets"]
 
 
+def _effects():
+    return current_app.extensions["effects"]
+
+
 def _error(status: int, message: str, fields: dict | None = None):
     body = {"error": message}
     if fields:
@@ -233,7 +237,7 @@ def declare():
             Session, _org(), g.api_user, title=form.title.data,
             description=form.description.data or "", severity=form.severity.data,
             service_ids=form.services.data or [], new_services=new,
-            is_security=form.is_security.data, targets=_targets(),
+            is_security=form.is_security.data, effects=_effects(),
         )
     except RuleError as error:
         return _rule_error(error)
@@ -307,7 +311,7 @@ def change_status(reference: str):
         return _error(422, "The status was not changed: fix the fields listed.",
                       _field_errors(form))
     try:
-        service.change_status(Session, _org(), g.api_user, incident, form.status.data,
+        service.change_status(Session, _org(), _effects(), g.api_user, incident, form.status.data,
                               form.note.data or "")
     except RuleError as error:
         return _rule_error(error)
@@ -337,7 +341,7 @@ def assign_role(reference: str):
         return _error(422, "The role was not assigned: fix the fields listed.",
                       _field_errors(form))
     try:
-        offer = people.assign_or_offer(Session, _org(), _targets(), g.api_user, incident,
+        offer = people.assign_or_offer(Session, _org(), _effects(), g.api_user, incident,
                                        form.role.data, user)
     except RuleError as error:
         return _rule_error(error)

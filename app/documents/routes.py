@@ -115,7 +115,7 @@ def review(reference: str):
     from app.actions import service as actions
     from app.actions.models import STATUSES
     from app.core import clock
-    from app.reviews import service as reviews_meeting
+    from app.m365.plans import review_booking
     from app.reviews.forms import MeetingForm
     from app.reviews.models import ReviewMeeting
 
@@ -132,7 +132,7 @@ def review(reference: str):
                            review=existing, prompts=PROMPTS, actions=found, statuses=STATUSES,
                            today=today, action_nudge=actions.nudge(len(found)),
                            meeting=meeting, meeting_form=meeting_form,
-                           booking=reviews_meeting.booking(Session, incident)
+                           booking=review_booking(Session, incident)
                            if meeting else None), status
 
 

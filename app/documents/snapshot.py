@@ -8,8 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.core import clock
 from app.core.org import OrgSettings
 from app.documents.models import Review
-from app.incidents.models import Incident, RoleAssignment, TimelineEntry
-from app.updates.models import StatusUpdate
+from app.incidents.models import Incident, RoleAssignment, StatusUpdate, TimelineEntry
 from reports import (
     Action,
     Impact,

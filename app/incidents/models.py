@@ -1,4 +1,5 @@
-"""Incidents, the services they touch, who holds which role, and the timeline."""
+"""Incidents, the services they touch, who holds which role, who took part, the
+timeline and the status updates sent."""
 
 from __future__ import annotations
 
@@ -173,3 +174,39 @@ class TimelineEdit(Base):
 
     entry: Mapped[TimelineEntry] = relationship(back_populates="edits")
     edited_by: Mapped[User | None] = relationship()
+
+
+class Participant(Base):
+    """Someone brought into an incident: they can see it even when it is restricted, and
+    they are added to its Teams team. Role holders are participants too."""
+
+    __tablename__ = "participants"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    added_by: Mapped[User | None] = relationship(foreign_keys=[added_by_id])
+
+
+class StatusUpdate(Base):
+    __tablename__ = "status_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    phase: Mapped[str] = mapped_column(String(20))  # investigating|identified|monitoring|resolved
+    message: Mapped[str] = mapped_column(Text)
+    to_channel: Mapped[bool] = mapped_column(default=True)
+    # Shown on the public status page (never for a security incident).
+    public: Mapped[bool] = mapped_column(default=False, server_default="0")
+    recipients: Mapped[list] = mapped_column(JSON, default=list)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    author: Mapped[User | None] = relationship()

@@ -23,6 +23,10 @@ def _signed_in():
     """Every incident page needs a signed-in person."""
 
 
+def _effects():
+    return current_app.extensions["effects"]
+
+
 def _org():
     return current_app.extensions["org"]
 
@@ -56,7 +60,7 @@ def declare():
                 title=form.title.data, description=form.description.data or "",
                 severity=form.severity.data, service_ids=form.services.data or [],
                 new_services=form.new_service_names(), is_security=form.is_security.data,
-                targets=current_app.extensions["targets"],
+                effects=_effects(),
             )
         except RuleError as error:
             error.attach_to(form)
@@ -144,8 +148,8 @@ def change_status(reference: str):
     form.set_choices(next_statuses(incident.status))
     if form.validate_on_submit():
         try:
-            service.change_status(Session, _org(), current_user, incident, form.status.data,
-                                  form.note.data or "")
+            service.change_status(Session, _org(), _effects(), current_user, incident,
+                                  form.status.data, form.note.data or "")
         except RuleError as error:
             error.attach_to(form)
         except StaleDataError:
@@ -167,7 +171,7 @@ def assign_role(reference: str):
     if form.validate_on_submit():
         user = Session.get(User, form.user.data)
         try:
-            offer = people.assign_or_offer(Session, _org(), current_app.extensions["targets"],
+            offer = people.assign_or_offer(Session, _org(), current_app.extensions["effects"],
                                            current_user, incident, form.role.data, user)
         except RuleError as error:
             error.attach_to(form)

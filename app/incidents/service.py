@@ -19,11 +19,14 @@ from app.core import clock
 from app.core.org import OrgSettings
 from app.db import commit, insert_for, transaction
 from app.incidents import timeline
+from app.incidents.events import Declared, Effects, StatusChanged
 from app.incidents.models import (
     Incident,
+    Participant,
     ReferenceCounter,
     RoleAssignment,
     Service,
+    StatusUpdate,
     TimelineEdit,
     TimelineEntry,
 )
@@ -37,8 +40,6 @@ from app.incidents.rules import (
     format_reference,
     normalise_service_name,
 )
-from app.m365 import lifecycle, plans
-from app.m365.targets import Targets
 
 PAGE_SIZE = 25
 
@@ -88,8 +89,6 @@ def visible_to(viewer: User):
     role holders and participants."""
     if viewer.is_admin or viewer.is_security:
         return True
-    from app.people.models import Participant
-
     held_a_role = exists().where(
         RoleAssignment.incident_id == Incident.id, RoleAssignment.user_id == viewer.id
     )
@@ -107,8 +106,6 @@ def can_view(viewer: User, incident: Incident) -> bool:
         return True
     if any(a.user_id == viewer.id for a in incident.roles):
         return True
-    from app.people.models import Participant
-
     session = object_session(incident)
     return session is not None and session.get(Participant, (incident.id, viewer.id)) is not None
 
@@ -203,11 +200,12 @@ def declare(
     new_services: Iterable[str] = (),
     is_security: bool = False,
     take_lead: bool = True,
-    targets: Targets | None = None,
+    effects: Effects | None = None,
     commit: bool = True,
 ) -> Incident:
-    """Open an incident; with `targets`, its Teams channel and announcements are put in
-    the outbox in the same transaction. `commit` False leaves the commit to the caller
+    """Open an incident and publish `Declared` to `effects` (its Teams channel,
+    announcements and reports follow in this transaction); without `effects`, nothing
+    follows (tests of the rules alone). `commit` False leaves the commit to the caller
     (alert intake records the alert with it)."""
     title = " ".join(title.split())
     if not title:
@@ -242,13 +240,9 @@ def declare(
         )
         if take_lead and org.role("incident_lead"):
             _assign(session, org, incident, actor, "incident_lead", actor)
-        if targets is not None:
+        if effects is not None:
             session.flush()
-            plans.on_declared(session, org, targets, incident, actor)
-            if is_security:
-                from app.people.security import on_security_declared
-
-                on_security_declared(session, org, targets, incident, actor)
+            effects.publish(session, Declared(incident=incident, actor=actor))
         if commit:
             session.commit()
         else:
@@ -260,8 +254,11 @@ def declare(
 
 
 def change_status(
-    session: Session, org: OrgSettings, actor: User, incident: Incident, status: str, note: str
+    session: Session, org: OrgSettings, effects: Effects, actor: User, incident: Incident,
+    status: str, note: str
 ) -> None:
+    """Move the incident on; resolving books its review and reopening a closed one
+    unarchives its channel (app/m365/effects.py)."""
     check_transition(incident.status, status, note)
     if status == CLOSED:
         _check_status_page_resolved(session, incident)
@@ -277,15 +274,13 @@ def change_status(
         incident.resolved_at = None
         incident.resolution = None
     incident.updated_at = now
-    if status == RESOLVED:
-        _book_review(session, incident, actor)
-    if previous == CLOSED:  # open again: its archived Teams channel must take posts
-        lifecycle.on_reopened(session, incident, actor)
     reopened = previous == RESOLVED and status != CLOSED
     verb = "Reopened" if reopened else "Status changed"
     text = f"{verb}: {STATUS_BY_KEY[previous].label} → {STATUS_BY_KEY[status].label}"
     _record(incident, actor, "status_change", text, {"from": previous, "to": status},
             note=note)
+    effects.publish(session, StatusChanged(incident=incident, actor=actor, previous=previous,
+                                           status=status))
     commit(session)
 
 
@@ -365,52 +360,11 @@ def touch(incident: Incident) -> None:
     incident.updated_at = clock.now()
 
 
-def assign_role(
-    session: Session, org: OrgSettings, actor: User, incident: Incident, role_key: str,
-    user: User,
-) -> None:
-    incident.refuse_if_closed("change roles")
-    if org.role(role_key) is None:
-        raise RuleError("Choose a role from the list.", "role")
-    current = incident.current_roles().get(role_key)
-    if current is not None and current.user_id == user.id:
-        raise RuleError(f"{user.name} already holds this role.", "user")
-    _assign(session, org, incident, actor, role_key, user)
-    incident.updated_at = clock.now()
-    commit(session)
-
-
-def add_note(session: Session, actor: User, incident: Incident, text: str) -> None:
-    if not text.strip():
-        raise RuleError("Enter the note.", "text")
-    incident.refuse_if_closed("take new notes")
-    _record(incident, actor, "note", text.strip(), {})
-    incident.timeline[-1].entry_type = "event"  # the scribe log's default kind
-    incident.updated_at = clock.now()
-    commit(session)
-
-
 # ---- helpers ---------------------------------------------------------------------------
-
-
-def _book_review(session: Session, incident: Incident, actor) -> None:
-    """Resolving books the review meeting (app.reviews), in this same transaction."""
-    from flask import current_app, has_app_context
-
-    if not has_app_context():
-        return
-    from app.reminders.service import policy_from
-    from app.reviews.service import book
-
-    app = current_app
-    book(session, app.extensions["targets"], policy_from(app.extensions["settings"]).hours,
-         incident, actor)
 
 
 def _check_status_page_resolved(session: Session, incident: Incident) -> None:
     """Closing is the last step: the public must not still be told it is going on."""
-    from app.updates.models import StatusUpdate
-
     last = session.scalar(select(StatusUpdate.phase).where(
         StatusUpdate.incident_id == incident.id, StatusUpdate.public.is_(True))
         .order_by(StatusUpdate.created_at.desc(), StatusUpdate.id.desc()).limit(1))

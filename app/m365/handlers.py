@@ -139,7 +139,7 @@ def _add_participants(session: Session, delivery: Delivery, result: dict) -> Non
     """People brought into a security incident before its private channel existed."""
     from flask import has_app_context
 
-    from app.people.models import Participant
+    from app.incidents.models import Participant
 
     if not has_app_context():
         return

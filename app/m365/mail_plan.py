@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from app.core.targets import Targets
 from app.incidents import delivery_keys
 from app.m365 import plans
-from app.m365.targets import Targets
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
 from graph.port import MAX_MAIL_RECIPIENTS

@@ -14,10 +14,10 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from app.core.email_html import paragraphs
+from app.core.targets import Targets
 from app.incidents import delivery_keys
 from app.incidents.models import Incident
 from app.m365 import cards, lifecycle, mail_plan, plans
-from app.m365.targets import Targets
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.org import OrgSettings
+from app.core.targets import Targets
 from app.incidents import delivery_keys
 from app.incidents.models import Incident
+from app.incidents.rules import STATUS_BY_KEY
 from app.m365 import cards
-from app.m365.targets import Targets
+from app.m365.models import TeamsChannel
 from app.outbox import service as outbox
+from app.outbox.models import Delivery
 
 CREATE_CHANNEL = "teams.create_channel"
 POST = "teams.post"
@@ -39,8 +43,6 @@ def snapshot(org: OrgSettings, incident: Incident) -> dict:
         role = org.role(role_key)
         if role is not None and role.required:
             leads.append((role.label, assignment.user.name))
-    from app.incidents.rules import STATUS_BY_KEY
-
     return {
         "reference": incident.reference,
         "title": incident.title,
@@ -127,12 +129,24 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
         )
 
 
+def participant(session: Session, targets: Targets, incident: Incident, actor, user) -> None:
+    """Someone brought in joins the incident's Teams team, and its private channel if it
+    has one. Before the incident has Teams work at all there is nothing to join; a private
+    channel not made yet adds its participants when it is (handlers.py)."""
+    channel_work = session.scalar(select(Delivery).where(
+        Delivery.key == delivery_keys.channel(incident.reference)))
+    if not targets.teams_enabled or channel_work is None:
+        return
+    session.flush()
+    team_member(session, targets, incident, actor, user)
+    channel = session.get(TeamsChannel, incident.id)
+    if incident.is_security and channel is not None:
+        channel_member(session, targets, incident, actor, user, channel.team_id,
+                       channel.channel_id)
+
+
 def team_member(session: Session, targets: Targets, incident: Incident, actor, user):
     """The delivery adding `user` to the team (made once per incident and person)."""
-    from sqlalchemy import select
-
-    from app.outbox.models import Delivery
-
     key = delivery_keys.team_member(incident.reference, user.id)
     existing = session.scalar(select(Delivery).where(Delivery.key == key))
     if existing is not None:
@@ -145,10 +159,6 @@ def team_member(session: Session, targets: Targets, incident: Incident, actor, u
 def channel_member(session: Session, targets: Targets, incident: Incident, actor, user,
                    team_id: str, channel_id: str):
     """Add `user` to the incident's private channel, once they are in the team."""
-    from sqlalchemy import select
-
-    from app.outbox.models import Delivery
-
     key = delivery_keys.channel_member(incident.reference, user.id)
     if session.scalar(select(Delivery.id).where(Delivery.key == key)) is not None:
         return None
@@ -158,3 +168,9 @@ def channel_member(session: Session, targets: Targets, incident: Incident, actor
                       payload={"team_id": team_id, "channel_id": channel_id,
                                "user_id": user.entra_oid,
                                "label": f"Add {user.name} to the private channel"})
+
+
+def review_booking(session: Session, incident: Incident) -> Delivery | None:
+    """The review meeting's invitation, as the review page shows its progress."""
+    return session.scalar(select(Delivery).where(
+        Delivery.key == delivery_keys.review_meeting(incident.reference)))

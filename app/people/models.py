@@ -1,4 +1,4 @@
-"""Participants and role hand-overs."""
+"""Role hand-overs (participants are on the incident: app/incidents/models.py)."""
 
 from __future__ import annotations
 
@@ -13,23 +13,6 @@ from app.db import Base, UTCDateTime
 from app.incidents.models import Incident
 
 PENDING, ACCEPTED, DECLINED, CANCELLED = "pending", "accepted", "declined", "cancelled"
-
-
-class Participant(Base):
-    """Someone brought into an incident: they can see it even when it is restricted, and
-    they are added to its Teams team. Role holders are participants too."""
-
-    __tablename__ = "participants"
-
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
-    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-
-    user: Mapped[User] = relationship(foreign_keys=[user_id])
-    added_by: Mapped[User | None] = relationship(foreign_keys=[added_by_id])
 
 
 class RoleHandover(Base):

@@ -69,7 +69,7 @@ def _answer(reference: str, handover_id: int, form, form_name: str, act):
 @bp.post("/<reference>/handovers/<int:handover_id>/accept")
 def accept(reference: str, handover_id: int):
     def act(item, _form) -> str:
-        service.accept(Session, _ext("org"), _ext("targets"), current_user, item)
+        service.accept(Session, _ext("org"), _ext("effects"), current_user, item)
         role = _ext("org").role(item.role)
         return f"You are now {role.label.lower() if role else item.role}."
 
@@ -79,7 +79,7 @@ def accept(reference: str, handover_id: int):
 @bp.post("/<reference>/handovers/<int:handover_id>/decline")
 def decline(reference: str, handover_id: int):
     def act(item, form) -> str:
-        service.decline(Session, _ext("org"), _ext("targets"), current_user, item,
+        service.decline(Session, _ext("org"), _ext("effects"), current_user, item,
                         form.reason.data or "")
         return "You declined the hand-over; the person who asked has been told."
 
@@ -104,7 +104,7 @@ def bring_in(reference: str):
     if form.validate_on_submit():
         user = Session.get(User, form.user.data)
         try:
-            service.bring_in(Session, _ext("targets"), current_user, incident, user)
+            service.bring_in(Session, _ext("effects"), current_user, incident, user)
         except RuleError as error:
             form.user.errors = [*form.user.errors, error.message]
         else:

@@ -18,18 +18,14 @@ from app.core.org import OrgSettings
 from app.db import commit
 from app.incidents import delivery_keys, timeline
 from app.incidents import service as incidents
-from app.incidents.models import Incident
+from app.incidents.events import Effects, Notice, ParticipantAdded
+from app.incidents.models import Incident, Participant
 from app.incidents.rules import RuleError
-from app.m365 import notices, plans
-from app.m365.models import TeamsChannel
-from app.m365.targets import Targets
-from app.outbox.models import Delivery
 from app.people.models import (
     ACCEPTED,
     CANCELLED,
     DECLINED,
     PENDING,
-    Participant,
     RoleHandover,
 )
 
@@ -47,10 +43,10 @@ def pending_handovers(session: Session, incident: Incident) -> Sequence[RoleHand
         .order_by(RoleHandover.requested_at)).all()
 
 
-def add_participant(session: Session, targets: Targets, actor, incident: Incident,
+def add_participant(session: Session, effects: Effects, actor, incident: Incident,
                     user: User, *, record: bool = True) -> bool:
     """Bring someone in (in the caller's transaction): they can see the incident even if it
-    is restricted, and are added to the Teams team. Returns False if already in."""
+    is restricted, and join its Teams team. Returns False if already in."""
     if session.get(Participant, (incident.id, user.id)) is not None:
         return False
     session.add(Participant(incident_id=incident.id, user_id=user.id, added_by=actor,
@@ -58,30 +54,21 @@ def add_participant(session: Session, targets: Targets, actor, incident: Inciden
     if record:
         _record(session, incident, actor, "participant_added",
                 f"{user.name} was added to the incident", {"user_id": user.id})
-    channel_work = session.scalar(select(Delivery).where(
-        Delivery.key == delivery_keys.channel(incident.reference)))
-    if targets.teams_enabled and channel_work is not None:
-        session.flush()
-        plans.team_member(session, targets, incident, actor, user)
-        channel = session.get(TeamsChannel, incident.id)
-        if incident.is_security and channel is not None:
-            plans.channel_member(session, targets, incident, actor, user, channel.team_id,
-                                 channel.channel_id)
-        # (a private channel not made yet adds its participants when it is: handlers.py)
+    effects.publish(session, ParticipantAdded(incident=incident, actor=actor, user=user))
     return True
 
 
-def bring_in(session: Session, targets: Targets, actor, incident: Incident,
+def bring_in(session: Session, effects: Effects, actor, incident: Incident,
              user: User) -> None:
     """The incident lead commandeers someone (playbook 004)."""
     incident.refuse_if_closed("take new people")
-    if not add_participant(session, targets, actor, incident, user):
+    if not add_participant(session, effects, actor, incident, user):
         raise RuleError(f"{user.name} is already working on this incident.", "user")
     incidents.touch(incident)
     commit(session)
 
 
-def assign_or_offer(session: Session, org: OrgSettings, targets: Targets, actor,
+def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
                     incident: Incident, role_key: str, user: User) -> RoleHandover | None:
     """Give `user` the role now, or offer it to them; returns the offer if one was made."""
     incident.refuse_if_closed("change roles")
@@ -95,30 +82,30 @@ def assign_or_offer(session: Session, org: OrgSettings, targets: Targets, actor,
         _cancel_pending(session, incident, role_key, actor, "a new hand-over was asked for")
         if current is None or user.id == actor.id:
             incidents.assign(session, org, incident, actor, role_key, user)
-            add_participant(session, targets, actor, incident, user, record=False)
+            add_participant(session, effects, actor, incident, user, record=False)
             offer = None
         else:
             offer = RoleHandover(incident_id=incident.id, role=role_key,
                                  from_user_id=current.user_id, to_user_id=user.id,
                                  requested_by=actor, requested_at=clock.now(), status=PENDING)
             session.add(offer)
-            add_participant(session, targets, actor, incident, user, record=False)
+            add_participant(session, effects, actor, incident, user, record=False)
             session.flush()
             _record(session, incident, actor, "handover_offered",
                     f"{actor.name} asked {user.name} to take over as {role.label.lower()} "
                     f"from {current.user.name}; {current.user.name} keeps the role until "
                     f"{user.name} accepts",
                     {"role": role_key, "handover_id": offer.id, "to_user_id": user.id})
-            url = targets.incident_url(incident.reference) + f"/handovers/{offer.id}"
-            notices.notify(
-                session, targets, incident, actor,
+            url = effects.targets.incident_url(incident.reference) + f"/handovers/{offer.id}"
+            effects.publish(session, Notice(
+                incident=incident, actor=actor,
                 key=delivery_keys.handover(incident.reference, offer.id), to=[user.email],
                 subject=f"{user.name}: please take over as {role.label.lower()}",
                 message=(f"{actor.name} asks you to take over as {role.label.lower()} for "
                          f"{incident.reference}: {incident.title}. {current.user.name} keeps "
                          "the role until you accept."),
                 link_text="Accept or decline in Incident Desk", url=url,
-                label="Hand-over request")
+                label="Hand-over request"))
         incidents.touch(incident)
         session.commit()
     except Exception:
@@ -127,7 +114,7 @@ def assign_or_offer(session: Session, org: OrgSettings, targets: Targets, actor,
     return offer
 
 
-def accept(session: Session, org: OrgSettings, targets: Targets, actor,
+def accept(session: Session, org: OrgSettings, effects: Effects, actor,
            handover: RoleHandover) -> None:
     incident = handover.incident
     _check_open(handover, incident)
@@ -148,7 +135,7 @@ def accept(session: Session, org: OrgSettings, targets: Targets, actor,
         raise
 
 
-def decline(session: Session, org: OrgSettings, targets: Targets, actor,
+def decline(session: Session, org: OrgSettings, effects: Effects, actor,
             handover: RoleHandover, reason: str = "") -> None:
     incident = handover.incident
     _check_open(handover, incident)
@@ -166,8 +153,8 @@ def decline(session: Session, org: OrgSettings, targets: Targets, actor,
                 {"role": handover.role, "handover_id": handover.id}, note=reason)
         asker = handover.requested_by
         if asker is not None and asker.id != actor.id:
-            notices.notify(
-                session, targets, incident, actor,
+            effects.publish(session, Notice(
+                incident=incident, actor=actor,
                 key=delivery_keys.handover_declined(incident.reference, handover.id),
                 to=[asker.email],
                 subject=f"{actor.name} cannot take over as {label}",
@@ -175,8 +162,8 @@ def decline(session: Session, org: OrgSettings, targets: Targets, actor,
                          f"{incident.reference}." + (f" They said: {reason.strip()}"
                                                      if reason.strip() else "")
                          + f" {holder} still holds the role."),
-                link_text="Open the incident", url=targets.incident_url(incident.reference),
-                teams=False, label="Hand-over declined")
+                link_text="Open the incident", url=effects.targets.incident_url(incident.reference),
+                teams=False, label="Hand-over declined"))
         incidents.touch(incident)
         session.commit()
     except Exception:

@@ -22,14 +22,12 @@ from app.core import clock
 from app.core.org import OrgSettings
 from app.db import insert_for
 from app.incidents import delivery_keys
-from app.incidents.models import Incident, RoleAssignment
+from app.incidents.events import Effects, NoticeList
+from app.incidents.models import Incident, RoleAssignment, StatusUpdate
 from app.incidents.rules import OPEN_STATUSES
-from app.m365 import notices
-from app.m365.targets import Targets
 from app.reminders import digest
 from app.reminders.models import ReminderSnooze, SentReminder
 from app.reminders.schedule import KINDS, IncidentFacts, Policy, Reminder, WorkingHours, due
-from app.updates.models import StatusUpdate
 
 SNOOZE_CHOICES = (30, 60, 120)
 TITLES = digest.TITLES
@@ -65,7 +63,7 @@ def facts_for(session: Session, org: OrgSettings, incident: Incident) -> Inciden
         unfilled_roles=unfilled, role_spells=spells, snoozed_until=snoozes)
 
 
-def send_due(session: Session, org: OrgSettings, targets: Targets, policy: Policy,
+def send_due(session: Session, org: OrgSettings, effects: Effects, policy: Policy,
              now: datetime | None = None) -> int:
     """Send every reminder due now that has not been sent, grouped into one notice per
     recipient; returns how many reminders were sent (not notices)."""
@@ -82,7 +80,7 @@ def send_due(session: Session, org: OrgSettings, targets: Targets, policy: Polic
             soon = digest.riding_along(due_now, due(facts, now + digest.RIDE_ALONG, policy),
                                        now, facts.snoozed_until)
             for people, now_part, early_part in _by_recipient(incident, due_now, soon):
-                sent += _send_group(session, targets, incident, people, now_part,
+                sent += _send_group(session, effects, incident, people, now_part,
                                     early_part, now)
         session.commit()
     return sent
@@ -121,7 +119,7 @@ def _by_recipient(incident: Incident, due_now: list[Reminder], soon: list[Remind
     return list(groups.values())
 
 
-def _send_group(session: Session, targets: Targets, incident: Incident, people: list,
+def _send_group(session: Session, effects: Effects, incident: Incident, people: list,
                 due_now: list[Reminder], early: list[Reminder], now: datetime) -> int:
     """Claim this group's reminders and queue one notice listing those claimed."""
     claimed = [(r, row) for r in due_now if (row := _claim(session, incident, r, now))]
@@ -133,17 +131,17 @@ def _send_group(session: Session, targets: Targets, incident: Incident, people: 
     to = ", ".join(p.name for p in people) or "the incident channel"
     for _, row in claimed:
         row.to, row.notice_key = to, key
-    url = targets.incident_url(incident.reference)
+    url = effects.targets.incident_url(incident.reference)
     items = digest.items([r for r, _ in claimed], url)
     heading = (items[0].title if len(items) == 1 else
                f"{len(items)} reminders about {incident.reference}")
-    notices.notify_list(
-        session, targets, incident, None, key=key, to=[p.email for p in people],
+    effects.publish(session, NoticeList(
+        incident=incident, actor=None, key=key, to=[p.email for p in people],
         subject=digest.subject(items), heading=heading, items=items, url=url,
         label="Reminders" if len(items) > 1 else
         f"Reminder ({TITLES.get(claimed[0][0].kind, 'reminder').lower()})",
         for_name=", ".join(p.name for p in people) or None,
-        show_title=not incident.is_security)
+        show_title=not incident.is_security))
     return len(claimed)
 
 

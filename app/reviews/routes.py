@@ -29,7 +29,7 @@ def meeting(reference: str):
         flash("Choose people from the lists.", "error")
         return redirect(url_for("documents.review", reference=reference, _anchor="meeting"))
     warnings = service.set_roles(
-        Session, current_app.extensions["targets"], current_user, incident, item,
+        Session, current_app.extensions["effects"], current_user, incident, item,
         Session.get(User, form.facilitator.data) if form.facilitator.data else None,
         Session.get(User, form.note_taker.data) if form.note_taker.data else None,
         form.attended.data or [])

@@ -17,11 +17,8 @@ from app.auth.models import User
 from app.contacts.models import Contact
 from app.core import clock
 from app.incidents import delivery_keys
+from app.incidents.events import Effects, Notice, ReviewBooked
 from app.incidents.models import Incident
-from app.m365 import notices, plans
-from app.m365.targets import Targets
-from app.outbox import service as outbox
-from app.outbox.models import Delivery
 from app.reminders.schedule import WorkingHours
 from app.reviews.models import ReviewMeeting
 
@@ -48,7 +45,7 @@ def meeting_time(resolved_at: datetime, hours: WorkingHours) -> datetime:
 
 def involved(session: Session, incident: Incident) -> set[int]:
     """Ids of everyone who worked on the incident: declarer, role holders, participants."""
-    from app.people.models import Participant
+    from app.incidents.models import Participant
 
     ids = {a.user_id for a in incident.roles}
     ids.update(session.scalars(select(Participant.user_id).where(
@@ -79,9 +76,9 @@ def invitees(session: Session, incident: Incident) -> list[dict]:
     return list(people.values())
 
 
-def book(session: Session, targets: Targets, hours: WorkingHours, incident: Incident,
+def book(session: Session, effects: Effects, hours: WorkingHours, incident: Incident,
          actor) -> ReviewMeeting | None:
-    """In the resolving transaction: plan the meeting and put the booking in the outbox.
+    """In the resolving transaction: plan the meeting (its invitation follows the event).
     Once per incident (a reopened and re-resolved incident keeps its meeting)."""
     if session.get(ReviewMeeting, incident.id) is not None:
         return None
@@ -91,21 +88,15 @@ def book(session: Session, targets: Targets, hours: WorkingHours, incident: Inci
                             ends_at=starts + LENGTH, invited=invited, attended=[],
                             booked_by=actor, created_at=clock.now())
     session.add(meeting)
-    if targets.teams_enabled:
-        url = targets.incident_url(incident.reference) + "/review"
-        outbox.add(
-            session, key=delivery_keys.review_meeting(incident.reference), kind=plans.EVENT,
-            incident=incident, actor=actor,
-            payload={"subject": f"Post-incident review: {incident.reference} "
-                                f"{'' if incident.is_security else incident.title}"[:250],
-                     "start": starts.isoformat(), "end": (starts + LENGTH).isoformat(),
-                     "attendees": [{"email": p["email"], "name": p["name"]} for p in invited],
-                     "body_html": notices.meeting_body(url),
-                     "label": "Review meeting (Outlook)"})
+    effects.publish(session, ReviewBooked(
+        incident=incident, actor=actor, starts_at=starts, ends_at=starts + LENGTH,
+        attendees=invited,
+        subject=f"Post-incident review: {incident.reference} "
+                f"{'' if incident.is_security else incident.title}"))
     return meeting
 
 
-def set_roles(session: Session, targets: Targets, actor, incident: Incident,
+def set_roles(session: Session, effects: Effects, actor, incident: Incident,
               meeting: ReviewMeeting, facilitator: User | None, note_taker: User | None,
               attended: list[str]) -> list[str]:
     """Record who facilitates and takes notes and who came; returns warnings to show.
@@ -120,24 +111,20 @@ def set_roles(session: Session, targets: Targets, actor, incident: Incident,
         if person is not None and person.email.lower() not in invited:
             meeting.invited = [*meeting.invited, {"email": person.email, "name": person.name,
                                                   "why": role}]
-            when = meeting.starts_at.astimezone(targets.timezone)
-            notices.notify(
-                session, targets, incident, actor,
+            when = meeting.starts_at.astimezone(effects.targets.timezone)
+            effects.publish(session, Notice(
+                incident=incident, actor=actor,
                 key=delivery_keys.review_invite(incident.reference, role, person.id),
                 to=[person.email], subject=f"Please {role} the post-incident review",
                 message=(f"{actor.name} asks you to {role} the post-incident review of "
                          f"{incident.reference} on {when:%A %-d %B at %H:%M}. The Teams "
                          "link to join is on the review page."),
-                link_text="Open the review", url=targets.incident_url(incident.reference)
+                link_text="Open the review", url=effects.targets.incident_url(incident.reference)
                 + "/review", teams=False, label="Review invitation",
-                show_title=not incident.is_security)
+                show_title=not incident.is_security))
     meeting.facilitator, meeting.note_taker = facilitator, note_taker
     known = {p["email"].lower() for p in meeting.invited}
     meeting.attended = sorted({e.lower() for e in attended if e.lower() in known})
     session.commit()
     return warnings
 
-
-def booking(session: Session, incident: Incident) -> Delivery | None:
-    return session.scalar(select(Delivery).where(
-        Delivery.key == delivery_keys.review_meeting(incident.reference)))

@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.core import clock
 from app.core.org import OrgSettings
-from app.incidents.models import Incident, Service
+from app.incidents.models import Incident, Service, StatusUpdate
 from app.incidents.rules import OPEN_STATUSES
-from app.updates.models import StatusUpdate
 
 HISTORY_DAYS = 90
 FEED_ENTRIES = 50

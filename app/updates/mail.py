@@ -31,3 +31,7 @@ def body(facts: dict, phase_label: str, message: str, author: str, url: str) -> 
     ).format(reference=facts["reference"], severity=facts["severity_label"], phase=phase_label,
              title=facts["title"], message=paragraphs(message), services=services,
              author=author, url=url))
+
+
+def people(count: int) -> str:
+    return f"{count:,} {'person' if count == 1 else 'people'}"

@@ -55,7 +55,7 @@ def new_update(reference: str):
             chosen = {c.id: c.email for c in recipients.suggested}
             emails = [c.email for c in recipients.required]
             emails += [chosen[i] for i in form.contacts.data or [] if i in chosen]
-            post_update(Session, org, targets, current_user, incident,
+            post_update(Session, org, current_app.extensions["effects"], current_user, incident,
                         phase=form.phase.data, message=form.message.data,
                         to_channel=form.to_channel.data, recipients=emails + form.addresses(),
                         publish=bool(form.publish.data) and not incident.is_security,

@@ -19,6 +19,7 @@ from app.incidents import service
 from app.jobs import send_reminders, sweep_outbox
 from app.m365 import notices
 from app.outbox.models import Delivery
+from app.people import service as people
 from app.reminders import digest
 from app.reminders import service as reminders
 from app.reminders.models import SentReminder
@@ -44,7 +45,7 @@ def declare(app, session, org, clock, when, severity="P1", title="Checkout down"
     with app.app_context():
         reference = service.declare(session, org, ada, title=title, description="",
                                     severity=severity,
-                                    targets=app.extensions["targets"]).reference
+                                    effects=app.extensions["effects"]).reference
     session.commit()
     return service.get_for(session, ada, reference)
 
@@ -300,7 +301,8 @@ def test_each_recipient_gets_their_own_notice(app, session, org, fake_graph, fro
     incident = declare(app, session, org, frozen_clock, wed_11)
     bob = person(session, "Bob Comms", "bob@example.com")
     ada = person(session, "Ada Lovelace", "ada@example.com")
-    service.assign_role(session, org, ada, incident, "comms_lead", bob)
+    people.assign_or_offer(session, org, app.extensions["effects"], ada, incident, "comms_lead",
+                           bob)
     frozen_clock.value = wed_11 + timedelta(hours=1)  # update (Bob); summary and
     assert run(app) == 3  # escalation (Ada)
     drain(app)
@@ -321,7 +323,8 @@ def test_user_written_text_is_escaped_in_the_email_and_kept_plain_in_the_card(
     incident = declare(app, session, org, frozen_clock, TUE_17, title=title)
     ada = person(session, "Ada Lovelace", "ada@example.com")
     odd = person(session, "<b>Eve</b> & co", "eve@example.com")
-    service.assign_role(session, org, ada, incident, "tech_lead", odd)
+    people.assign_or_offer(session, org, app.extensions["effects"], ada, incident, "tech_lead",
+                           odd)
     drain(app)
     frozen_clock.value = TUE_17 + timedelta(hours=2)  # Eve's hand-over prompt, at 19:00
     run(app)
