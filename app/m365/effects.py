@@ -107,7 +107,7 @@ def _review_booked(effects: M365Effects, session: Session, event: ReviewBooked) 
 
 def _update_posted(effects: M365Effects, session: Session, event: UpdatePosted) -> None:
     targets, incident, update = effects.targets, event.incident, event.update
-    facts = plans.snapshot(effects.org, incident)
+    facts = plans.card_facts(effects.org, incident)
     label = PHASE_LABELS[update.phase]
     url = targets.incident_url(incident.reference)
     key = delivery_keys.update(incident.reference, update.id)

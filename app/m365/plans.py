@@ -35,7 +35,7 @@ MAIL = "mail.send"  # planned by app/m365/mail_plan.py
 COMMAND_ROOM_HOURS = 8
 
 
-def snapshot(org: OrgSettings, incident: Incident) -> dict:
+def card_facts(org: OrgSettings, incident: Incident) -> dict:
     """Plain facts about an incident, as cards and emails need them."""
     severity = org.severity(incident.severity)
     leads = []
@@ -61,7 +61,7 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
                 actor) -> None:
     if not targets.teams_enabled:
         return
-    facts = snapshot(org, incident)
+    facts = card_facts(org, incident)
     url = targets.incident_url(incident.reference)
     day = incident.declared_at.astimezone(targets.timezone).date()
     payload = {
