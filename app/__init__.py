@@ -18,7 +18,7 @@ from app.core.timefmt import register_filters
 from app.extensions import csrf, login_manager
 from app.incidents.rules import STATUS_BY_KEY
 from app.m365.graph_setup import BUILT_IN, STANDALONE
-from app.m365.panel import label as delivery_label
+from app.web.m365.panel import label as delivery_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -75,23 +75,23 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     _init_m365(app, settings)
 
     from app import errors, http_headers
-    from app.actions.routes import bp as actions_bp
-    from app.alerts.routes import bp as alerts_bp
-    from app.api.routes import bp as api_bp
-    from app.auth.routes import bp as auth_bp
-    from app.catalogue.routes import bp as catalogue_bp
-    from app.contacts.routes import bp as contacts_bp
     from app.core import reads
-    from app.documents.routes import bp as documents_bp
-    from app.incidents.routes import bp as incidents_bp
-    from app.m365.routes import bp as m365_bp
-    from app.m365.setup_routes import bp as setup_check_bp
-    from app.people.routes import bp as people_bp
-    from app.reminders.routes import bp as reminders_bp
-    from app.reporting.routes import bp as reporting_bp
-    from app.reviews.routes import bp as reviews_bp
-    from app.status.routes import bp as status_bp
-    from app.updates.routes import bp as updates_bp
+    from app.web.actions.routes import bp as actions_bp
+    from app.web.alerts.routes import bp as alerts_bp
+    from app.web.api.routes import bp as api_bp
+    from app.web.auth.routes import bp as auth_bp
+    from app.web.catalogue.routes import bp as catalogue_bp
+    from app.web.contacts.routes import bp as contacts_bp
+    from app.web.documents.routes import bp as documents_bp
+    from app.web.incidents.routes import bp as incidents_bp
+    from app.web.m365.routes import bp as m365_bp
+    from app.web.m365.setup_routes import bp as setup_check_bp
+    from app.web.people.routes import bp as people_bp
+    from app.web.reminders.routes import bp as reminders_bp
+    from app.web.reporting.routes import bp as reporting_bp
+    from app.web.reviews.routes import bp as reviews_bp
+    from app.web.status.routes import bp as status_bp
+    from app.web.updates.routes import bp as updates_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(incidents_bp)
@@ -158,8 +158,10 @@ def _init_m365(app: Flask, settings: Settings) -> None:
     from app.core.job_queue import make_jobs
     from app.m365.connect import make_graph_for, make_graph_for_app, make_teams_webhook
     from app.m365.effects import M365Effects
+    from app.outbox.service import queue_after_commit
 
     app.extensions["jobs"] = make_jobs(app, settings.redis_url)
+    queue_after_commit()  # deliveries go to the job queue once their transaction commits
     app.extensions["pacer"] = _pacer(app.extensions["jobs"])
     from app.m365.graph_setup import resolve
 

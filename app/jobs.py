@@ -94,19 +94,18 @@ def _and_what_it_released(run, delivery_id: int) -> str:
 
 
 def sweep_outbox() -> int:
-    """Queue deliveries and report writes that are due or were abandoned by a dead worker
-    or lost with Redis (every 15 s, app/cron.py)."""
+    """Queue deliveries (report writes among them) that are due or were abandoned by a
+    dead worker or lost with Redis (every 15 s, app/cron.py)."""
     from sqlalchemy.exc import DBAPIError
 
     from app.db import Session
-    from app.documents.service import sweep as sweep_reports
     from app.outbox.service import sweep
 
     def work(app):
         if not app.extensions["jobs"].recheck():
             return 0  # Redis is still away: everything due stays in the database
         try:
-            return sweep(Session) + sweep_reports(Session)
+            return sweep(Session)
         except DBAPIError:
             Session.rollback()
             if not _no_schema_yet(app.extensions["db_engine"]):
@@ -127,31 +126,12 @@ def _no_schema_yet(engine) -> bool:
     from sqlalchemy import inspect
     from sqlalchemy.exc import DBAPIError
 
-    from app.documents.models import ReportFile
     from app.outbox.models import Delivery
 
     try:
-        inspector = inspect(engine)
-        return not all(inspector.has_table(model.__tablename__)
-                       for model in (Delivery, ReportFile))
+        return not inspect(engine).has_table(Delivery.__tablename__)
     except DBAPIError:
         return False
-
-
-def write_report(report_id: int) -> str:
-    """Write one Word report into SharePoint from the incident as it is now."""
-    from app.db import Session
-    from app.documents.writer import write
-
-    def work(app):
-        try:
-            return write(Session, report_id, graph_for_app=app.extensions["graph_for_app"],
-                         targets=app.extensions["targets"], org=app.extensions["org"],
-                         settings=app.extensions["settings"])
-        finally:
-            Session.remove()
-
-    return _run(work)
 
 
 def sync_contacts() -> str:

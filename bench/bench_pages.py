@@ -66,7 +66,7 @@ def seed(database_url: str) -> tuple[str, str]:
                                severity="P1")
         for number in range(499):
             scribe.add_entry(Session, user, busy, text=f"Timeline entry {number}",
-                             entry_type="event")
+                             entry_type="event", effects=app.extensions["effects"])
         return busy.reference, user.email
 
 

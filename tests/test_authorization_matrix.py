@@ -45,6 +45,9 @@ from tests.conftest import (
     use_graph,
 )
 
+# One xdist worker runs the module, so `built_world` (seconds of set-up) is built once.
+pytestmark = pytest.mark.xdist_group("authorization_matrix")
+
 # ---- the table -------------------------------------------------------------------------
 
 PUBLIC = "public"  # no sign-in; `anonymous` is what a signed-out request gets
@@ -123,7 +126,7 @@ ROUTES: dict[str, Route] = {
     "incidents.change_status": route(INCIDENT, "POST"),
     "incidents.assign_role": route(INCIDENT, "POST"),
     "incidents.add_note": route(INCIDENT, "POST"),
-    "people.bring_in": route(INCIDENT, "POST"),
+    "incidents.bring_in": route(INCIDENT, "POST"),
     "people.handover": route(INCIDENT, "GET"),
     "people.accept": route(INCIDENT, "POST"),
     "people.decline": route(INCIDENT, "POST"),

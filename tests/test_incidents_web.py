@@ -232,7 +232,7 @@ def test_notes_go_on_timeline_and_empty_note_refused(browser, session):
     assert count(session, TimelineEntry) == 3
 
 
-def test_a_long_timeline_shows_the_newest_hundred_and_links_to_the_rest(browser, session):
+def test_a_long_timeline_shows_the_newest_hundred_and_links_to_the_rest(app, browser, session):
     from app.incidents import scribe
 
     browser.sign_in()
@@ -241,7 +241,7 @@ def test_a_long_timeline_shows_the_newest_hundred_and_links_to_the_rest(browser,
     author = session.scalar(select(User).where(User.email == "ada@example.com"))
     for number in range(103):  # with "declared" and "role_assigned": 105 entries
         scribe.add_entry(session, author, inc, text=f"Entry number {number:03d}",
-                         entry_type="event")
+                         entry_type="event", effects=app.extensions["effects"])
     url = f"/incidents/{ref}"
 
     page = browser.get(url).get_data(as_text=True)

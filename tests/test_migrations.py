@@ -1,5 +1,7 @@
 """The schema comes only from migrations, and they match the models."""
 
+import json
+
 from alembic import command
 from sqlalchemy import create_engine, inspect
 
@@ -28,3 +30,65 @@ def test_downgrade_and_upgrade_round_trip(tmp_path):
     command.upgrade(config, "head")
     command.downgrade(config, "base")
     command.upgrade(config, "head")
+
+
+def test_report_writes_move_to_the_outbox_and_back(tmp_path):
+    """0019: each report's write becomes a delivery in the state it was in (a file open in
+    Word still waits for it, a failure keeps its message); downgrading puts them back."""
+    moves_report_writes_and_back(f"sqlite:///{tmp_path / 'reports.db'}")
+
+
+def moves_report_writes_and_back(url: str) -> None:
+    """(On an empty database at `url`: PostgreSQL too.)"""
+    from sqlalchemy import text
+
+    config = alembic_config(url)
+    command.upgrade(config, "0018")
+    engine = create_engine(url)
+    at = "2026-12-01 10:00:00.000000"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO incidents (id, reference, year, number, title, description,"
+                " severity, status, is_security, declared_at, updated_at, version)"
+                " VALUES (1, 'INC-2026-0001', 2026, 1, 'Down', '', 'P1', 'open', false, :at,"
+                " :at, 1)"), {"at": at})
+            for i, (kind, status, error) in enumerate((
+                    ("running", "locked", "open in Word"), ("major", "failed", "refused"),
+                    ("public", "written", None)), start=1):
+                conn.execute(text(
+                    "INSERT INTO report_files (id, incident_id, kind, file_name, folder,"
+                    " status, requested_at, pending_since, next_attempt_at, attempts,"
+                    " last_error, written_at, created_at) VALUES (:id, 1, :kind, :name,"
+                    " 'Reports', :status, :at, :at, :at, 2, :error, :written, :at)"),
+                    {"id": i, "kind": kind, "name": f"{kind}.docx", "status": status,
+                     "error": error, "at": at,
+                     "written": at if status == "written" else None})
+        command.upgrade(config, "0019")
+        with engine.connect() as conn:
+            rows = {r.key: r for r in conn.execute(text(
+                "SELECT key, kind, status, progress, payload, attempts, last_error,"
+                " delivered_at FROM deliveries"))}
+        assert set(rows) == {f"INC-2026-0001/report/{k}" for k in ("running", "major",
+                                                                    "public")}
+        running = rows["INC-2026-0001/report/running"]
+        assert (running.kind, running.status, running.attempts) == (
+            "sharepoint.report", "pending", 2)
+        progress, payload = (json.loads(v) if isinstance(v, str) else v
+                             for v in (running.progress, running.payload))
+        assert progress == {"later": "locked"} and payload["report_id"] == 1
+        assert rows["INC-2026-0001/report/major"].status == "failed"
+        assert rows["INC-2026-0001/report/major"].last_error == "refused"
+        assert rows["INC-2026-0001/report/public"].status == "delivered"
+        assert rows["INC-2026-0001/report/public"].delivered_at is not None
+
+        command.downgrade(config, "0018")
+        with engine.connect() as conn:
+            back = {r.kind: r for r in conn.execute(text(
+                "SELECT kind, status, attempts, last_error FROM report_files"))}
+            assert conn.execute(text("SELECT count(*) FROM deliveries")).scalar() == 0
+        assert {k: r.status for k, r in back.items()} == {
+            "running": "locked", "major": "failed", "public": "written"}
+        assert back["major"].last_error == "refused" and back["running"].attempts == 2
+    finally:
+        engine.dispose()

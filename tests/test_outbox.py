@@ -519,3 +519,126 @@ def test_an_outlook_slot_is_renewed_with_the_claim():
     assert pacer.admit("13:1", need).wait  # 4 held: the long one is still counted
     now[0] += LEASE + 1  # nobody renews now: as if all four workers died
     assert not pacer.admit("14:1", need).wait
+
+
+# ---- debounced deliveries (a report file: service.request) and handler outcomes ----------
+
+DEBOUNCE, LONGEST = timedelta(seconds=15), timedelta(minutes=2)
+
+
+class Repeatable:
+    """A handler for work asked for again and again; `during` runs inside its send."""
+
+    debounce, longest_wait, service = DEBOUNCE, LONGEST, "SharePoint"
+
+    def __init__(self):
+        self.sent = 0
+        self.during = None
+
+    def send(self, graph, attempt):
+        self.sent += 1
+        if self.during is not None:
+            during, self.during = self.during, None
+            during()
+        return {"sent": self.sent}
+
+    def apply(self, session, delivery, result):
+        """Nothing to record."""
+
+
+def _ask(session, settle=True) -> int:
+    from app.outbox import service
+
+    delivery_id = service.request(session, key="debounce-test/report", kind="repeatable",
+                                  payload={}, incident=None, debounce=DEBOUNCE,
+                                  longest=LONGEST, settle=settle)
+    session.commit()
+    return delivery_id
+
+
+def _run(session, handler, delivery_id) -> str:
+    return runner.deliver(session, delivery_id, graph_for=lambda _d: None,
+                          handlers={"repeatable": handler})
+
+
+def test_a_burst_of_requests_is_sent_once_it_settles_and_never_later_than_the_longest_wait(
+        app, session, frozen_clock):
+    handler = Repeatable()
+    delivery_id = _ask(session)
+    assert _row(session, delivery_id).next_attempt_at == frozen_clock.value  # new: now
+    assert _run(session, handler, delivery_id) == "delivered"
+    start = frozen_clock.value
+    _ask(session)  # delivered: due again after the debounce, fresh attempts
+    row = _row(session, delivery_id)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, start + DEBOUNCE)
+    assert _run(session, handler, delivery_id) == "skipped"  # not due yet
+    for _ in range(20):  # a change every 10 s for 200 s
+        frozen_clock.advance(seconds=10)
+        _ask(session)
+        due = _row(session, delivery_id).next_attempt_at
+        assert due == min(frozen_clock.value + DEBOUNCE, start + LONGEST)
+    assert _row(session, delivery_id).next_attempt_at == start + LONGEST
+    _ask(session, settle=False)  # nothing to keep meanwhile: its time stands
+    assert _row(session, delivery_id).next_attempt_at == start + LONGEST
+
+
+def test_a_request_made_while_it_is_sent_sends_it_once_more(app, session, frozen_clock):
+    from sqlalchemy.orm import Session as OrmSession
+
+    handler = Repeatable()
+    delivery_id = _ask(session)
+
+    def someone_asks_again():
+        frozen_clock.advance(seconds=1)
+        with OrmSession(app.extensions["db_engine"]) as other:
+            _ask(other)
+
+    handler.during = someone_asks_again
+    assert _run(session, handler, delivery_id) == "delivered"
+    row = _row(session, delivery_id)
+    assert row.status == "pending" and row.delivered_at is not None
+    assert row.next_attempt_at == frozen_clock.value + DEBOUNCE
+    frozen_clock.advance(seconds=16)
+    assert _run(session, handler, delivery_id) == "delivered" and handler.sent == 2
+    assert _row(session, delivery_id).status == "delivered"
+
+
+def test_a_handler_can_wait_without_an_attempt_give_up_or_find_nothing_to_do(
+        app, session, frozen_clock):
+    from app.outbox import service
+
+    outcomes = iter([runner.Later("Open in Word", timedelta(minutes=1), "locked"),
+                     runner.GiveUp("The template is broken."), runner.NothingToDo()])
+
+    class Refusing(Repeatable):
+        def send(self, graph, attempt):
+            raise next(outcomes)
+
+    delivery_id = _ask(session)
+    assert _run(session, Refusing(), delivery_id) == "locked"
+    row = _row(session, delivery_id)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 0, "Open in Word")
+    assert row.progress == {service.LATER: "locked"}
+    frozen_clock.advance(minutes=1)
+    assert _run(session, Refusing(), delivery_id) == "failed"
+    row = _row(session, delivery_id)
+    assert (row.status, row.last_error, row.progress) == (
+        "failed", "The template is broken.", {})
+    service.retry(session, session.get(Delivery, delivery_id))
+    assert _run(session, Refusing(), delivery_id) == "nothing to do"
+    assert _row(session, delivery_id).status == "cancelled"
+
+
+def test_withdrawn_work_goes_unless_it_was_delivered_before(app, session, frozen_clock):
+    from app.outbox import service
+
+    delivery_id = _ask(session)
+    assert service.withdraw(session, "debounce-test/report") is True
+    session.commit()
+    assert _row(session, delivery_id) is None
+    delivery_id = _ask(session)
+    _run(session, Repeatable(), delivery_id)
+    _ask(session)
+    assert service.withdraw(session, "debounce-test/report") is False
+    session.commit()
+    assert _row(session, delivery_id).status == "delivered"

@@ -79,7 +79,8 @@ def test_the_incident_page_does_not_query_per_timeline_entry(app, browser, sessi
     session.commit()
     for number in range(40):
         author = others[number % len(others)]
-        scribe.add_entry(session, author, incident, text=f"Note {number}", entry_type="event")
+        scribe.add_entry(session, author, incident, text=f"Note {number}", entry_type="event",
+                         effects=effects)
         if number % 10 == 0:
             people.assign_or_offer(session, org, effects, author, incident, "comms_lead",
                                    author)  # takes it over

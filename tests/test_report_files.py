@@ -14,9 +14,12 @@ from sqlalchemy import select, update
 
 from app.core import clock
 from app.documents.models import ReportFile
-from app.documents.service import DEBOUNCE, MAX_WAIT
-from app.documents.writer import LOCK_MAX_BACKOFF, lock_backoff
+from app.documents.service import DEBOUNCE, MAX_WAIT, WRITE_KIND, key_of
 from app.jobs import sweep_outbox
+from app.m365.report_handler import LOCK_MAX_BACKOFF, lock_backoff
+from app.outbox import service as outbox
+from app.outbox.models import Delivery
+from app.web.documents.panel import ReportState
 from graph.port import GraphError, InvalidRequest
 from tests.conftest import drain
 
@@ -45,9 +48,12 @@ def text_of(content: bytes) -> str:
     return "\n".join(parts)
 
 
-def reports(session) -> dict[str, ReportFile]:
+def reports(session) -> dict[str, ReportState]:
+    """Each report file with its write (the outbox delivery), as the panel reads them."""
     session.expire_all()
-    return {r.kind: r for r in session.scalars(select(ReportFile))}
+    files = list(session.scalars(select(ReportFile)))
+    writes = outbox.by_keys(session, [key_of(f.incident, f.kind) for f in files])
+    return {f.kind: ReportState(f, writes.get(key_of(f.incident, f.kind))) for f in files}
 
 
 def settle(app, frozen_clock, seconds: float = DEBOUNCE.total_seconds() + 1) -> None:
@@ -137,7 +143,8 @@ def test_a_change_made_while_the_file_is_written_is_not_lost(
 
     def upload_while_someone_edits(*args, **kwargs):
         with engine.begin() as conn:  # another request's change lands mid-write
-            conn.execute(update(ReportFile).values(requested_at=clock.now()))
+            conn.execute(update(Delivery).where(Delivery.kind == WRITE_KIND)
+                         .values(requested_at=clock.now()))
         return original(*args, **kwargs)
 
     browser.submit(f"/incidents/{reference}", f"/incidents/{reference}/notes",
@@ -319,7 +326,7 @@ def test_throttling_is_retried_after_the_time_sharepoint_asks(
     assert reports(session)["running"].status == "written" and len(calls) == 2
 
 
-def due_again(app, frozen_clock, report: ReportFile) -> None:
+def due_again(app, frozen_clock, report: ReportState) -> None:
     """Time passes to the report's next try, and the minute's sweep finds it."""
     frozen_clock.value = max(frozen_clock.value, report.next_attempt_at + timedelta(seconds=1))
     with app.app_context():
@@ -353,7 +360,7 @@ def test_a_report_open_in_word_waits_for_hours_and_is_written_once_closed(
         assert report.status == "locked", report.last_error
         waits.append(report.next_attempt_at - clock.now())
     assert all(a <= b for a, b in pairwise(waits)) and waits[-1] == LOCK_MAX_BACKOFF
-    assert report.attempts <= 1  # waiting for a lock uses up no attempts
+    assert report.delivery.attempts <= 1  # waiting for a lock uses up no attempts
 
     reports_graph.unlock_file(DRIVE, path)
     due_again(app, frozen_clock, report)
@@ -525,8 +532,8 @@ def test_a_report_whose_writer_died_is_written_again_within_a_minute(
     first = reports(session)["running"]
     written_at = first.written_at
     frozen_clock.advance(seconds=60)
-    session.execute(update(ReportFile).where(ReportFile.id == first.id).values(
-        status="writing", requested_at=clock.now(),
+    session.execute(update(Delivery).where(Delivery.id == first.delivery.id).values(
+        status="sending", requested_at=clock.now(),
         lease_until=clock.now() + LEASE))  # a rewrite's writer dies here
     session.commit()
     frozen_clock.advance(seconds=LEASE.total_seconds() - 1)
@@ -546,10 +553,10 @@ def test_a_long_upload_keeps_its_reports_claim(app, browser, session, reports_gr
     import threading
     import time
 
-    from app.documents import writer
-    from app.outbox import lease
+    from app.outbox import lease, runner
 
-    monkeypatch.setattr(writer, "LEASE", timedelta(seconds=0.3))
+    monkeypatch.setattr(runner, "LEASE", timedelta(seconds=0.3))
+    monkeypatch.setattr(lease, "LEASE", timedelta(seconds=0.3))
     monkeypatch.setattr(lease, "RENEW_EVERY", 0.1)
     uploading, taken = threading.Event(), []
     real_upload = reports_graph.upload_file
@@ -568,7 +575,8 @@ def test_a_long_upload_keeps_its_reports_claim(app, browser, session, reports_gr
             return
         time.sleep(0.6)
         with OrmSession(engine) as other:
-            taken.append(writer._claim(other, other.scalar(select(ReportFile.id))))
+            taken.append(runner._claim(other, other.scalar(
+                select(Delivery.id).where(Delivery.kind == WRITE_KIND))))
             other.rollback()
 
     browser.sign_in()

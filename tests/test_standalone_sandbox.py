@@ -169,7 +169,7 @@ def test_the_sandbox_page_is_still_404_with_a_tenant(migrated, redis_url, app, m
     try:
         assert application.extensions["graph_setup"].kind == "Microsoft Graph"
         with application.test_request_context():
-            from app.m365.sandbox_page import sandbox_record
+            from app.web.m365.sandbox_page import sandbox_record
 
             assert sandbox_record(application) is None  # the route's 404
     finally:

@@ -18,9 +18,10 @@ from app.catalogue.service import link as checked_link
 from app.core import clock
 from app.db import commit
 from app.incidents import delivery_keys, timeline
-from app.incidents.events import Effects, Notice
+from app.incidents.events import Changed, Effects, Notice
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError
+from app.incidents.service import visible_to
 
 ABOUT_RIGHT = 3  # playbook 003: "aim for about three" actions
 CHASE_EVERY = timedelta(days=7)
@@ -53,7 +54,7 @@ def nudge(count: int) -> str | None:
 
 
 def save(session: Session, actor, incident: Incident, action: FollowUpAction | None,
-         fields: ActionFields) -> FollowUpAction:
+         fields: ActionFields, *, effects: Effects) -> FollowUpAction:
     description = " ".join((fields.description or "").split())
     if not description:
         raise RuleError("Describe the action.", "description")
@@ -78,14 +79,14 @@ def save(session: Session, actor, incident: Incident, action: FollowUpAction | N
     elif before != fields.status:
         _record(session, incident, actor,
                 f"Follow-up action {STATUSES[fields.status].lower()}: {description}")
+    if new or before != fields.status:
+        effects.publish(session, Changed(incident=incident, actor=actor))
     commit(session)
     return action
 
 
 def all_actions(session: Session, viewer, state: str, today: date) -> list[FollowUpAction]:
     """Across incidents the viewer may see: open (the default), overdue, mine or all."""
-    from app.incidents.service import visible_to
-
     query = (select(FollowUpAction).join(Incident).where(visible_to(viewer))
              .options(selectinload(FollowUpAction.owner),
                       selectinload(FollowUpAction.incident)))

@@ -24,7 +24,7 @@ from app.core import clock
 from app.core.org import OrgSettings
 from app.incidents import service as incidents
 from app.incidents import timeline
-from app.incidents.events import Effects
+from app.incidents.events import Changed, Effects
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 
@@ -110,7 +110,7 @@ def _ingest(session, org, effects, source, alerts) -> list[Outcome]:
         record = session.scalar(select(AlertRecord).where(
             AlertRecord.source_id == source.id, AlertRecord.fingerprint == alert.fingerprint))
         if record is not None and not record.incident.is_closed:
-            outcomes.append(_again(session, record, alert, now))
+            outcomes.append(_again(session, effects, record, alert, now))
             continue
         if alert.status == "resolved":
             continue  # a recovery for nothing we opened (or for a closed incident)
@@ -127,21 +127,21 @@ def _ingest(session, org, effects, source, alerts) -> list[Outcome]:
     return outcomes
 
 
-def _again(session, record: AlertRecord, alert: Alert, now) -> Outcome:
+def _again(session, effects, record: AlertRecord, alert: Alert, now) -> Outcome:
     incident = record.incident
     record.last_seen_at = now
     if alert.status == "resolved":
         if record.status == "resolved":
             return Outcome(incident.reference, "repeat")
         record.status = "resolved"
-        _note(session, incident, "alert_resolved",
+        _note(session, effects, incident, "alert_resolved",
               f"Alert recovered at source ({record.source.name}): {alert.title}. Check users "
               "are no longer affected before resolving the incident.", alert)
         return Outcome(incident.reference, "resolved")
     record.times_fired += 1
     if record.status == "resolved":  # it came back
         record.status = "firing"
-        _note(session, incident, "alert_fired",
+        _note(session, effects, incident, "alert_fired",
               f"Alert firing again ({record.source.name}): {alert.title}", alert)
         return Outcome(incident.reference, "fired_again")
     return Outcome(incident.reference, "repeat")  # still firing: nothing new to say
@@ -171,11 +171,12 @@ def _severity_for(org: OrgSettings, hint: str | None) -> str:
     return keys[min(rank, len(keys) - 1)]
 
 
-def _note(session, incident: Incident, kind: str, text: str, alert: Alert) -> None:
+def _note(session, effects, incident: Incident, kind: str, text: str, alert: Alert) -> None:
     entry = timeline.record(incident, kind, text,
                             data={"fingerprint": alert.fingerprint, "url": alert.url},
                             session=session)
     incident.updated_at = entry.created_at
+    effects.publish(session, Changed(incident=incident))
 
 
 def _system_user(session: Session) -> User:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -12,26 +12,18 @@ from app.core import clock
 from app.db import Base, UTCDateTime
 from app.incidents.models import Incident
 
-PENDING, WRITING, WRITTEN, FAILED = "pending", "writing", "written", "failed"
-# Due again like PENDING, but the last try found the file open for editing (someone has
-# it open in Word): the writer keeps trying until it is closed (app/documents/writer.py).
-LOCKED = "locked"
-
 
 class ReportFile(Base):
-    """One report of one incident, as a file Incident Desk keeps up to date.
+    """One report of one incident, as a file Incident Desk keeps up to date: where it
+    goes and what the library has now, for the reports panel.
 
-    `requested_at` moves on every change that should show in the file; a write covers
-    the request it started from, so a change made while a write is under way is never
-    lost: the row goes back to pending. `pending_since` bounds the debounce, so a busy
-    incident still gets its report refreshed every few minutes, and says how long a
-    report whose file is open in Word has waited.
+    Writing it is an outbox delivery (documents.service: key delivery_keys.report),
+    which says whether it is waiting, being written or failed, and holds the debounce.
     """
 
     __tablename__ = "report_files"
     __table_args__ = (
         UniqueConstraint("incident_id", "kind", name="uq_report_files_incident_kind"),
-        Index("ix_report_files_status_next", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,13 +31,6 @@ class ReportFile(Base):
     kind: Mapped[str] = mapped_column(String(20))
     file_name: Mapped[str] = mapped_column(String(250))
     folder: Mapped[str] = mapped_column(String(400))
-    status: Mapped[str] = mapped_column(String(20), default=PENDING)
-    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
     drive_id: Mapped[str | None] = mapped_column(String(200))
     item_id: Mapped[str | None] = mapped_column(String(200))
     web_url: Mapped[str | None] = mapped_column(String(1000))

@@ -40,11 +40,12 @@ def get(session: Session, incident: Incident) -> Review | None:
 
 
 def save(session: Session, org: OrgSettings, actor, incident: Incident, findings: Findings,
-         write: str | None = None) -> list[int]:
+         write: str | None = None, *, targets, outbox: service.Outbox) -> list[int]:
     """Store the findings; `write` "draft" or "final" also asks for that report (and, for
     final, updates the major-incident and public reports, and stops the draft: a final
     review has no newer draft). Returns the report ids asked for (empty where reports
-    are not kept in SharePoint)."""
+    are not kept in SharePoint). `targets` says where reports go; `outbox` is where
+    their writes wait (app.outbox.service)."""
     if not can_review(incident):
         raise RuleError("The review starts once the incident is resolved.")
     existing = session.get(Review, incident.id)
@@ -66,9 +67,14 @@ def save(session: Session, org: OrgSettings, actor, incident: Incident, findings
     review.updated_by = actor
     review.updated_at = now
     requested: list[int] = []
+
+    def ask(kinds: list[str], create: bool = True) -> list[int]:
+        return service.request(session, incident, kinds, targets=targets, outbox=outbox,
+                               create=create)
+
     with transaction(session):
         if write == "draft":
-            requested += service.request(session, incident, [REVIEW_DRAFT])
+            requested += ask([REVIEW_DRAFT])
         elif write == "final":
             first = review.finalised_at is None
             review.finalised_at = now
@@ -76,10 +82,10 @@ def save(session: Session, org: OrgSettings, actor, incident: Incident, findings
                 timeline.record(incident, "review_final", "Post-incident review marked final",
                                 author=actor, occurred_at=now, session=session)
             severity = org.severity(incident.severity)
-            service.supersede(session, incident, REVIEW_DRAFT)
-            requested += service.request(session, incident, [REVIEW_FINAL])
-            requested += service.request(session, incident, [MAJOR],
-                                         create=bool(severity and severity.major))
-            requested += service.request(session, incident, [PUBLIC],
-                                         create=incident.is_closed)
+            service.supersede(session, incident, REVIEW_DRAFT, outbox=outbox)
+            requested += ask([REVIEW_FINAL])
+            requested += ask([MAJOR], create=bool(severity and severity.major))
+            requested += ask([PUBLIC], create=incident.is_closed)
+            if first:  # on the timeline: the running report (and the rest) follow
+                service.follow_change(session, targets, org, incident, outbox=outbox)
     return requested

@@ -1,1 +1,2 @@
-"""Declaring and running incidents: models, rules, service, forms and pages."""
+"""Declaring and running incidents: models, rules, service and timeline (their pages are
+in app/web/incidents)."""

@@ -85,3 +85,8 @@ def teams_part(key: str) -> str:
 
 def mail_part(key: str, number: int) -> str:
     return f"{key}/mail/{number}"
+
+
+def report(reference: str, kind: str) -> str:
+    """A report file in SharePoint: one delivery per report, asked for again and again."""
+    return f"{reference}/report/{kind}"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.core import clock
 from app.db import commit
 from app.incidents import timeline
+from app.incidents.events import Changed, Effects
 from app.incidents.models import Incident, TimelineEdit, TimelineEntry
 from app.incidents.rules import RuleError
 
@@ -56,12 +57,13 @@ def parse_when(text: str | None, timezone: ZoneInfo, now: datetime | None = None
 
 
 def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_type: str,
-              occurred_at: datetime | None = None) -> TimelineEntry:
+              effects: Effects, occurred_at: datetime | None = None) -> TimelineEntry:
     text = (text or "").strip()
     _check(incident, text, entry_type)
     entry = timeline.record(incident, "note", text, author=actor, entry_type=entry_type,
                             occurred_at=occurred_at, session=session)
     incident.updated_at = entry.created_at
+    effects.publish(session, Changed(incident=incident, actor=actor))
     commit(session)
     return entry
 

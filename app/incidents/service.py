@@ -19,7 +19,7 @@ from app.core import clock
 from app.core.org import OrgSettings
 from app.db import commit, insert_for, transaction
 from app.incidents import timeline
-from app.incidents.events import Declared, Effects, StatusChanged
+from app.incidents.events import Changed, Declared, Effects, StatusChanged
 from app.incidents.models import (
     Incident,
     Participant,
@@ -297,6 +297,7 @@ def change_details(
     service_ids: Iterable[int],
     new_services: Iterable[str] = (),
     reason: str = "",
+    effects: Effects,
 ) -> list[str]:
     """Apply edits; returns the kinds of change made (empty if nothing changed)."""
     if incident.version != expected_version:
@@ -347,6 +348,7 @@ def change_details(
             changed.append("services")
         if changed:
             incident.updated_at = clock.now()
+            effects.publish(session, Changed(incident=incident, actor=actor))
     return changed
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from app.auth import service as auth_service
 from app.auth.models import User
 from app.db import Session
+from app.m365 import plans
 from app.outbox.models import Delivery
 from graph.port import Graph
 
@@ -118,8 +119,6 @@ def _as_owner(delivery: Delivery, targets) -> bool:
     owners (Graph answers 403 to anyone else): the service account, which the README has
     administrators make a team owner and which co-owns every private channel it makes.
     Without one, the work is tried as the person who asked."""
-    from app.m365 import plans
-
     return bool(targets.service_account) and delivery.kind in (plans.ADD_MEMBER,
                                                                  plans.ADD_CHANNEL_MEMBER)
 
@@ -172,8 +171,6 @@ def _organiser_keyed(delivery: Delivery) -> bool:
     externalId is unique per organiser (https://learn.microsoft.com/graph/api/
     onlinemeeting-createorget), an event's transactionId and a draft live in their
     mailbox. A retry acting as someone else finds nothing and makes a second one."""
-    from app.m365 import plans
-
     return delivery.kind in (plans.MEETING, plans.EVENT, plans.MAIL)
 
 

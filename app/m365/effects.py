@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.core.org import OrgSettings
 from app.core.targets import Targets
+from app.documents import service as reports
 from app.incidents import delivery_keys
 from app.incidents.events import (
     Changed,
@@ -64,7 +65,13 @@ class M365Effects:
         self._reports_follow(session, event)
 
     def _reports_follow(self, session: Session, event: Event) -> None:
-        """Reports follow the timeline; the writes are outbox work too (a due time)."""
+        """A change on the timeline makes the incident's Word reports out of date; their
+        writes are outbox work too, due once the changes settle."""
+        if not isinstance(event, REPORTED):
+            return
+        closing = isinstance(event, StatusChanged) and event.status == CLOSED
+        reports.follow_change(session, self.targets, self.org, event.incident, outbox=outbox,
+                              declared=isinstance(event, Declared), closing=closing)
 
 
 # ---- what each event causes -------------------------------------------------------------
@@ -140,6 +147,10 @@ def _notice_list(effects: M365Effects, session: Session, event: NoticeList) -> N
                         label=event.label, for_name=event.for_name,
                         show_title=event.show_title)
 
+
+# The events that put something on the timeline; the others (notices, meetings, people
+# joining Teams) only tell or invite people about a change already recorded.
+REPORTED = (Declared, StatusChanged, Changed, UpdatePosted)
 
 PLANS: dict[type[Event], Callable[[M365Effects, Session, Event], None]] = {
     Declared: _declared,

@@ -10,15 +10,18 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core import clock
+from app.documents.service import WRITE_KIND
 from app.incidents import timeline
+from app.incidents.events import Changed
 from app.incidents.models import TimelineEntry
 from app.m365 import plans
 from app.m365.models import TeamsChannel
+from app.m365.report_handler import WriteReport
 from app.m365.send_mail import SendMail
 from app.outbox.models import Delivery
 from app.outbox.runner import Attempt
@@ -399,6 +402,7 @@ def _lifecycle_entry(session: Session, delivery: Delivery, kind: str, text: str)
     """One entry per delivery (a channel can be archived again after a reopening)."""
     timeline.record(delivery.incident_id, kind, text, data={"delivery_id": delivery.id},
                     author_id=delivery.actor_id, session=session)
+    _changed(session, delivery)
 
 
 def _timeline(session: Session, delivery: Delivery, kind: str, text: str, data: dict) -> None:
@@ -409,6 +413,14 @@ def _timeline(session: Session, delivery: Delivery, kind: str, text: str, data: 
     if already is None:
         timeline.record(delivery.incident_id, kind, text, data=data,
                         author_id=delivery.actor_id, session=session)
+        _changed(session, delivery)
+
+
+def _changed(session: Session, delivery: Delivery) -> None:
+    """What a delivery did is on the timeline now: the incident's reports follow. (Jobs
+    always run in the app's context; a test driving the runner bare has no reports.)"""
+    if has_app_context():
+        current_app.extensions["effects"].publish(session, Changed(incident=delivery.incident))
 
 
 HANDLERS = {
@@ -423,4 +435,5 @@ HANDLERS = {
     plans.ARCHIVE_CHANNEL: ArchiveChannel(),
     plans.UNARCHIVE_CHANNEL: UnarchiveChannel(),
     plans.MAIL: SendMail(),
+    WRITE_KIND: WriteReport(),
 }

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.core import clock
 from app.db import insert_for, transaction
 from app.incidents import delivery_keys, timeline
+from app.incidents.events import Changed, Effects
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 from app.m365 import plans
@@ -98,7 +99,8 @@ def copies(session: Session, incident: Incident) -> list[ChannelMessageCopy]:
     return threaded
 
 
-def import_messages(session: Session, actor, incident: Incident, ids: Iterable[int]) -> int:
+def import_messages(session: Session, effects: Effects, actor, incident: Incident,
+                    ids: Iterable[int]) -> int:
     """Put the chosen messages on the timeline (once each); returns how many."""
     incident.refuse_if_closed("have its timeline changed")
     chosen = list(session.scalars(select(ChannelMessageCopy).where(
@@ -119,4 +121,5 @@ def import_messages(session: Session, actor, incident: Incident, ids: Iterable[i
             session.flush()
             copy.timeline_entry_id = entry.id
         incident.updated_at = now
+        effects.publish(session, Changed(incident=incident, actor=actor))
     return len(chosen)

@@ -26,6 +26,10 @@ class Delivery(Base):
     `lease_until` marks a claim: a worker that dies mid-delivery leaves a lease that
     expires, and the next attempt first checks whether the work reached Graph;
     `lease_token` names the claim, so a worker that lost it can write nothing more.
+    A debounced delivery (a report file, asked for again on every change: service.request)
+    also has `requested_at`, its latest request, which an attempt covers only if it came
+    before the claim, and `pending_since`, which bounds how long the debounce may put it
+    off.
     """
 
     __tablename__ = "deliveries"
@@ -49,6 +53,8 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_token: Mapped[str | None] = mapped_column(String(32))  # whose claim (lease.py)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

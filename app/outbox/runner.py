@@ -14,6 +14,10 @@ Retryable failures go back to pending with backoff that honours Retry-After; the
 fail visibly, with a message a person can act on and a retry button. Before its Graph
 call a delivery waits its turn within Graph's published limits (pacing.py): going back
 to the outbox for that is not a failed attempt, so a burst never fails anything.
+A handler can also say that its work must wait through no fault (`Later`: a file open in
+Word), that it cannot be done at all (`GiveUp`) or that there is nothing left to do
+(`NothingToDo`). A debounced delivery (service.request) asked for again while it was
+being sent is sent once more, when the handler's debounce says.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.core import clock
 from app.outbox import lease, service
 from app.outbox.lease import LEASE, LeaseLost
-from app.outbox.models import DELIVERED, FAILED, PENDING, SENDING, Delivery
+from app.outbox.models import CANCELLED, DELIVERED, FAILED, PENDING, SENDING, Delivery
 from app.outbox.pacing import Admission, Pacer
 from graph.port import Graph, GraphError, TokenUnavailable, Unconfirmed
 
@@ -58,7 +62,29 @@ class _Wait(Exception):  # control flow: the delivery's turn is later
         self.admission = admission
 
 
+class Later(Exception):
+    """From a handler: the work cannot be done yet through nobody's fault (the file is
+    open in Word). Due again after `delay`, without using up an attempt; `message` is
+    shown meanwhile and `reason` kept in its progress (service.LATER)."""
+
+    def __init__(self, message: str, delay: timedelta, reason: str):
+        super().__init__(message)
+        self.message, self.delay, self.reason = message, delay, reason
+
+
+class GiveUp(Exception):
+    """From a handler: the work cannot be done as it stands (a broken template); fail
+    it with this message for a person to act on."""
+
+
+class NothingToDo(Exception):
+    """From a handler: what the delivery was for is gone (a report no longer kept)."""
+
+
 class Handler(Protocol):
+    """`service`: what a person calls where it goes, in messages ("SharePoint"); a
+    debounced kind (service.request) also has `debounce` and `longest_wait`."""
+
     def send(self, graph: Graph, attempt: Attempt) -> dict: ...
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None: ...
@@ -77,7 +103,7 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
     claimed = _claim(session, delivery_id)
     if claimed is None:
         return "skipped"
-    delivery, claimed_from = claimed
+    delivery, claimed_from, covered = claimed
     prerequisite = delivery.depends_on
     if prerequisite is not None and prerequisite.status != DELIVERED:
         # Read before the claim: delivered since, it released this row while still
@@ -105,7 +131,7 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
                                     delivery.lease_token) as heartbeat:
         try:
             return _attempt(session, delivery, handler, graph, pacer, heartbeat, ambiguous,
-                            next_here)
+                            next_here, covered)
         except LeaseLost as lost:
             session.rollback()
             log.warning("%s; this worker's attempt is dropped unrecorded", lost)
@@ -114,8 +140,9 @@ def deliver(session: Session, delivery_id: int, *, graph_for: Callable[[Delivery
 
 def _attempt(session: Session, delivery: Delivery, handler: Handler, graph: Graph,
              pacer: Pacer | None, heartbeat: lease.Heartbeat, ambiguous: bool,
-             next_here: list[int] | None) -> str:
-    """Send while `heartbeat` keeps the claim; record the outcome if it still holds."""
+             next_here: list[int] | None, covered=None) -> str:
+    """Send while `heartbeat` keeps the claim; record the outcome if it still holds.
+    `covered`: the latest request this attempt was claimed after (service.request)."""
     token = delivery.lease_token
 
     def checkpoint(**progress) -> None:
@@ -152,9 +179,14 @@ def _attempt(session: Session, delivery: Delivery, handler: Handler, graph: Grap
                 admission.release()
     except LeaseLost:
         raise
+    except Later as later:
+        return _later(session, delivery, later)
+    except NothingToDo:
+        return _nothing_to_do(session, delivery)
     except GraphError as error:
-        return _failed_attempt(session, delivery, error)
-    except (TokenUnavailable, Unconfirmed) as error:
+        return _failed_attempt(session, delivery, error, getattr(handler, "service",
+                                                                 "Microsoft 365"))
+    except (TokenUnavailable, Unconfirmed, GiveUp) as error:
         return _give_up(session, delivery, str(error))
     except Exception as error:
         try:
@@ -166,17 +198,25 @@ def _attempt(session: Session, delivery: Delivery, handler: Handler, graph: Grap
 
     lease.hold(session, delivery.id, token)
     now = clock.now()
-    delivery.status = DELIVERED
+    again = _asked_again(session, delivery, handler, covered)
+    delivery.status = DELIVERED if again is None else PENDING
     delivery.result = result
     delivery.delivered_at = now
     delivery.updated_at = now
     delivery.lease_until = None
     delivery.lease_token = None
     delivery.last_error = None
-    delivery.progress = {k: v for k, v in delivery.progress.items() if k != "ambiguous"}
+    delivery.progress = _without(delivery.progress, "ambiguous", service.LATER)
+    if again is None:
+        delivery.pending_since = None
+    else:  # done, but it changed meanwhile: once more, when it settles
+        delivery.attempts = 0
+        delivery.next_attempt_at = again
     handler.apply(session, delivery, result)
     dependents = service.release_dependents(session, delivery.id, commit=False)
     session.commit()  # delivered, its effects and its dependents due: one commit
+    if again is not None:
+        service.queue(delivery.id, delay=max(0.0, (again - now).total_seconds()))
     if next_here is not None and dependents:
         next_here.append(dependents.pop(0))  # (due in the database: the sweep's if we die)
     for dependent in dependents:  # ahead of new work: an incident under way finishes first
@@ -184,11 +224,31 @@ def _attempt(session: Session, delivery: Delivery, handler: Handler, graph: Grap
     return "delivered"
 
 
-def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str] | None:
+def _asked_again(session: Session, delivery: Delivery, handler: Handler, covered):
+    """When a debounced delivery asked for again while it was sent is due again (None:
+    it was not). Read after `lease.hold`, which locks the row: a request committed
+    before is seen, and one after waits and finds it delivered (service.request)."""
+    debounce = getattr(handler, "debounce", None)
+    if debounce is None or covered is None:
+        return None
+    requested_at = session.scalar(select(Delivery.requested_at)
+                                  .where(Delivery.id == delivery.id))
+    if requested_at is None or requested_at <= covered:
+        return None
+    return service.due_again(requested_at, delivery.pending_since, debounce,
+                             handler.longest_wait)
+
+
+def _without(progress: dict, *keys: str) -> dict:
+    return {k: v for k, v in progress.items() if k not in keys}
+
+
+def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str, object] | None:
     """Take the row if it is ours to take, loading what sending needs with it: one
     transaction of two statements (each hop of a declaration pays for this). Returns the
-    delivery (its `lease_token` this claim's) and the status it was taken from; the
-    caller commits."""
+    delivery (its `lease_token` this claim's), the status it was taken from and the
+    latest request it covers (`requested_at`, read before the claim); the caller
+    commits."""
     now = clock.now()
     token = lease.new_token()
     current = session.scalar(
@@ -198,7 +258,7 @@ def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str] | None:
     if current is None:
         session.rollback()
         return None
-    previous = current.status
+    previous, covered = current.status, current.requested_at
     attempts = session.execute(
         update(Delivery)
         .where(
@@ -219,7 +279,7 @@ def _claim(session: Session, delivery_id: int) -> tuple[Delivery, str] | None:
     for name, value in (("status", SENDING), ("lease_until", now + LEASE),
                         ("lease_token", token), ("attempts", attempts), ("updated_at", now)):
         set_committed_value(current, name, value)
-    return current, previous
+    return current, previous, covered
 
 
 def _wait_for(session: Session, delivery: Delivery, prerequisite: Delivery) -> str:
@@ -255,13 +315,43 @@ def _paced(session: Session, delivery: Delivery, admission: Admission) -> str:
     return "paced"
 
 
-def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> str:
+def _later(session: Session, delivery: Delivery, later: Later) -> str:
+    """Not yet, through nobody's fault: back to the outbox for `later.delay`, which is
+    not a failed attempt."""
     lease.hold(session, delivery.id, delivery.lease_token)
+    now = clock.now()
+    delivery.status = PENDING
+    delivery.attempts -= 1
+    delivery.lease_until = None
+    delivery.lease_token = None
+    delivery.next_attempt_at = now + later.delay
+    delivery.updated_at = now
+    delivery.last_error = later.message
+    delivery.progress = {**delivery.progress, service.LATER: later.reason}
+    session.commit()
+    service.queue(delivery.id, delay=later.delay.total_seconds())
+    return later.reason
+
+
+def _nothing_to_do(session: Session, delivery: Delivery) -> str:
+    lease.hold(session, delivery.id, delivery.lease_token)
+    delivery.status = CANCELLED
+    delivery.lease_until = None
+    delivery.lease_token = None
+    delivery.updated_at = clock.now()
+    session.commit()
+    return "nothing to do"
+
+
+def _failed_attempt(session: Session, delivery: Delivery, error: GraphError,
+                    where: str = "Microsoft 365") -> str:
+    lease.hold(session, delivery.id, delivery.lease_token)
+    delivery.progress = _without(delivery.progress, service.LATER)
     if not error.retryable:
-        return _give_up(session, delivery, describe(error))
+        return _give_up(session, delivery, describe(error, where))
     if delivery.attempts >= MAX_ATTEMPTS:
-        return _give_up(session, delivery,
-                        f"Still failing after {delivery.attempts} attempts: {describe(error)}")
+        return _give_up(session, delivery, f"Still failing after {delivery.attempts} "
+                                           f"attempts: {describe(error, where)}")
     delay = backoff(delivery.attempts, error.retry_after)
     now = clock.now()
     delivery.status = PENDING
@@ -269,7 +359,7 @@ def _failed_attempt(session: Session, delivery: Delivery, error: GraphError) -> 
     delivery.lease_token = None
     delivery.next_attempt_at = now + timedelta(seconds=delay)
     delivery.updated_at = now
-    delivery.last_error = describe(error)
+    delivery.last_error = describe(error, where)
     if error.status in (0, 504):  # no answer: the request may or may not have been applied
         delivery.progress = {**delivery.progress, "ambiguous": True}
     session.commit()
@@ -285,6 +375,7 @@ def _give_up(session: Session, delivery: Delivery, message: str) -> str:
     delivery.lease_token = None
     delivery.last_error = message
     delivery.updated_at = now
+    delivery.progress = _without(delivery.progress, service.LATER)
     service.cancel_dependents(session, delivery,
                               "Not sent because an earlier step failed; retry that step.")
     session.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, event, inspect, or_, select, update
@@ -17,13 +18,16 @@ from sqlalchemy.orm.base import NO_VALUE
 
 from app.core import clock
 from app.db import Session as ScopedSession
-from app.outbox.models import DELIVERED, FAILED, PENDING, SENDING, Delivery
+from app.db import insert_for
+from app.outbox.models import CANCELLED, DELIVERED, FAILED, PENDING, SENDING, Delivery
 
 log = logging.getLogger(__name__)
 
 DELIVER_JOB = "app.jobs.deliver"
 _NEW = "outbox_new_ids"
 _AWAITED = "outbox_awaited_ids"  # prerequisites of what was just made
+_DUE = "outbox_due"  # requested (new or again): delivery id -> when it is due
+LATER = "later"  # progress: why a pending delivery waits (runner.Later), e.g. "locked"
 
 
 def add(session: Session, *, key: str, kind: str, payload: dict, incident=None, actor=None,
@@ -36,18 +40,108 @@ def add(session: Session, *, key: str, kind: str, payload: dict, incident=None, 
     return delivery
 
 
+def request(session: Session, *, key: str, kind: str, payload: dict, incident,
+            debounce: timedelta, longest: timedelta, settle: bool = True) -> int:
+    """Ask for work that is asked for again and again (a report file after every change)
+    and done once per burst: the delivery `key` is made if new (due now), and otherwise
+    its due time is the debounce. Delivered, failed or cancelled, it is due again in
+    `debounce`, with fresh attempts; pending (and `settle`: there is an earlier result
+    to keep until things settle), it is put off to `debounce` from now, never past
+    `longest` after it first became pending; being sent, the request is remembered, and
+    the runner sends it once more afterwards (runner: `requested_at`). Queued once the
+    caller commits, at its due time. Returns the delivery's id."""
+    now = clock.now()
+    made = session.execute(
+        insert_for(session)(Delivery).values(
+            key=key, kind=kind, payload=payload, status=PENDING,
+            incident_id=incident.id if incident is not None else None,
+            attempts=0, next_attempt_at=now, requested_at=now, pending_since=now,
+            progress={}, result={}, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[Delivery.key])
+        .returning(Delivery.id)).scalar_one_or_none()
+    if made is not None:
+        _due(session, made, now)
+        return made
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.key == key).with_for_update()
+        .execution_options(populate_existing=True)).one()
+    _requested_again(delivery, now, debounce, longest, settle)
+    session.flush()
+    if delivery.status == PENDING:
+        _due(session, delivery.id, delivery.next_attempt_at)
+    return delivery.id
+
+
+def _requested_again(delivery: Delivery, now: datetime, debounce: timedelta,
+                     longest: timedelta, settle: bool) -> None:
+    delivery.requested_at = now
+    delivery.updated_at = now
+    if delivery.status in (DELIVERED, FAILED, CANCELLED):
+        delivery.status = PENDING
+        delivery.attempts = 0
+        delivery.pending_since = now
+        delivery.next_attempt_at = now + debounce
+    elif delivery.status == PENDING and settle:
+        since = delivery.pending_since or now
+        delivery.next_attempt_at = max(delivery.next_attempt_at,
+                                       min(now + debounce, since + longest))
+
+
+def due_again(requested_at: datetime, pending_since: datetime | None, debounce: timedelta,
+              longest: timedelta) -> datetime:
+    """When a debounced delivery asked for again at `requested_at` is due."""
+    return min(requested_at + debounce, (pending_since or requested_at) + longest)
+
+
+def withdraw(session: Session, key: str) -> bool:
+    """Work still waiting (pending or failed) is no longer wanted: a delivery never
+    delivered goes; one delivered before stands as it was (its error forgotten). One
+    being sent is left to finish. Returns whether the delivery is gone (or never was)."""
+    delivery = session.scalars(select(Delivery).where(Delivery.key == key)).one_or_none()
+    if delivery is None:
+        return True
+    if delivery.status not in (PENDING, FAILED):
+        return False
+    if delivery.delivered_at is None:
+        session.delete(delivery)
+        return True
+    delivery.status = DELIVERED
+    delivery.attempts = 0
+    delivery.last_error = None
+    delivery.pending_since = None
+    delivery.progress = {k: v for k, v in delivery.progress.items() if k != LATER}
+    delivery.updated_at = clock.now()
+    return False
+
+
+def by_keys(session: Session, keys: Sequence[str]) -> dict[str, Delivery]:
+    if not keys:
+        return {}
+    return {d.key: d for d in session.scalars(select(Delivery).where(Delivery.key.in_(keys)))}
+
+
 def for_incident(session: Session, incident_id: int) -> Sequence[Delivery]:
+    """The incident's deliveries, as its Microsoft 365 panel lists them. Work asked for
+    again and again (`request`: the report files) is shown by what asks for it (the
+    reports panel), not here."""
     return session.scalars(
-        select(Delivery).where(Delivery.incident_id == incident_id).order_by(Delivery.id)
+        select(Delivery).where(Delivery.incident_id == incident_id,
+                               Delivery.requested_at.is_(None)).order_by(Delivery.id)
     ).all()
 
 
-def retry(session: Session, delivery: Delivery) -> None:
+def retry(session: Session, delivery: Delivery, *, even_if_done: bool = False) -> None:
     """A person asked to try a failed delivery again: a fresh set of attempts, for it
-    and for whatever failed only because it was waiting on it."""
-    if delivery.status != FAILED:
+    and for whatever failed only because it was waiting on it. `even_if_done`: work that
+    is safe to do again (a report file, replaced) is done again now, delivered or still
+    waiting; never while it is being sent."""
+    allowed = (FAILED, DELIVERED, PENDING, CANCELLED) if even_if_done else (FAILED,)
+    if delivery.status not in allowed:
         return
     now = clock.now()
+    if even_if_done:
+        delivery.requested_at = delivery.pending_since = now
+        delivery.progress = {k: v for k, v in delivery.progress.items() if k != LATER}
     dependents = session.scalars(
         select(Delivery).where(Delivery.depends_on_id == delivery.id, Delivery.status == FAILED)
     ).all()
@@ -120,7 +214,16 @@ def cancel_dependents(session: Session, delivery: Delivery, reason: str) -> None
 # ---- queue after commit -----------------------------------------------------------------
 
 
-@event.listens_for(ScopedSession, "after_flush")
+def queue_after_commit(sessions=ScopedSession) -> None:
+    """Hand what a transaction added to the outbox to the job queue once it commits (the
+    outbox's relay: it decides nothing, it only queues what the transaction stored).
+    Called when the app is created (app/__init__.py: web and worker alike), not on import."""
+    for name, listener in (("after_flush", _remember_new), ("after_commit", _queue_committed),
+                           ("after_rollback", _forget)):
+        if not event.contains(sessions, name, listener):
+            event.listen(sessions, name, listener)
+
+
 def _remember_new(session, _flush_context):
     made = [obj for obj in session.new if isinstance(obj, Delivery)]
     if made:
@@ -129,17 +232,24 @@ def _remember_new(session, _flush_context):
             obj.depends_on_id for obj in made if obj.depends_on_id is not None)
 
 
-@event.listens_for(ScopedSession, "after_commit")
+def _due(session: Session, delivery_id: int, due: datetime) -> None:
+    """Queue this requested delivery once the caller commits, at its due time."""
+    session.info.setdefault(_DUE, {})[delivery_id] = due
+
+
 def _queue_committed(session):
     """In the order that finishes soonest: what others wait for first (a declaration's
     channel, ahead of its meeting and report: its kickoff card waits on it), then in
-    the order they were made."""
+    the order they were made; then what was requested (`request`), each at its time."""
     new = session.info.pop(_NEW, [])
     awaited = session.info.pop(_AWAITED, set())
     for delivery_id, waiting in sorted(new, key=lambda pair: (pair[0] not in awaited,
                                                               pair[0])):
         if not waiting:
             queue(delivery_id)
+    now = clock.now()
+    for delivery_id, due in sorted(session.info.pop(_DUE, {}).items()):
+        queue(delivery_id, delay=max(0.0, (due - now).total_seconds()))
 
 
 def _waiting(delivery: Delivery) -> bool:
@@ -153,7 +263,7 @@ def _waiting(delivery: Delivery) -> bool:
     return prerequisite.status != DELIVERED
 
 
-@event.listens_for(ScopedSession, "after_rollback")
 def _forget(session):
     session.info.pop(_NEW, None)
     session.info.pop(_AWAITED, None)
+    session.info.pop(_DUE, None)

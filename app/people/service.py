@@ -18,7 +18,7 @@ from app.core.org import OrgSettings
 from app.db import commit
 from app.incidents import delivery_keys, timeline
 from app.incidents import service as incidents
-from app.incidents.events import Effects, Notice, ParticipantAdded
+from app.incidents.events import Changed, Effects, Notice, ParticipantAdded
 from app.incidents.models import Incident, Participant
 from app.incidents.rules import RuleError
 from app.people.models import (
@@ -64,7 +64,7 @@ def bring_in(session: Session, effects: Effects, actor, incident: Incident,
     incident.refuse_if_closed("take new people")
     if not add_participant(session, effects, actor, incident, user):
         raise RuleError(f"{user.name} is already working on this incident.", "user")
-    incidents.touch(incident)
+    _changed(session, effects, incident, actor)
     commit(session)
 
 
@@ -106,7 +106,7 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
                          "the role until you accept."),
                 link_text="Accept or decline in Incident Desk", url=url,
                 label="Hand-over request"))
-        incidents.touch(incident)
+        _changed(session, effects, incident, actor)
         session.commit()
     except Exception:
         session.rollback()
@@ -128,7 +128,7 @@ def accept(session: Session, org: OrgSettings, effects: Effects, actor,
             incidents.assign(session, org, incident, actor, handover.role, actor)
         handover.status = ACCEPTED
         handover.settled_at = clock.now()
-        incidents.touch(incident)
+        _changed(session, effects, incident, actor)
         session.commit()
     except Exception:
         session.rollback()
@@ -164,14 +164,15 @@ def decline(session: Session, org: OrgSettings, effects: Effects, actor,
                          + f" {holder} still holds the role."),
                 link_text="Open the incident", url=effects.targets.incident_url(incident.reference),
                 teams=False, label="Hand-over declined"))
-        incidents.touch(incident)
+        _changed(session, effects, incident, actor)
         session.commit()
     except Exception:
         session.rollback()
         raise
 
 
-def cancel(session: Session, org: OrgSettings, actor, handover: RoleHandover) -> None:
+def cancel(session: Session, org: OrgSettings, effects: Effects, actor,
+           handover: RoleHandover) -> None:
     incident = handover.incident
     _check_open(handover, incident)
     allowed = {handover.requested_by_id, handover.from_user_id}
@@ -180,7 +181,7 @@ def cancel(session: Session, org: OrgSettings, actor, handover: RoleHandover) ->
                         "this hand-over.")
     try:
         _cancel_pending(session, incident, handover.role, actor, "withdrawn")
-        incidents.touch(incident)
+        _changed(session, effects, incident, actor)
         session.commit()
     except Exception:
         session.rollback()
@@ -202,6 +203,12 @@ def _check_open(handover: RoleHandover, incident: Incident) -> None:
     if handover.status != PENDING:
         raise RuleError(f"This hand-over was already {handover.status}.")
     incident.refuse_if_closed("change roles")
+
+
+def _changed(session: Session, effects: Effects, incident: Incident, actor) -> None:
+    """The incident's people changed: its timeline says so (its reports follow)."""
+    incidents.touch(incident)
+    effects.publish(session, Changed(incident=incident, actor=actor))
 
 
 def _record(session, incident, actor, kind, text, data, note: str = "") -> None:

@@ -18,7 +18,7 @@ from app.contacts.models import Contact
 from app.core import clock
 from app.incidents import delivery_keys
 from app.incidents.events import Effects, Notice, ReviewBooked
-from app.incidents.models import Incident
+from app.incidents.models import Incident, Participant
 from app.reminders.schedule import WorkingHours
 from app.reviews.models import ReviewMeeting
 
@@ -45,8 +45,6 @@ def meeting_time(resolved_at: datetime, hours: WorkingHours) -> datetime:
 
 def involved(session: Session, incident: Incident) -> set[int]:
     """Ids of everyone who worked on the incident: declarer, role holders, participants."""
-    from app.incidents.models import Participant
-
     ids = {a.user_id for a in incident.roles}
     ids.update(session.scalars(select(Participant.user_id).where(
         Participant.incident_id == incident.id)))

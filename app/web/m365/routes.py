@@ -20,14 +20,15 @@ from flask_login import current_user, login_required
 
 from app.db import Session
 from app.incidents import service as incidents
-from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 from app.m365 import teams_import
-from app.m365.forms import FetchMessagesForm, ImportMessagesForm, RetryForm
 from app.m365.models import TeamsChannel
-from app.m365.panel import label
 from app.outbox import service as outbox
 from app.outbox.models import FAILED, Delivery
+from app.web.m365.forms import FetchMessagesForm, ImportMessagesForm, RetryForm
+from app.web.m365.panel import label
+from app.web.m365.sandbox_page import sandbox_record
+from app.web.pages import incident_or_404
 
 bp = Blueprint("m365", __name__)
 
@@ -59,8 +60,6 @@ def _sandbox_record():
     standalone one's state file (what it reported at start-up, else GRAPH_SANDBOX_DB).
     State None: a standalone sandbox whose file this machine cannot read. 404 with a
     real tenant or any other Graph: there is nothing local to show."""
-    from app.m365.sandbox_page import sandbox_record
-
     record = sandbox_record(current_app)
     if record is None:
         abort(404)
@@ -104,7 +103,8 @@ def teams_messages(reference: str):
         status = 400
         if form.validate_on_submit():
             try:
-                count = teams_import.import_messages(Session, current_user, incident,
+                count = teams_import.import_messages(Session, current_app.extensions["effects"],
+                                                     current_user, incident,
                                                      form.messages.data or [])
             except RuleError as error:
                 form.messages.errors = [*form.messages.errors, error.message]

@@ -15,13 +15,13 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app.actions import service
-from app.actions.forms import ActionForm
 from app.actions.models import STATUSES, FollowUpAction
 from app.core import clock
 from app.db import Session
 from app.incidents import service as incidents
-from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
+from app.web.actions.forms import ActionForm
+from app.web.pages import incident_or_404
 
 bp = Blueprint("actions", __name__)
 
@@ -67,7 +67,7 @@ def edit(reference: str, action_id: int | None = None):
             service.save(Session, current_user, incident, action, service.ActionFields(
                 description=form.description.data, owner_id=form.owner.data or None,
                 due=form.due.data, link=form.link.data, status=form.status.data,
-                public=bool(form.public.data)))
+                public=bool(form.public.data)), effects=current_app.extensions["effects"])
         except RuleError as error:
             error.attach_to(form)
         else:

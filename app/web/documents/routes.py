@@ -20,13 +20,14 @@ from flask_login import current_user, login_required
 from app.db import Session
 from app.documents import review as reviews
 from app.documents import service, snapshot, templates
-from app.documents.forms import RemoveTemplateForm, ReviewForm, TemplateForm, WriteAgainForm
 from app.documents.kinds import KINDS, REVIEW_DRAFT
 from app.documents.models import ReportFile, ReportTemplate
-from app.documents.panel import downloadable
 from app.incidents import service as incidents
-from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
+from app.outbox import service as outbox
+from app.web.documents.forms import RemoveTemplateForm, ReviewForm, TemplateForm, WriteAgainForm
+from app.web.documents.panel import downloadable
+from app.web.pages import incident_or_404
 from reports import TemplateError
 from reports.review import PROMPTS
 
@@ -81,7 +82,10 @@ def write_again(reference: str, report_id: int):
         abort(404)
     if not WriteAgainForm().validate_on_submit():
         abort(400)
-    service.retry(Session, report)
+    key = service.key_of(incident, report.kind)
+    write = outbox.by_keys(Session, [key]).get(key)
+    if write is not None:  # again now, whatever its state (never while being written)
+        outbox.retry(Session, write, even_if_done=True)
     flash(f"Writing the {KINDS[report.kind].label.lower()} again.", "success")
     return redirect(url_for("incidents.show", reference=reference, _anchor="reports"))
 
@@ -105,7 +109,8 @@ def review(reference: str):
                 else None
             try:
                 asked = reviews.save(Session, _org(), current_user, incident, _findings(form),
-                                     write)
+                                     write, targets=current_app.extensions["targets"],
+                                     outbox=outbox)
             except RuleError as error:
                 error.attach_to(form)
             else:
@@ -116,8 +121,8 @@ def review(reference: str):
     from app.actions.models import STATUSES
     from app.core import clock
     from app.m365.plans import review_booking
-    from app.reviews.forms import MeetingForm
     from app.reviews.models import ReviewMeeting
+    from app.web.reviews.forms import MeetingForm
 
     meeting = Session.get(ReviewMeeting, incident.id)
     meeting_form = None

@@ -1,4 +1,4 @@
-"""What every incident-scoped page starts with."""
+"""What every incident-scoped page starts with, whichever area of the web it is in."""
 
 from __future__ import annotations
 

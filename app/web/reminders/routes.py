@@ -8,8 +8,8 @@ from flask_login import current_user, login_required
 from app.db import Session
 from app.incidents import service as incidents
 from app.reminders import service
-from app.reminders.forms import SnoozeForm
 from app.reminders.schedule import KINDS
+from app.web.reminders.forms import SnoozeForm
 
 bp = Blueprint("reminders", __name__, url_prefix="/incidents")
 

@@ -7,11 +7,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from app.catalogue import service as catalogue
-from app.catalogue.forms import MoveForm, RemoveForm, ServiceForm, StepForm, SupplierForm
 from app.catalogue.models import EscalationStep, Supplier, downstream_of, upstream_of
 from app.db import Session
 from app.incidents.models import Service
 from app.incidents.rules import RuleError
+from app.web.catalogue.forms import MoveForm, RemoveForm, ServiceForm, StepForm, SupplierForm
 
 bp = Blueprint("catalogue", __name__)
 

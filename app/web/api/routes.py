@@ -22,11 +22,18 @@ from app.auth.service import user_for_api_token
 from app.db import Session
 from app.extensions import csrf
 from app.incidents import scribe, service
-from app.incidents.forms import DeclareForm, EditForm, FilterForm, NoteForm, RoleForm, StatusForm
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError, next_statuses
 from app.people import service as people
 from app.people.models import RoleHandover
+from app.web.incidents.forms import (
+    DeclareForm,
+    EditForm,
+    FilterForm,
+    NoteForm,
+    RoleForm,
+    StatusForm,
+)
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -286,7 +293,7 @@ def update_incident(reference: str):
             Session, _org(), g.api_user, incident, expected_version=form.version.data,
             title=form.title.data, description=form.description.data or "",
             severity=form.severity.data, service_ids=form.services.data or [],
-            new_services=new, reason=form.reason.data or "",
+            new_services=new, reason=form.reason.data or "", effects=_effects(),
         )
     except service.ConflictError as error:
         return _error(409, error.message)
@@ -376,7 +383,7 @@ def add_note(reference: str):
                       _field_errors(form))
     try:
         when = scribe.parse_when(form.when.data, _targets().timezone)
-        scribe.add_entry(Session, g.api_user, incident, text=form.text.data,
+        scribe.add_entry(Session, g.api_user, incident, effects=_effects(), text=form.text.data,
                          entry_type=form.entry_type.data or "event", occurred_at=when)
     except RuleError as error:
         return _rule_error(error)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
 
-from app.m365.forms import RunSetUpCheckForm
+from app.web.m365.forms import RunSetUpCheckForm
 
 bp = Blueprint("setup_check", __name__)
 

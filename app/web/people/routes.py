@@ -5,14 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.auth.models import User
 from app.db import Session
-from app.incidents import service as incidents
-from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 from app.people import service
-from app.people.forms import AcceptForm, BringInForm, DeclineForm, WithdrawForm
 from app.people.models import RoleHandover
+from app.web.pages import incident_or_404
+from app.web.people.forms import AcceptForm, DeclineForm, WithdrawForm
 
 bp = Blueprint("people", __name__, url_prefix="/incidents")
 
@@ -89,27 +87,8 @@ def decline(reference: str, handover_id: int):
 @bp.post("/<reference>/handovers/<int:handover_id>/withdraw")
 def withdraw(reference: str, handover_id: int):
     def act(item, _form) -> str:
-        service.cancel(Session, _ext("org"), current_user, item)
+        service.cancel(Session, _ext("org"), _ext("effects"), current_user, item)
         return "Hand-over request withdrawn."
 
     return _answer(reference, handover_id, WithdrawForm(prefix="withdraw"), "withdraw_form",
                    act)
-
-
-@bp.post("/<reference>/people")
-def bring_in(reference: str):
-    incident = incident_or_404(reference)
-    form = BringInForm(prefix="people")
-    form.set_choices(incidents.assignable_users(Session))
-    if form.validate_on_submit():
-        user = Session.get(User, form.user.data)
-        try:
-            service.bring_in(Session, _ext("effects"), current_user, incident, user)
-        except RuleError as error:
-            form.user.errors = [*form.user.errors, error.message]
-        else:
-            flash(f"{user.name} is now working on this incident.", "success")
-            return redirect(url_for("incidents.show", reference=reference, _anchor="people"))
-    from app.incidents.routes import render_show
-
-    return render_show(incident, 400, people_form=form)

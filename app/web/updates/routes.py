@@ -7,11 +7,11 @@ from flask_login import current_user, login_required
 
 from app.contacts.service import recipients_for
 from app.db import Session
-from app.incidents.pages import incident_or_404
 from app.incidents.rules import RuleError
 from app.updates import phrasing
-from app.updates.forms import UpdateForm
 from app.updates.service import post_update
+from app.web.pages import incident_or_404
+from app.web.updates.forms import UpdateForm
 
 bp = Blueprint("updates", __name__)
 

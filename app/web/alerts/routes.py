@@ -17,12 +17,12 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app.alerts import service
-from app.alerts.forms import KIND_LABELS, RevokeForm, SourceForm
 from app.alerts.models import AlertSource
 from app.alerts.parse import AlertPayloadError, parse
 from app.db import Session
 from app.extensions import csrf
 from app.incidents.rules import RuleError
+from app.web.alerts.forms import KIND_LABELS, RevokeForm, SourceForm
 
 bp = Blueprint("alerts", __name__)
 

@@ -18,16 +18,16 @@ from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.auth import service
-from app.auth.forms import (
+from app.auth.models import User
+from app.db import Session
+from app.extensions import csrf, login_manager
+from app.web.auth.forms import (
     DevSignInForm,
     EntraSignInForm,
     NewTokenForm,
     RevokeTokenForm,
     SignOutForm,
 )
-from app.auth.models import User
-from app.db import Session
-from app.extensions import csrf, login_manager
 from graph.entra import EntraSignIn, SignInError
 
 bp = Blueprint("auth", __name__)

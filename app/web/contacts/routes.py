@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from app.contacts import service
 from app.contacts.models import Contact
 from app.db import Session
-from app.m365.forms import SyncForm
+from app.web.m365.forms import SyncForm
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 PAGE = 100

@@ -6,13 +6,32 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.actions import service as actions
+from app.actions.models import STATUSES
 from app.auth.models import User
+from app.catalogue import service as catalogue
+from app.core import clock
 from app.db import Session
+from app.documents.kinds import KINDS
 from app.incidents import scribe, service
-from app.incidents.forms import DeclareForm, EditForm, FilterForm, NoteForm, RoleForm, StatusForm
-from app.incidents.pages import incident_or_404
 from app.incidents.rules import STATUS_BY_KEY, RuleError, next_statuses
 from app.people import service as people
+from app.reminders import service as reminder_service
+from app.web.documents import panel as reports_panel
+from app.web.documents.forms import WriteAgainForm
+from app.web.incidents.forms import (
+    DeclareForm,
+    EditForm,
+    FilterForm,
+    NoteForm,
+    RoleForm,
+    StatusForm,
+)
+from app.web.m365.forms import RetryForm
+from app.web.m365.panel import panel
+from app.web.pages import incident_or_404
+from app.web.people.forms import AcceptForm, BringInForm
+from app.web.reminders.forms import SnoozeForm
 
 bp = Blueprint("incidents", __name__, url_prefix="/incidents")
 
@@ -86,20 +105,6 @@ TIMELINE_SHOWN = 100  # newest entries on the incident page; the rest behind one
 
 def render_show(incident, status_code=200, **forms):
     """The incident page; `forms` replaces a form that came back with errors."""
-    from app.actions import service as actions
-    from app.actions.models import STATUSES
-    from app.catalogue import service as catalogue
-    from app.core import clock
-    from app.documents import panel as reports_panel
-    from app.documents.forms import WriteAgainForm
-    from app.documents.kinds import KINDS
-    from app.m365.forms import RetryForm
-    from app.m365.panel import panel
-    from app.people import service as people
-    from app.people.forms import AcceptForm, BringInForm
-    from app.reminders import service as reminder_service
-    from app.reminders.forms import SnoozeForm
-
     status_form, role_form, note_form = _page_forms(incident)
     whole_timeline = request.args.get("timeline") == "all"
     people_form = forms.get("people_form")
@@ -195,8 +200,9 @@ def add_note(reference: str):
         try:
             when = scribe.parse_when(form.when.data,
                                      current_app.extensions["targets"].timezone)
-            scribe.add_entry(Session, current_user, incident, text=form.text.data,
-                             entry_type=form.entry_type.data or "event", occurred_at=when)
+            scribe.add_entry(Session, current_user, incident, effects=_effects(),
+                             text=form.text.data, entry_type=form.entry_type.data or "event",
+                             occurred_at=when)
         except RuleError as error:
             error.attach_to(form)
         else:
@@ -226,7 +232,7 @@ def edit(reference: str):
                 expected_version=form.version.data, title=form.title.data,
                 description=form.description.data or "", severity=form.severity.data,
                 service_ids=form.services.data or [], new_services=form.new_service_names(),
-                reason=form.reason.data or "",
+                reason=form.reason.data or "", effects=_effects(),
             )
         except service.ConflictError as error:
             form.form_errors.append(error.message)
@@ -278,3 +284,21 @@ def edit_entry(reference: str, entry_id: int):
     status = 400 if request.method == "POST" else 200
     return render_template("incidents/edit_entry.html", form=form, incident=incident,
                            entry=entry, entry_types=scribe.ENTRY_TYPES), status
+
+
+@bp.post("/<reference>/people")
+def bring_in(reference: str):
+    """The incident lead commandeers someone; errors show on the incident page."""
+    incident = incident_or_404(reference)
+    form = BringInForm(prefix="people")
+    form.set_choices(service.assignable_users(Session))
+    if form.validate_on_submit():
+        user = Session.get(User, form.user.data)
+        try:
+            people.bring_in(Session, _effects(), current_user, incident, user)
+        except RuleError as error:
+            form.user.errors = [*form.user.errors, error.message]
+        else:
+            flash(f"{user.name} is now working on this incident.", "success")
+            return redirect(url_for("incidents.show", reference=reference, _anchor="people"))
+    return render_show(incident, 400, people_form=form)

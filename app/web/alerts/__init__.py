@@ -1,0 +1,1 @@
+"""The alert intake webhook and the alert sources page."""

@@ -1,0 +1,1 @@
+"""The service catalogue pages: services, suppliers and the escalation chain."""

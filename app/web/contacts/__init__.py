@@ -1,0 +1,1 @@
+"""The stakeholder contacts page and its sync from SharePoint."""

@@ -1,0 +1,1 @@
+"""The incident pages: the list, declare, show, edit, notes, roles and status."""

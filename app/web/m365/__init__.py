@@ -1,0 +1,1 @@
+"""Microsoft 365 pages: the delivery panel and retries, Teams messages, set-up, sandbox."""

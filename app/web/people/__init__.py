@@ -1,0 +1,1 @@
+"""The incident's people: bringing someone in, and accepting role hand-overs."""

@@ -1,0 +1,1 @@
+"""Snoozing an incident's reminder."""

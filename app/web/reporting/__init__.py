@@ -1,0 +1,1 @@
+"""The reporting page and the monthly summary download."""

@@ -1,0 +1,1 @@
+"""Booking the post-incident review meeting from the incident page."""
