@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.web.people.routes import bp as people_bp
     from app.web.reminders.routes import bp as reminders_bp
     from app.web.reporting.routes import bp as reporting_bp
-    from app.web.reviews.routes import bp as reviews_bp
+    from app.web.review_meetings.routes import bp as review_meetings_bp
     from app.web.status.routes import bp as status_bp
     from app.web.updates.routes import bp as updates_bp
 
@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(actions_bp)
     app.register_blueprint(status_bp)
-    app.register_blueprint(reviews_bp)
+    app.register_blueprint(review_meetings_bp)
     app.register_blueprint(reporting_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     errors.register(app)

@@ -20,7 +20,7 @@ from app.m365.models import ChannelMessageCopy, TeamsChannel
 from app.outbox.models import Delivery
 from app.people.models import RoleHandover
 from app.reminders.models import ReminderSnooze, SentReminder
-from app.reviews.models import ReviewMeeting
+from app.review_meetings.models import ReviewMeeting
 
 __all__ = [
     "AlertRecord",

@@ -13,8 +13,8 @@ from app.contacts.models import Contact
 from app.core import clock
 from app.incidents.models import TimelineEntry
 from app.reminders.schedule import WorkingHours
-from app.reviews.models import ReviewMeeting
-from app.reviews.service import meeting_time
+from app.review_meetings.models import ReviewMeeting
+from app.review_meetings.service import meeting_time
 from tests.conftest import drain
 
 

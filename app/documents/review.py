@@ -1,4 +1,5 @@
-"""Saving the review's findings, and asking for the reports that depend on them."""
+"""The post-incident review as a document: saving its findings, and asking for the
+reports that depend on them (the review meeting is app/review_meetings)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from app.m365 import cards, lifecycle, mail_plan, notices, plans
 from app.outbox import service as outbox
 from app.people.security import tell_security_contacts
 from app.reminders.service import policy_from
-from app.reviews.service import book
+from app.review_meetings.service import book
 from app.updates import mail
 from app.updates.phrasing import PHASE_LABELS
 

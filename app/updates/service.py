@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.core import clock
 from app.core.org import OrgSettings
 from app.db import transaction
+from app.incidents import timeline
 from app.incidents.events import Effects, UpdatePosted
 from app.incidents.models import Incident, StatusUpdate, TimelineEntry
 from app.incidents.rules import RuleError
@@ -82,23 +83,23 @@ def post_update(session: Session, org: OrgSettings, effects: Effects, actor,
         session.add(update)
         session.flush()
         label = PHASE_LABELS[phase]
-        entry = _timeline_entry(update, actor, label, message, people, to_channel, publish)
-        session.add(entry)
+        entry = _timeline_entry(session, update, actor, label, message, people, to_channel,
+                                publish)
         session.flush()
         effects.publish(session, UpdatePosted(incident=incident, actor=actor, update=update,
                                               entry_id=entry.id))
     return update
 
 
-def _timeline_entry(update: StatusUpdate, actor, label: str, message: str,
+def _timeline_entry(session: Session, update: StatusUpdate, actor, label: str, message: str,
                     people: list[str], to_channel: bool, publish: bool) -> TimelineEntry:
     """The update on the timeline, whole: where a Teams card's "full update" link goes."""
     where = (["the Teams channel"] if to_channel else []) + (
         [f"{mail.people(len(people))} by email"] if people else []) + (
         ["the status page"] if publish else [])
-    return TimelineEntry(
-        incident_id=update.incident_id, kind="status_update",
-        text=f"Update sent ({label.lower()}) to {' and '.join(where)}: {message}",
+    return timeline.record(
+        update.incident_id, "status_update",
+        f"Update sent ({label.lower()}) to {' and '.join(where)}: {message}",
         data={"update_id": update.id, "phase": update.phase, "recipients": len(people),
               "to_channel": to_channel, "public": publish},
-        author=actor, occurred_at=update.created_at, created_at=update.created_at)
+        author=actor, occurred_at=update.created_at, session=session)

@@ -121,8 +121,8 @@ def review(reference: str):
     from app.actions.models import STATUSES
     from app.core import clock
     from app.m365.plans import review_booking
-    from app.reviews.models import ReviewMeeting
-    from app.web.reviews.forms import MeetingForm
+    from app.review_meetings.models import ReviewMeeting
+    from app.web.review_meetings.forms import MeetingForm
 
     meeting = Session.get(ReviewMeeting, incident.id)
     meeting_form = None

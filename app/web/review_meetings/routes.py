@@ -8,10 +8,10 @@ from flask_login import current_user, login_required
 from app.auth.models import User
 from app.db import Session
 from app.incidents import service as incidents
-from app.reviews import service
-from app.reviews.models import ReviewMeeting
+from app.review_meetings import service
+from app.review_meetings.models import ReviewMeeting
 from app.web.pages import incident_or_404
-from app.web.reviews.forms import MeetingForm
+from app.web.review_meetings.forms import MeetingForm
 
 bp = Blueprint("reviews", __name__, url_prefix="/incidents")
 

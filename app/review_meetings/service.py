@@ -20,7 +20,7 @@ from app.incidents import delivery_keys
 from app.incidents.events import Effects, Notice, ReviewBooked
 from app.incidents.models import Incident, Participant
 from app.reminders.schedule import WorkingHours
-from app.reviews.models import ReviewMeeting
+from app.review_meetings.models import ReviewMeeting
 
 MEETING_AT = time(14)
 LENGTH = timedelta(hours=1)
