@@ -2,6 +2,10 @@
 
 DATABASE_URL picks the database (PostgreSQL in CI); without it a temporary SQLite file is
 used. Under CI=true a DATABASE_URL or REDIS_URL that cannot be reached fails the run.
+
+Under pytest-xdist (`make test` runs two workers) each worker has its own of everything a
+test writes to: a SQLite file, a PostgreSQL database (DATABASE_URL's name + `_gw0`…), a
+Redis database number, tmp_path; servers listen on ports the system picks.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from jinja2 import BytecodeCache
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app, db
 from app.cli import upgrade
@@ -24,6 +28,8 @@ from app.config import Settings
 from app.core import clock
 
 CI = os.environ.get("CI", "").lower() == "true"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"… under xdist, else None
+REDIS_DATABASES = 16  # redis-server's default `databases`
 TABLES = ["review_meetings", "follow_up_actions", "channel_messages", "service_dependencies",
           "service_suppliers", "suppliers",
           "escalation_steps",
@@ -36,21 +42,75 @@ TABLES = ["review_meetings", "follow_up_actions", "channel_messages", "service_d
           "services", "api_tokens", "token_caches", "users"]
 
 
+def pytest_configure(config) -> None:
+    """Give an xdist worker its own PostgreSQL database and Redis database number, in the
+    environment too: subprocesses and tests that read DATABASE_URL or REDIS_URL then never
+    see the other worker's rows or queue."""
+    if not WORKER:
+        return
+    if os.environ.get("DATABASE_URL"):
+        url = make_url(os.environ["DATABASE_URL"])
+        os.environ["DATABASE_URL"] = url.set(database=f"{url.database}_{WORKER}").render_as_string(
+            hide_password=False)
+    if os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = worker_redis_url(os.environ["REDIS_URL"], worker_number())
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under xdist the `slow` tests (real-time waits, subprocesses) are handed out first:
+    one started last would keep the other worker idle until it ends. Otherwise in order."""
+    if WORKER:
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def worker_number() -> int:
+    return int(WORKER.removeprefix("gw")) if WORKER else 0
+
+
+def worker_redis_url(url: str, number: int) -> str:
+    """The same Redis, database number moved on by `number` (wrapping at 16)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(database + number) % REDIS_DATABASES}"))
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
         return f"sqlite:///{sqlite_folder(tmp_path_factory) / 'test.db'}"
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:  # start from nothing so the migrations are what is tested
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+    try:  # start from nothing so the migrations are what is tested
+        if WORKER:  # its own database, made afresh (a run cut short may have left one)
+            recreate_database(url)
+        else:
+            empty_schema(url)
     except Exception as exc:
         pytest.exit(f"DATABASE_URL={url} cannot be reached: {exc}", returncode=3)
+    return url
+
+
+def empty_schema(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
     finally:
         engine.dispose()
-    return url
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the database `url` names, from the server's `postgres` database."""
+    name = make_url(url).database
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
 
 
 def sqlite_folder(tmp_path_factory) -> Path:
