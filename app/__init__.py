@@ -154,7 +154,7 @@ def _pacer(jobs):
 
 def _init_m365(app: Flask, settings: Settings) -> None:
     """Jobs, where Microsoft 365 work goes, and how it gets there."""
-    from app.core import targets
+    from app.core import installation
     from app.core.job_queue import make_jobs
     from app.m365.connect import make_graph_for, make_graph_for_app, make_teams_webhook
     from app.m365.effects import M365Effects
@@ -166,7 +166,7 @@ def _init_m365(app: Flask, settings: Settings) -> None:
     from app.m365.graph_setup import resolve
 
     setup = app.extensions["graph_setup"] = resolve(settings)  # refuses missing ids
-    app.extensions["targets"] = targets.from_settings(settings, **setup.defaults)
+    app.extensions["installation"] = installation.from_settings(settings, **setup.defaults)
     app.extensions["effects"] = M365Effects(app.extensions)
     app.extensions["graph_for"] = make_graph_for(app)
     app.extensions["graph_for_app"] = make_graph_for_app(app)

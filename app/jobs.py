@@ -142,12 +142,12 @@ def sync_contacts() -> str:
     from app.db import Session
 
     def work(app):
-        targets = app.extensions["targets"]
-        if not (targets.contacts_site_id and targets.contacts_list_id):
+        installation = app.extensions["installation"]
+        if not (installation.contacts_site_id and installation.contacts_list_id):
             return "not configured"
         try:
-            run = sync(Session, app.extensions["graph_for_app"](), targets.contacts_site_id,
-                       targets.contacts_list_id,
+            run = sync(Session, app.extensions["graph_for_app"](), installation.contacts_site_id,
+                       installation.contacts_list_id,
                        parse_field_map(app.extensions["settings"].contacts_fields))
             return run.status
         finally:
@@ -181,7 +181,7 @@ def archive_channels() -> int:
     from app.m365.lifecycle import archive_after, sweep
 
     def work(app):
-        if not app.extensions["targets"].teams_enabled:
+        if not app.extensions["installation"].teams_enabled:
             return 0
         try:
             return sweep(Session, archive_after(app.extensions["settings"]))

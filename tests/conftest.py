@@ -277,8 +277,8 @@ def use_graph(application, graph, team_id="incident-team") -> None:
 
     application.extensions["graph_for"] = lambda delivery: graph
     application.extensions["graph_for_app"] = lambda: graph
-    application.extensions["targets"] = replace(
-        application.extensions["targets"], team_id=team_id,
+    application.extensions["installation"] = replace(
+        application.extensions["installation"], team_id=team_id,
         broadcast_channel_id=getattr(graph, "broadcast_channel_id", None),
         contacts_site_id="contacts-site", contacts_list_id="contacts")
 

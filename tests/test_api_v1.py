@@ -237,12 +237,12 @@ def random_value(rng: random.Random, depth: int = 0):
 def test_fuzzed_bodies_never_cause_a_server_error(app, token, frozen_clock):
     ref = declare(app, token)["reference"]
     rng = random.Random(20261124)
-    targets = [("POST", "/api/v1/incidents"), ("PATCH", f"/api/v1/incidents/{ref}"),
+    installation = [("POST", "/api/v1/incidents"), ("PATCH", f"/api/v1/incidents/{ref}"),
                ("POST", f"/api/v1/incidents/{ref}/status"),
                ("POST", f"/api/v1/incidents/{ref}/roles"),
                ("POST", f"/api/v1/incidents/{ref}/notes")]
     for _ in range(300):
-        method, url = rng.choice(targets)
+        method, url = rng.choice(installation)
         body = random_value(rng)
         if not isinstance(body, dict) and rng.random() < 0.7:
             body = {"title": body, "severity": random_value(rng), "status": random_value(rng)}

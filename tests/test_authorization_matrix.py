@@ -326,8 +326,8 @@ def copy_graph(graph: FakeGraph) -> FakeGraph:
 
 
 def with_reports(app) -> None:
-    app.extensions["targets"] = replace(
-        app.extensions["targets"], reports_drive_id=REPORTS_DRIVE,
+    app.extensions["installation"] = replace(
+        app.extensions["installation"], reports_drive_id=REPORTS_DRIVE,
         reports_folder="Incident reports", security_reports_folder="Security reports")
 
 

@@ -126,7 +126,8 @@ def test_open_and_resolved_incidents_and_those_without_a_channel_are_left_alone(
     drain(app)
     browser.submit(f"/incidents/{resolved}", f"/incidents/{resolved}/status",
                    {"status-status": "resolved", "status-note": "Fixed"})
-    app.extensions["targets"] = replace(app.extensions["targets"], team_id=None)  # Teams off
+    app.extensions["installation"] = replace(app.extensions["installation"],
+                                             team_id=None)  # Teams off
     close(app, browser, title="Closed without Teams")
     frozen_clock.advance(days=30)
     assert sweep(app, session, WEEK) == 0
@@ -173,7 +174,7 @@ def test_a_team_without_an_owner_fails_visibly_and_is_not_tried_again_and_again(
     page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
     assert "Archive the Teams channel" in page and "Archived</strong>" not in page
     incident = session.scalar(select(Incident).where(Incident.reference == reference))
-    notices.notify(session, app.extensions["targets"], incident, None, key=f"{reference}/x",
+    notices.notify(session, app.extensions["installation"], incident, None, key=f"{reference}/x",
                    to=["owner@example.com"], subject="A follow-up action is overdue",
                    message="Still to do", link_text="Open", url="https://example.test")
     card = session.scalar(select(Delivery).where(Delivery.key == f"{reference}/x/teams"))
@@ -285,7 +286,7 @@ def test_an_archived_channel_gets_no_cards_the_notice_goes_by_email(
     sweep(app, session, WEEK)
     drain(app)
     incident = session.scalar(select(Incident).where(Incident.reference == reference))
-    notices.notify(session, app.extensions["targets"], incident, None, key=f"{reference}/x",
+    notices.notify(session, app.extensions["installation"], incident, None, key=f"{reference}/x",
                    to=["owner@example.com"], subject="A follow-up action is overdue",
                    message="Still to do", link_text="Open", url="https://example.test")
     session.commit()

@@ -15,8 +15,8 @@ from app.outbox.models import Delivery
 class Recorder:
     """Effects that only remember what was published."""
 
-    def __init__(self, targets):
-        self.targets = targets
+    def __init__(self, installation):
+        self.installation = installation
         self.published = []
 
     def publish(self, session, event):
@@ -38,7 +38,7 @@ def test_every_event_has_its_row_in_the_one_table():
 
 def test_declaring_says_what_happened_and_plans_nothing_itself(app, session, org, fake_graph):
     ada = _person(session)
-    recorder = Recorder(app.extensions["targets"])
+    recorder = Recorder(app.extensions["installation"])
     incident = incidents.declare(session, org, ada, title="Checkout down", description="",
                                  severity="P1", effects=recorder)
     assert [type(e) for e in recorder.published] == [events.Declared]
@@ -48,7 +48,7 @@ def test_declaring_says_what_happened_and_plans_nothing_itself(app, session, org
 
 def test_resolving_and_closing_say_so(app, session, org):
     ada = _person(session)
-    recorder = Recorder(app.extensions["targets"])
+    recorder = Recorder(app.extensions["installation"])
     incident = incidents.declare(session, org, ada, title="Slow search", description="",
                                  severity="P3")
     incidents.change_status(session, org, recorder, ada, incident, "resolved", "Fixed it")
@@ -73,7 +73,7 @@ def test_a_security_declaration_tells_the_security_contacts_through_the_effects(
     from dataclasses import replace
 
     ada = _person(session)
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         security_emails=frozenset({"soc@example.com"}))
     incident = incidents.declare(session, org, ada, title="Leaked key", description="",
                                  severity="P2", is_security=True,

@@ -87,10 +87,10 @@ def test_the_same_people_in_any_order_or_case_get_the_same_batches_and_keys():
 
 
 def test_planning_the_same_mail_again_cannot_store_a_second_send(app, session):
-    targets = replace(app.extensions["targets"], mail_from=SENDER)
+    installation = replace(app.extensions["installation"], mail_from=SENDER)
 
     def plan():
-        return mail_plan.queue(session, targets, None, None, key=KEY,
+        return mail_plan.queue(session, installation, None, None, key=KEY,
                                recipients=people(600), subject="Update", html="<p>x</p>",
                                label=lambda b: f"Update email{b.part}")
 
@@ -115,7 +115,7 @@ def test_notices_and_updates_are_addressed_by_the_same_rule(
         app, browser, other_browser, session, fake_graph):
     """A hand-over request (one person) and the security contacts' notice (two) go out
     through app/m365/notices.py; status updates to the same people are addressed alike."""
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         security_emails=frozenset({"ciso@example.com"}))
     session.add(Contact(item_id="1", name="Dana DPO", email="dpo@example.org", service="",
                         role="DPO", severities=[], synced_at=clock.now()))

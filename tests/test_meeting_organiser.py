@@ -64,9 +64,9 @@ def tenant(app, monkeypatch):
                         lambda *args, **options: (lambda oid=args[5]: oid))
     settings = replace(app.extensions["settings"], entra_tenant_id="tenant",
                        entra_client_id="client", entra_client_secret="secret")
-    targets = replace(app.extensions["targets"], service_account=SERVICE)
+    installation = replace(app.extensions["installation"], service_account=SERVICE)
     app.extensions["graph_for"] = make_graph_for(
-        SimpleNamespace(extensions={"settings": settings, "targets": targets}))
+        SimpleNamespace(extensions={"settings": settings, "installation": installation}))
     return found
 
 

@@ -173,7 +173,7 @@ def test_security_contacts_are_told_at_once_and_nothing_else_leaks(
         app, browser, session, fake_graph):
     from dataclasses import replace
 
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         security_emails=frozenset({"ciso@example.com"}))
     session.add_all([Contact(item_id="1", name="Dana DPO", email="dpo@example.org",
                              service="", role="DPO", severities=[], synced_at=clock.now()),

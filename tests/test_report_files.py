@@ -36,7 +36,7 @@ def reports_graph(app, fake_graph):
 
 
 def set_targets(app, **changes) -> None:
-    app.extensions["targets"] = replace(app.extensions["targets"], **changes)
+    app.extensions["installation"] = replace(app.extensions["installation"], **changes)
 
 
 def text_of(content: bytes) -> str:

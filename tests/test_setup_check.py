@@ -101,10 +101,10 @@ def test_the_check_leaves_nothing_behind(app, tenant):
 
 def test_a_template_in_sharepoint_is_read(app, tenant):
     tenant.put_file(seed.DRIVE_ID, "Templates/report.docx", b"PK docx")
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         report_template_path="Templates/report.docx")
     assert check(app).finding("report-template").status == PASSED
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         report_template_path="Templates/missing.docx")
     missing = check(app).finding("report-template")
     assert missing.status == FAILED and "M365_REPORT_TEMPLATE" in missing.fix
@@ -139,7 +139,7 @@ def test_a_missing_permission_is_named_with_where_to_grant_it(app, tenant, name,
 @pytest.mark.parametrize(("name", "key"), [("Mail.ReadWrite", "draft-mail"),
                                            ("Mail.Send", "send-mail")])
 def test_mail_sent_as_people_needs_the_delegated_mail_permissions(app, tenant, name, key):
-    app.extensions["targets"] = replace(app.extensions["targets"], mail_from=None)
+    app.extensions["installation"] = replace(app.extensions["installation"], mail_from=None)
     assert check(app).all_passed
     reregister_without(tenant, name, "delegated")
     report = check(app)
@@ -182,7 +182,7 @@ def test_an_administrator_outside_the_team_is_told(app, tenant):
 
 
 def test_a_team_id_that_names_no_team(app, tenant):
-    app.extensions["targets"] = replace(app.extensions["targets"], team_id="no-such-team")
+    app.extensions["installation"] = replace(app.extensions["installation"], team_id="no-such-team")
     report = check(app)
     assert report.finding("team-members").status == FAILED
     assert "M365_TEAM_ID" in report.finding("team-members").fix
@@ -191,7 +191,7 @@ def test_a_team_id_that_names_no_team(app, tenant):
 
 
 def test_a_broadcast_channel_that_is_not_there(app, tenant):
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         broadcast_channel_id="19:gone@thread.tacv2")
     report = check(app)
     assert "broadcast-channel" in with_status(report, FAILED)
@@ -199,7 +199,8 @@ def test_a_broadcast_channel_that_is_not_there(app, tenant):
 
 
 def test_without_a_broadcast_channel_posting_is_tried_in_general(app, tenant):
-    app.extensions["targets"] = replace(app.extensions["targets"], broadcast_channel_id=None)
+    app.extensions["installation"] = replace(app.extensions["installation"],
+                                             broadcast_channel_id=None)
     report = check(app)
     assert report.finding("broadcast-channel").status == NOT_APPLICABLE
     assert report.finding("post-message").status == PASSED
@@ -252,7 +253,7 @@ def test_a_shared_mailbox_outside_the_rbac_scope_is_told_to_scope_it(app, tenant
 
 
 def test_no_service_account_is_a_setting_to_make(app, tenant):
-    app.extensions["targets"] = replace(app.extensions["targets"], service_account=None)
+    app.extensions["installation"] = replace(app.extensions["installation"], service_account=None)
     report = check(app)
     assert report.finding("service-account-token").status == FAILED
     assert "Set M365_SERVICE_ACCOUNT" in report.finding("service-account-token").fix

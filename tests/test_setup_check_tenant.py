@@ -21,7 +21,7 @@ SERVICE = "boss@example.com"  # an administrator, in the Entra fixture app's ADM
 
 
 def check(app, service_account: str = SERVICE):
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         service_account=service_account)
     with app.app_context():
         return run_check(app, timeout=2.0, budget=30.0)

@@ -96,10 +96,10 @@ def _statuses(session) -> dict[str, str]:
 def test_graph_base_url_alone_gets_the_sandboxs_ids_and_declaring_makes_a_channel(
         only_url, fresh, session, frozen_clock):
     setup = only_url.extensions["graph_setup"]
-    targets = only_url.extensions["targets"]
+    installation = only_url.extensions["installation"]
     assert setup.kind == STANDALONE
-    assert (targets.team_id, targets.broadcast_channel_id, targets.contacts_list_id,
-            targets.reports_drive_id) == (seed.TEAM_ID, seed.BROADCAST_CHANNEL_ID,
+    assert (installation.team_id, installation.broadcast_channel_id, installation.contacts_list_id,
+            installation.reports_drive_id) == (seed.TEAM_ID, seed.BROADCAST_CHANNEL_ID,
                                           seed.LIST_ID, seed.DRIVE_ID)
     browser = Browser(only_url.test_client())
     browser.sign_in(name="Ada Lovelace", email="ada@example.com")  # joins the sandbox team

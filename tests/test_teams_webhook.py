@@ -34,7 +34,7 @@ def sandbox():
 def webhook_app(app, sandbox):
     use_graph(app, GraphClient(sandbox.graph_base_url, sandbox_token(sandbox.graph_base_url, ADA)))
     flow = sandbox.state.add_workflow("incident-team", GENERAL)
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         teams_webhook_url=sandbox.workflow_url(flow))
     return app
 

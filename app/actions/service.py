@@ -103,7 +103,7 @@ def all_actions(session: Session, viewer, state: str, today: date) -> list[Follo
 def chase_overdue(session: Session, effects: Effects, now: datetime | None = None) -> int:
     """Tell the owners of overdue actions (once, then weekly); returns how many."""
     now = now or clock.now()
-    today = now.astimezone(effects.targets.timezone).date()
+    today = now.astimezone(effects.installation.timezone).date()
     due = session.scalars(select(FollowUpAction).where(
         FollowUpAction.status.not_in(FINISHED), FollowUpAction.due < today,
         or_(FollowUpAction.last_chased_at.is_(None),
@@ -127,7 +127,7 @@ def chase_overdue(session: Session, effects: Effects, now: datetime | None = Non
                         " and has no owner: agree who will do it.")
                      + " Update it in Incident Desk when it moves."),
             link_text="Open the incident's actions",
-            url=effects.targets.incident_url(incident.reference) + "/review#actions",
+            url=effects.installation.incident_url(incident.reference) + "/review#actions",
             label="Overdue action", show_title=not incident.is_security))
         action.last_chased_at = now
     session.commit()

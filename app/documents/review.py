@@ -41,11 +41,11 @@ def get(session: Session, incident: Incident) -> Review | None:
 
 
 def save(session: Session, org: OrgSettings, actor, incident: Incident, findings: Findings,
-         write: str | None = None, *, targets, outbox: service.Outbox) -> list[int]:
+         write: str | None = None, *, installation, outbox: service.Outbox) -> list[int]:
     """Store the findings; `write` "draft" or "final" also asks for that report (and, for
     final, updates the major-incident and public reports, and stops the draft: a final
     review has no newer draft). Returns the report ids asked for (empty where reports
-    are not kept in SharePoint). `targets` says where reports go; `outbox` is where
+    are not kept in SharePoint). `installation` says where reports go; `outbox` is where
     their writes wait (app.outbox.service)."""
     if not can_review(incident):
         raise RuleError("The review starts once the incident is resolved.")
@@ -70,7 +70,7 @@ def save(session: Session, org: OrgSettings, actor, incident: Incident, findings
     requested: list[int] = []
 
     def ask(kinds: list[str], create: bool = True) -> list[int]:
-        return service.request(session, incident, kinds, targets=targets, outbox=outbox,
+        return service.request(session, incident, kinds, installation=installation, outbox=outbox,
                                create=create)
 
     with transaction(session):
@@ -88,5 +88,5 @@ def save(session: Session, org: OrgSettings, actor, incident: Incident, findings
             requested += ask([MAJOR], create=bool(severity and severity.major))
             requested += ask([PUBLIC], create=incident.is_closed)
             if first:  # on the timeline: the running report (and the rest) follow
-                service.follow_change(session, targets, org, incident, outbox=outbox)
+                service.follow_change(session, installation, org, incident, outbox=outbox)
     return requested

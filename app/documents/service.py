@@ -48,12 +48,12 @@ def key_of(incident: Incident, kind: str) -> str:
     return delivery_keys.report(incident.reference, kind)
 
 
-def request(session: Session, incident: Incident, kinds: Iterable[str], *, targets,
+def request(session: Session, incident: Incident, kinds: Iterable[str], *, installation,
             outbox: Outbox, create: bool = True) -> list[int]:
     """Mark these reports of `incident` out of date (creating them if `create`); returns
     the ids of the reports asked for. Nothing happens where reports are not kept (no
     SharePoint drive, or a security incident without a restricted folder)."""
-    folder = targets.reports_folder_for(incident.is_security)
+    folder = installation.reports_folder_for(incident.is_security)
     if folder is None:
         return []
     kinds = [kind for kind in kinds
@@ -62,7 +62,7 @@ def request(session: Session, incident: Incident, kinds: Iterable[str], *, targe
         return []
     if create:
         now = clock.now()
-        day = now.astimezone(targets.timezone).date()
+        day = now.astimezone(installation.timezone).date()
         for kind in kinds:
             session.execute(
                 insert_for(session)(ReportFile).values(
@@ -129,20 +129,21 @@ def _kinds(incident: Incident, org, *, closing: bool, review_final: bool
     return create, refresh
 
 
-def follow_change(session: Session, targets, org, incident: Incident, *, outbox: Outbox,
+def follow_change(session: Session, installation, org, incident: Incident, *, outbox: Outbox,
                   declared: bool = False, closing: bool = False) -> None:
     """Ask for the reports a change on this incident's timeline makes out of date: the
     running report always (a new incident's first); the others if they exist, or
     (closing a major incident) are due."""
     create, refresh = _kinds(incident, org, closing=closing,
                              review_final=not declared and _review_is_final(session, incident))
-    request(session, incident, create, targets=targets, outbox=outbox)
+    request(session, incident, create, installation=installation, outbox=outbox)
     if not declared:  # a new incident has nothing else to refresh
-        request(session, incident, [k for k in refresh if k not in create], targets=targets,
+        request(session, incident, [k for k in refresh if k not in create],
+                installation=installation,
                 outbox=outbox, create=False)
 
 
-def follow(session: Session, targets, org, entries: list[TimelineEntry], *,
+def follow(session: Session, installation, org, entries: list[TimelineEntry], *,
            outbox: Outbox) -> None:
     """Ask for the reports these new timeline entries make out of date: the running
     report always; the others if they exist, or (closing a major incident) are due."""
@@ -158,9 +159,9 @@ def follow(session: Session, targets, org, entries: list[TimelineEntry], *,
         refreshing.update(refresh)
     declared_now = {entry.incident_id for entry in entries if entry.kind == "declared"}
     for incident, creating, refreshing in wanted.values():
-        request(session, incident, sorted(creating), targets=targets, outbox=outbox)
+        request(session, incident, sorted(creating), installation=installation, outbox=outbox)
         if incident.id not in declared_now:  # a new incident has nothing else to refresh
-            request(session, incident, sorted(refreshing - creating), targets=targets,
+            request(session, incident, sorted(refreshing - creating), installation=installation,
                     outbox=outbox, create=False)
 
 

@@ -31,16 +31,16 @@ def check(content: bytes) -> None:
     open_document(content)
 
 
-def for_writing(session: Session, graph: Graph, targets) -> bytes | None:
+def for_writing(session: Session, graph: Graph, installation) -> bytes | None:
     uploaded = session.get(ReportTemplate, UPLOADED)
     if uploaded is not None:
         return uploaded.content
-    path = targets.report_template_path
-    if not (path and targets.reports_drive_id):
+    path = installation.report_template_path
+    if not (path and installation.reports_drive_id):
         return None
     session.commit()  # no transaction (on SQLite, the write lock) held while SharePoint answers
     try:
-        content = graph.get_file(targets.reports_drive_id, path)
+        content = graph.get_file(installation.reports_drive_id, path)
     except NotFound as error:
         raise TemplateMissing(
             f"The report template “{path}” is not in the reports library: upload it there "

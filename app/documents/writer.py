@@ -25,7 +25,7 @@ class Built:
     content: bytes
 
 
-def build(session: Session, report_id: int, *, graph, targets, org, settings
+def build(session: Session, report_id: int, *, graph, installation, org, settings
           ) -> Built | None:
     """The report's file as it stands (None: the report is no longer kept). Raises
     TemplateError, templates.TemplateMissing or NotPublishable when it cannot be built,
@@ -46,6 +46,6 @@ def build(session: Session, report_id: int, *, graph, targets, org, settings
         session.commit()
     names = bool(review and review.name_people_in_draft) if report.kind == REVIEW_DRAFT \
         else True
-    template = templates.for_writing(session, graph, targets)
+    template = templates.for_writing(session, graph, installation)
     session.commit()  # the template's cached copy, if it changed
     return Built(report, KINDS[report.kind].build(snap, template, names))

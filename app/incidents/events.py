@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from app.core.targets import Targets
+from app.core.installation import Installation
 
 if TYPE_CHECKING:  # the models import nothing from here; only annotations need them
     from app.auth.models import User
@@ -106,10 +106,10 @@ class NoticeList(Event):
 
 
 class Effects(Protocol):
-    """Where services publish what happened. `targets` says where things go (time zone,
+    """Where services publish what happened. `installation` says where things go (time zone,
     addresses, Teams and SharePoint places) for services that need to word or date what
     they publish."""
 
-    targets: Targets
+    installation: Installation
 
     def publish(self, session: Session, event: Event) -> None: ...

@@ -59,7 +59,7 @@ def entra_app(app: Flask):
 def make_graph_for(app: Flask) -> Callable[[Delivery], Graph]:
     """The app's default: a GraphClient per delivery with the right token."""
     settings = app.extensions["settings"]
-    targets = app.extensions["targets"]
+    installation = app.extensions["installation"]
     as_app = make_graph_for_app(app)
 
     def graph_for(delivery: Delivery) -> Graph:
@@ -71,27 +71,27 @@ def make_graph_for(app: Flask) -> Callable[[Delivery], Graph]:
         mailbox = delivery.payload.get("mailbox")
         entra = entra_app(app)
         if entra is None:
-            return GraphClient(base, _standalone_sandbox_token(base, delivery, targets))
+            return GraphClient(base, _standalone_sandbox_token(base, delivery, installation))
         if mailbox:  # the shared mailbox: the app's own token (RBAC for Applications)
             return GraphClient(base, _app_token(entra))
-        if settings.graph_sandboxed and targets.service_account:
-            _sandbox_service_account(app, targets.service_account)
-        person = (None if _as_owner(delivery, targets) else delivery.actor) or \
-            _service_account(targets.service_account)
+        if settings.graph_sandboxed and installation.service_account:
+            _sandbox_service_account(app, installation.service_account)
+        person = (None if _as_owner(delivery, installation) else delivery.actor) or \
+            _service_account(installation.service_account)
         return GraphClient(base, _user_token(entra, settings.secret_key, delivery, person,
-                                             targets.service_account))
+                                             installation.service_account))
 
     return graph_for
 
 
-def _standalone_sandbox_token(base: str, delivery: Delivery, targets):
+def _standalone_sandbox_token(base: str, delivery: Delivery, installation):
     from graph.port import TokenUnavailable
     from graph.tokens import sandbox_app_token, sandbox_token
 
     if delivery.payload.get("mailbox"):
         return sandbox_app_token(base, shared=True)
-    who = targets.service_account if _as_owner(delivery, targets) else (
-        delivery.actor.email if delivery.actor else targets.service_account)
+    who = installation.service_account if _as_owner(delivery, installation) else (
+        delivery.actor.email if delivery.actor else installation.service_account)
     if not who:
         raise TokenUnavailable("Nobody's Microsoft 365 sign-in is available for this work. "
                                "Set M365_SERVICE_ACCOUNT.")
@@ -114,12 +114,12 @@ def _sandbox_service_account(app: Flask, email: str) -> None:
     auth_service.save_token_cache(Session, user, who.token_cache, secret)
 
 
-def _as_owner(delivery: Delivery, targets) -> bool:
+def _as_owner(delivery: Delivery, installation) -> bool:
     """Adding someone to the team takes a team owner, and to a private channel one of its
     owners (Graph answers 403 to anyone else): the service account, which the README has
     administrators make a team owner and which co-owns every private channel it makes.
     Without one, the work is tried as the person who asked."""
-    return bool(targets.service_account) and delivery.kind in (plans.ADD_MEMBER,
+    return bool(installation.service_account) and delivery.kind in (plans.ADD_MEMBER,
                                                                  plans.ADD_CHANNEL_MEMBER)
 
 
@@ -222,7 +222,7 @@ def make_teams_webhook(app: Flask) -> Callable[[dict], None]:
     def post(card: dict) -> None:
         from graph.webhook import post_card
 
-        url = app.extensions["targets"].teams_webhook_url
+        url = app.extensions["installation"].teams_webhook_url
         if not url:
             from graph.port import InvalidRequest
 

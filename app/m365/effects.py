@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from app.core.installation import Installation
 from app.core.org import OrgSettings
-from app.core.targets import Targets
 from app.documents import service as reports
 from app.incidents import delivery_keys
 from app.incidents.events import (
@@ -40,7 +40,7 @@ from app.updates.phrasing import PHASE_LABELS
 
 class M365Effects:
     """Built once by the app (app/__init__.py); services get it as their `effects`. It
-    reads the app's configuration (`extensions`: org, targets, settings) when used, so
+    reads the app's configuration (`extensions`: org, installation, settings) when used, so
     what it does always follows the configuration in force."""
 
     def __init__(self, extensions: dict):
@@ -51,8 +51,8 @@ class M365Effects:
         return self._extensions["org"]
 
     @property
-    def targets(self) -> Targets:
-        return self._extensions["targets"]
+    def installation(self) -> Installation:
+        return self._extensions["installation"]
 
     @property
     def settings(self):
@@ -70,7 +70,7 @@ class M365Effects:
         if not isinstance(event, REPORTED):
             return
         closing = isinstance(event, StatusChanged) and event.status == CLOSED
-        reports.follow_change(session, self.targets, self.org, event.incident, outbox=outbox,
+        reports.follow_change(session, self.installation, self.org, event.incident, outbox=outbox,
                               declared=isinstance(event, Declared), closing=closing)
 
 
@@ -79,7 +79,7 @@ class M365Effects:
 
 def _declared(effects: M365Effects, session: Session, event: Declared) -> None:
     session.flush()
-    plans.on_declared(session, effects.org, effects.targets, event.incident, event.actor)
+    plans.on_declared(session, effects.org, effects.installation, event.incident, event.actor)
     if event.incident.is_security and event.actor is not None:
         tell_security_contacts(session, effects.org, effects, event.incident, event.actor)
 
@@ -94,14 +94,14 @@ def _status_changed(effects: M365Effects, session: Session, event: StatusChanged
 
 def _participant_added(effects: M365Effects, session: Session, event: ParticipantAdded
                        ) -> None:
-    plans.participant(session, effects.targets, event.incident, event.actor, event.user)
+    plans.participant(session, effects.installation, event.incident, event.actor, event.user)
 
 
 def _review_booked(effects: M365Effects, session: Session, event: ReviewBooked) -> None:
-    targets, incident = effects.targets, event.incident
-    if not targets.teams_enabled:
+    installation, incident = effects.installation, event.incident
+    if not installation.teams_enabled:
         return
-    url = targets.incident_url(incident.reference) + "/review"
+    url = installation.incident_url(incident.reference) + "/review"
     outbox.add(
         session, key=delivery_keys.review_meeting(incident.reference), kind=plans.EVENT,
         incident=incident, actor=event.actor,
@@ -113,10 +113,10 @@ def _review_booked(effects: M365Effects, session: Session, event: ReviewBooked) 
 
 
 def _update_posted(effects: M365Effects, session: Session, event: UpdatePosted) -> None:
-    targets, incident, update = effects.targets, event.incident, event.update
+    installation, incident, update = effects.installation, event.incident, event.update
     facts = plans.card_facts(effects.org, incident)
     label = PHASE_LABELS[update.phase]
-    url = targets.incident_url(incident.reference)
+    url = installation.incident_url(incident.reference)
     key = delivery_keys.update(incident.reference, update.id)
     author = event.actor.name if event.actor is not None else "Incident Desk"
     if update.to_channel:  # a card cuts a long update short: it links to the whole of it
@@ -127,21 +127,21 @@ def _update_posted(effects: M365Effects, session: Session, event: UpdatePosted) 
                    depends_on=lifecycle.posting_prerequisite(session, incident),
                    payload={"channel": "incident", "html": cards.summary_html(facts),
                             "card": card, "label": f"Update ({label.lower()}) to Teams"})
-    mail_plan.queue(session, targets, incident, event.actor, key=key,
+    mail_plan.queue(session, installation, incident, event.actor, key=key,
                     recipients=update.recipients, subject=mail.subject(facts, label),
                     html=mail.body(facts, label, update.message, author, url),
                     label=lambda b: f"Update email to {mail.people(b.size)}{b.part}")
 
 
 def _notice(effects: M365Effects, session: Session, event: Notice) -> None:
-    notices.notify(session, effects.targets, event.incident, event.actor, key=event.key,
+    notices.notify(session, effects.installation, event.incident, event.actor, key=event.key,
                    to=event.to, subject=event.subject, message=event.message,
                    link_text=event.link_text, url=event.url, teams=event.teams,
                    label=event.label, show_title=event.show_title)
 
 
 def _notice_list(effects: M365Effects, session: Session, event: NoticeList) -> None:
-    notices.notify_list(session, effects.targets, event.incident, event.actor,
+    notices.notify_list(session, effects.installation, event.incident, event.actor,
                         key=event.key, to=event.to, subject=event.subject,
                         heading=event.heading, items=event.items, url=event.url,
                         label=event.label, for_name=event.for_name,

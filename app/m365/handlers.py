@@ -146,12 +146,12 @@ def _add_participants(session: Session, delivery: Delivery, result: dict) -> Non
 
     if not has_app_context():
         return
-    targets = current_app.extensions["targets"]
+    installation = current_app.extensions["installation"]
     owner = delivery.payload.get("private_owner")
     for participant in session.scalars(select(Participant).where(
             Participant.incident_id == delivery.incident_id)):
         if participant.user.entra_oid != owner:
-            plans.channel_member(session, targets, delivery.incident, delivery.actor,
+            plans.channel_member(session, installation, delivery.incident, delivery.actor,
                                  participant.user, result["team_id"], result["channel_id"])
 
 

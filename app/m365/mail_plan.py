@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from app.core.targets import Targets
+from app.core.installation import Installation
 from app.incidents import delivery_keys
 from app.m365 import plans
 from app.outbox import service as outbox
@@ -78,19 +78,19 @@ def distinct(recipients: Iterable[str]) -> list[str]:
     return [seen[folded] for folded in sorted(seen)]
 
 
-def sender_of(targets: Targets, actor) -> str | None:
+def sender_of(installation: Installation, actor) -> str | None:
     """Whom the mail is from: the shared mailbox, else the person acting."""
-    return targets.mail_from or (actor.email if actor is not None else None)
+    return installation.mail_from or (actor.email if actor is not None else None)
 
 
-def queue(session: Session, targets: Targets, incident, actor, *, key: str,
+def queue(session: Session, installation: Installation, incident, actor, *, key: str,
           recipients: Iterable[str], subject: str, html: str,
           label: Callable[[Batch], str]) -> list[Delivery]:
     """Store one mail delivery per batch in the caller's transaction; `html` is already
     escaped, `label` names each batch on the incident's deliveries."""
-    planned = batches(recipients, sender=sender_of(targets, actor), key=key)
+    planned = batches(recipients, sender=sender_of(installation, actor), key=key)
     return [outbox.add(session, key=batch.key, kind=plans.MAIL, incident=incident, actor=actor,
-                       payload={"mailbox": targets.mail_from, "subject": subject, "html": html,
+                       payload={"mailbox": installation.mail_from, "subject": subject, "html": html,
                                 "to": list(batch.to), "bcc": list(batch.bcc),
                                 "label": label(batch)})
             for batch in planned]

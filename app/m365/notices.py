@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from app.core.email_html import paragraphs
-from app.core.targets import Targets
+from app.core.installation import Installation
 from app.incidents import delivery_keys
 from app.incidents.models import Incident
 from app.m365 import cards, lifecycle, mail_plan, plans
@@ -22,7 +22,7 @@ from app.outbox import service as outbox
 from app.outbox.models import Delivery
 
 
-def notify(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
+def notify(session: Session, installation: Installation, incident: Incident, actor, *, key: str,
            to: Sequence[str], subject: str, message: str, link_text: str, url: str,
            teams: bool = True, label: str = "Notice", show_title: bool = True) -> None:
     """Queue the email (and Teams card) in the caller's transaction. `show_title` False
@@ -30,17 +30,17 @@ def notify(session: Session, targets: Targets, incident: Incident, actor, *, key
     too much in a forwarded message)."""
     html = Markup('{message}<p style="margin:0"><a href="{url}">{link_text}</a></p>').format(
         message=paragraphs(message), url=url, link_text=link_text)
-    _queue_mail(session, targets, incident, actor, key=key, to=to, subject=subject,
+    _queue_mail(session, installation, incident, actor, key=key, to=to, subject=subject,
                 body=html, label=label, show_title=show_title)
     if teams:
         body = [cards.rich(cards.run(subject, weight="Bolder")),
                 cards.rich(cards.run(message), spacing="Small")]
-        _queue_card(session, targets, incident, actor, key=key, heading=subject,
+        _queue_card(session, installation, incident, actor, key=key, heading=subject,
                     card=cards.card(body, [cards.open_url(link_text, url)]), label=label)
 
 
-def notify_list(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
-                to: Sequence[str], subject: str, heading: str, items: Sequence,
+def notify_list(session: Session, installation: Installation, incident: Incident, actor, *,
+                key: str, to: Sequence[str], subject: str, heading: str, items: Sequence,
                 url: str, label: str = "Notice", for_name: str | None = None,
                 show_title: bool = True) -> None:
     """One email and one Teams card listing several things at once (reminders due
@@ -56,7 +56,7 @@ def notify_list(session: Session, targets: Targets, incident: Incident, actor, *
         '<ul style="margin:0 0 12px;padding-left:20px">{listed}</ul>'
         '<p style="margin:0"><a href="{url}">Open the incident</a></p>').format(
             heading=heading, listed=listed, url=url)
-    _queue_mail(session, targets, incident, actor, key=key, to=to, subject=subject,
+    _queue_mail(session, installation, incident, actor, key=key, to=to, subject=subject,
                 body=html, label=label, show_title=show_title)
     body = [cards.rich(cards.run(heading, weight="Bolder"))]
     if for_name:
@@ -68,12 +68,12 @@ def notify_list(session: Session, targets: Targets, incident: Incident, actor, *
         body += [cards.rich(cards.run(i.text), spacing="Small"),
                  {"type": "ActionSet", "spacing": "Small",
                   "actions": [cards.open_url(i.link_text, i.url)]}]
-    _queue_card(session, targets, incident, actor, key=key, heading=heading,
+    _queue_card(session, installation, incident, actor, key=key, heading=heading,
                 card=cards.card(body, [cards.open_url("Open the incident", url)]), label=label)
 
 
-def _queue_mail(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
-                to: Sequence[str], subject: str, body: Markup, label: str,
+def _queue_mail(session: Session, installation: Installation, incident: Incident, actor, *,
+                key: str, to: Sequence[str], subject: str, body: Markup, label: str,
                 show_title: bool) -> None:
     """The email under the incident's headline; `body` is already escaped HTML."""
     headline = f"{incident.reference}: {incident.title}" if show_title else incident.reference
@@ -84,14 +84,15 @@ def _queue_mail(session: Session, targets: Targets, incident: Incident, actor, *
         '<div style="font-family:Segoe UI,Arial,sans-serif;font-size:15px;'
         'color:#0b0c0c"><p style="margin:0 0 4px;color:#505a5f">{headline}</p>'
         '{body}</div>').format(headline=headline, body=body))
-    mail_plan.queue(session, targets, incident, actor, key=key, recipients=people,
+    mail_plan.queue(session, installation, incident, actor, key=key, recipients=people,
                     subject=" ".join(f"{incident.reference} {subject}".split())[:255],
                     html=html, label=lambda _batch: f"{label} email")
 
 
-def _queue_card(session: Session, targets: Targets, incident: Incident, actor, *, key: str,
+def _queue_card(session: Session, installation: Installation, incident: Incident, actor, *,
+                key: str,
                 heading: str, card: dict, label: str) -> None:
-    channel = _channel(session, incident) if targets.teams_enabled else None
+    channel = _channel(session, incident) if installation.teams_enabled else None
     if channel is not None:
         outbox.add(session, key=delivery_keys.teams_part(key), kind=plans.POST, incident=incident,
                    actor=actor, depends_on=channel,

@@ -11,8 +11,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.installation import Installation
 from app.core.org import OrgSettings
-from app.core.targets import Targets
 from app.incidents import delivery_keys
 from app.incidents.models import Incident
 from app.incidents.rules import STATUS_BY_KEY
@@ -57,15 +57,15 @@ def card_facts(org: OrgSettings, incident: Incident) -> dict:
     }
 
 
-def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: Incident,
+def on_declared(session: Session, org: OrgSettings, installation: Installation, incident: Incident,
                 actor) -> None:
-    if not targets.teams_enabled:
+    if not installation.teams_enabled:
         return
     facts = card_facts(org, incident)
-    url = targets.incident_url(incident.reference)
-    day = incident.declared_at.astimezone(targets.timezone).date()
+    url = installation.incident_url(incident.reference)
+    day = incident.declared_at.astimezone(installation.timezone).date()
     payload = {
-        "team_id": targets.team_id,
+        "team_id": installation.team_id,
         "day": day.isoformat(),
         "title": incident.title,
         "reference": incident.reference,
@@ -78,10 +78,10 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
         payload["private_owner"] = actor.entra_oid
         # The service account co-owns it: only a private channel's owners may add people,
         # and it adds everyone brought in later (app/m365/connect.py), whoever asked.
-        if targets.service_account and targets.service_account.lower() != \
+        if installation.service_account and installation.service_account.lower() != \
                 (actor.email or "").lower():
-            payload["co_owners"] = [targets.service_account]
-        owner_in_team = team_member(session, targets, incident, actor, actor)
+            payload["co_owners"] = [installation.service_account]
+        owner_in_team = team_member(session, installation, incident, actor, actor)
     channel = outbox.add(
         session, key=delivery_keys.channel(incident.reference), kind=CREATE_CHANNEL,
         incident=incident, actor=actor, depends_on=owner_in_team, payload=payload,
@@ -105,7 +105,7 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
                  "end": (start + timedelta(hours=COMMAND_ROOM_HOURS)).isoformat(),
                  "label": "Command room (Teams meeting)"},
     )
-    if facts["major"] and targets.teams_webhook_url and not incident.is_security:
+    if facts["major"] and installation.teams_webhook_url and not incident.is_security:
         # Through the Workflows webhook: needs nobody's token and no channel first.
         outbox.add(
             session, key=delivery_keys.broadcast(incident.reference), kind=WEBHOOK,
@@ -114,13 +114,13 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
             payload={"card": cards.announcement(facts, url),
                      "label": "Broadcast announcement (Workflows)"},
         )
-    elif facts["major"] and targets.broadcast_channel_id and not incident.is_security:
+    elif facts["major"] and installation.broadcast_channel_id and not incident.is_security:
         outbox.add(
             session, key=delivery_keys.broadcast(incident.reference), kind=POST, incident=incident,
             actor=actor, depends_on=channel,
             payload={
-                "team_id": targets.team_id,
-                "channel_id": targets.broadcast_channel_id,
+                "team_id": installation.team_id,
+                "channel_id": installation.broadcast_channel_id,
                 "html": cards.summary_html(facts),
                 "card": cards.announcement(facts, url),
                 "link_incident_channel": True,
@@ -129,40 +129,41 @@ def on_declared(session: Session, org: OrgSettings, targets: Targets, incident: 
         )
 
 
-def participant(session: Session, targets: Targets, incident: Incident, actor, user) -> None:
+def participant(session: Session, installation: Installation, incident: Incident, actor,
+                user) -> None:
     """Someone brought in joins the incident's Teams team, and its private channel if it
     has one. Before the incident has Teams work at all there is nothing to join; a private
     channel not made yet adds its participants when it is (handlers.py)."""
     channel_work = session.scalar(select(Delivery).where(
         Delivery.key == delivery_keys.channel(incident.reference)))
-    if not targets.teams_enabled or channel_work is None:
+    if not installation.teams_enabled or channel_work is None:
         return
     session.flush()
-    team_member(session, targets, incident, actor, user)
+    team_member(session, installation, incident, actor, user)
     channel = session.get(TeamsChannel, incident.id)
     if incident.is_security and channel is not None:
-        channel_member(session, targets, incident, actor, user, channel.team_id,
+        channel_member(session, installation, incident, actor, user, channel.team_id,
                        channel.channel_id)
 
 
-def team_member(session: Session, targets: Targets, incident: Incident, actor, user):
+def team_member(session: Session, installation: Installation, incident: Incident, actor, user):
     """The delivery adding `user` to the team (made once per incident and person)."""
     key = delivery_keys.team_member(incident.reference, user.id)
     existing = session.scalar(select(Delivery).where(Delivery.key == key))
     if existing is not None:
         return existing
     return outbox.add(session, key=key, kind=ADD_MEMBER, incident=incident, actor=actor,
-                      payload={"team_id": targets.team_id, "user_id": user.entra_oid,
+                      payload={"team_id": installation.team_id, "user_id": user.entra_oid,
                                "label": f"Add {user.name} to the Teams team"})
 
 
-def channel_member(session: Session, targets: Targets, incident: Incident, actor, user,
+def channel_member(session: Session, installation: Installation, incident: Incident, actor, user,
                    team_id: str, channel_id: str):
     """Add `user` to the incident's private channel, once they are in the team."""
     key = delivery_keys.channel_member(incident.reference, user.id)
     if session.scalar(select(Delivery.id).where(Delivery.key == key)) is not None:
         return None
-    in_team = team_member(session, targets, incident, actor, user)
+    in_team = team_member(session, installation, incident, actor, user)
     return outbox.add(session, key=key, kind=ADD_CHANNEL_MEMBER, incident=incident,
                       actor=actor, depends_on=in_team,
                       payload={"team_id": team_id, "channel_id": channel_id,

@@ -54,21 +54,21 @@ class WriteReport:
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         delivery = attempt.delivery
         extensions = current_app.extensions
-        targets = extensions["targets"]
+        installation = extensions["installation"]
         try:
             built = writer.build(object_session(delivery), delivery.payload["report_id"],
-                                 graph=graph, targets=targets, org=extensions["org"],
+                                 graph=graph, installation=installation, org=extensions["org"],
                                  settings=extensions["settings"])
             if built is None:
                 raise NothingToDo
             report = built.report
-            written = graph.upload_file(targets.reports_drive_id, report.folder,
+            written = graph.upload_file(installation.reports_drive_id, report.folder,
                                         report.file_name, built.content, replace=True)
         except Locked as error:
             raise _wait_for_word(delivery, error) from error
         except (TemplateError, templates.TemplateMissing, NotPublishable) as error:
             raise GiveUp(str(error)) from error
-        return {"drive_id": targets.reports_drive_id, "item_id": written.id,
+        return {"drive_id": installation.reports_drive_id, "item_id": written.id,
                 "web_url": written.web_url, "size": written.size}
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:

@@ -99,7 +99,7 @@ def enrol(app, email: str) -> None:
     as an administrator following the README would have made them a member. A standalone
     sandbox is asked to do it (POST /_sandbox/team-members); if it cannot, the sign-in
     still stands and the set-up check names the membership."""
-    team = app.extensions["targets"].team_id
+    team = app.extensions["installation"].team_id
     setup = app.extensions.get("graph_setup")
     if setup is not None and setup.standalone:
         if team:

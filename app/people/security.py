@@ -23,7 +23,7 @@ def security_contacts(session: Session, org: OrgSettings, effects: Effects) -> l
     """The security team (SECURITY_EMAILS) and contacts whose role is a security role."""
     roles = [r.lower() for r in org.security_contact_roles]
     listed = session.scalars(select(Contact.email).where(func.lower(Contact.role).in_(roles)))
-    return sorted({*effects.targets.security_emails, *(e.lower() for e in listed if e)})
+    return sorted({*effects.installation.security_emails, *(e.lower() for e in listed if e)})
 
 
 def tell_security_contacts(session: Session, org: OrgSettings, effects: Effects,
@@ -44,6 +44,6 @@ def tell_security_contacts(session: Session, org: OrgSettings, effects: Effects,
                  f"{severity.label if severity else incident.severity}. Its details are "
                  "restricted to the people handling it: sign in to Incident Desk to see it. "
                  "Do not forward this email."),
-        link_text="Open the incident", url=effects.targets.incident_url(incident.reference),
+        link_text="Open the incident", url=effects.installation.incident_url(incident.reference),
         teams=False, label="Security contacts", show_title=False))
     return emails

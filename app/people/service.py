@@ -96,7 +96,7 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
                     f"from {current.user.name}; {current.user.name} keeps the role until "
                     f"{user.name} accepts",
                     {"role": role_key, "handover_id": offer.id, "to_user_id": user.id})
-            url = effects.targets.incident_url(incident.reference) + f"/handovers/{offer.id}"
+            url = effects.installation.incident_url(incident.reference) + f"/handovers/{offer.id}"
             effects.publish(session, Notice(
                 incident=incident, actor=actor,
                 key=delivery_keys.handover(incident.reference, offer.id), to=[user.email],
@@ -162,7 +162,8 @@ def decline(session: Session, org: OrgSettings, effects: Effects, actor,
                          f"{incident.reference}." + (f" They said: {reason.strip()}"
                                                      if reason.strip() else "")
                          + f" {holder} still holds the role."),
-                link_text="Open the incident", url=effects.targets.incident_url(incident.reference),
+                link_text="Open the incident",
+                url=effects.installation.incident_url(incident.reference),
                 teams=False, label="Hand-over declined"))
         _changed(session, effects, incident, actor)
         session.commit()

@@ -131,7 +131,7 @@ def _send_group(session: Session, effects: Effects, incident: Incident, people: 
     to = ", ".join(p.name for p in people) or "the incident channel"
     for _, row in claimed:
         row.to, row.notice_key = to, key
-    url = effects.targets.incident_url(incident.reference)
+    url = effects.installation.incident_url(incident.reference)
     items = digest.items([r for r, _ in claimed], url)
     heading = (items[0].title if len(items) == 1 else
                f"{len(items)} reminders about {incident.reference}")

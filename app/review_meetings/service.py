@@ -109,7 +109,7 @@ def set_roles(session: Session, effects: Effects, actor, incident: Incident,
         if person is not None and person.email.lower() not in invited:
             meeting.invited = [*meeting.invited, {"email": person.email, "name": person.name,
                                                   "why": role}]
-            when = meeting.starts_at.astimezone(effects.targets.timezone)
+            when = meeting.starts_at.astimezone(effects.installation.timezone)
             effects.publish(session, Notice(
                 incident=incident, actor=actor,
                 key=delivery_keys.review_invite(incident.reference, role, person.id),
@@ -117,7 +117,8 @@ def set_roles(session: Session, effects: Effects, actor, incident: Incident,
                 message=(f"{actor.name} asks you to {role} the post-incident review of "
                          f"{incident.reference} on {when:%A %-d %B at %H:%M}. The Teams "
                          "link to join is on the review page."),
-                link_text="Open the review", url=effects.targets.incident_url(incident.reference)
+                link_text="Open the review",
+                url=effects.installation.incident_url(incident.reference)
                 + "/review", teams=False, label="Review invitation",
                 show_title=not incident.is_security))
     meeting.facilitator, meeting.note_taker = facilitator, note_taker

@@ -63,7 +63,7 @@ def post_update(session: Session, org: OrgSettings, effects: Effects, actor,
         raise RuleError(f"The update must be {MAX_MESSAGE:,} characters or fewer.", "message")
     incident.refuse_if_closed("take new updates")
     people = clean_recipients(recipients)
-    to_channel = to_channel and effects.targets.teams_enabled
+    to_channel = to_channel and effects.installation.teams_enabled
     if publish and incident.is_security:
         raise RuleError("Security incidents are never published: agree a statement with the "
                         "people handling it.", "publish")

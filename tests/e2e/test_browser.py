@@ -74,7 +74,7 @@ def test_declare_update_resolve_close_as_a_person_would(app, page, fake_graph, f
     from dataclasses import replace
 
     fake_graph.add_drive("reports-drive")
-    app.extensions["targets"] = replace(app.extensions["targets"],
+    app.extensions["installation"] = replace(app.extensions["installation"],
                                         reports_drive_id="reports-drive")
     page.goto("/")
     assert page.title().startswith("Sign in")

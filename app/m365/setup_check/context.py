@@ -27,8 +27,8 @@ class Run:
         return self.app.extensions["settings"]
 
     @property
-    def targets(self):
-        return self.app.extensions["targets"]
+    def installation(self):
+        return self.app.extensions["installation"]
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ def _mail_path(run: Run) -> tuple[Graph | None, Sender, str, str]:
     """(client, mailbox, permission kind, whose mailbox) stakeholder email uses: the
     shared mailbox as the app when M365_MAIL_FROM is set, else a person's own (tried as
     the service account's)."""
-    mailbox = run.targets.mail_from
+    mailbox = run.installation.mail_from
     if mailbox:
         return run.as_app, Sender(mailbox), "application", mailbox
-    return run.as_service, ME, "delegated", run.targets.service_account or ""
+    return run.as_service, ME, "delegated", run.installation.service_account or ""
 
 
 def _mail_failure(answer: Answer, permission: str, kind: str, who: str) -> Outcome:
@@ -91,7 +91,7 @@ def book_meeting(run: Run) -> Outcome:
     """Asks for an event in the service account's calendar that ends a minute before it
     starts: Exchange checks Calendars.ReadWrite first (403 without it), then refuses the
     times (400). Nothing is booked."""
-    who = run.targets.service_account or ""
+    who = run.installation.service_account or ""
     if run.as_service is None:
         return not_checked(NEEDS_SERVICE)
     start = datetime.now(UTC) + timedelta(days=1)
@@ -113,7 +113,7 @@ def command_room(run: Run) -> Outcome:
     """Asks createOrGet for a meeting without the externalId Graph requires: Graph checks
     OnlineMeetings.ReadWrite first (403 without it), then refuses the request (400).
     No meeting is made."""
-    who = run.targets.service_account or ""
+    who = run.installation.service_account or ""
     if run.as_service is None:
         return not_checked(NEEDS_SERVICE)
     start = datetime.now(UTC) + timedelta(days=1)

@@ -36,7 +36,7 @@ def _reports_site(drive: str) -> str:
        "Sites.Selected, application: read on M365_CONTACTS_SITE_ID")
 def contacts_list(run: Run) -> Outcome:
     """Reads the list's first item ($top=1): a read."""
-    site, list_id = run.targets.contacts_site_id, run.targets.contacts_list_id
+    site, list_id = run.installation.contacts_site_id, run.installation.contacts_list_id
     if not (site and list_id):
         return failed("M365_CONTACTS_SITE_ID and M365_CONTACTS_LIST_ID are not both set.",
                       fixes.setting("M365_CONTACTS_SITE_ID and M365_CONTACTS_LIST_ID",
@@ -60,7 +60,7 @@ def reports_folder(run: Run) -> Outcome:
     cancels it (DELETE on its upload URL) before sending a byte: SharePoint checks the
     app's write grant before it opens a session (403 without), and makes a file only when
     its last byte arrives, so none is made."""
-    drive, folder = run.targets.reports_drive_id, run.targets.reports_folder
+    drive, folder = run.installation.reports_drive_id, run.installation.reports_folder
     if not drive:
         return failed("M365_REPORTS_DRIVE_ID is not set.", DRIVE_FIX)
     if run.as_app is None:
@@ -85,7 +85,7 @@ def reports_folder(run: Run) -> Outcome:
 @probe("report-template", "Read the report template", "M365_REPORT_TEMPLATE")
 def report_template(run: Run) -> Outcome:
     """Downloads the template from the reports library: a read."""
-    drive, path = run.targets.reports_drive_id, run.targets.report_template_path
+    drive, path = run.installation.reports_drive_id, run.installation.report_template_path
     if not path:
         return not_applicable("M365_REPORT_TEMPLATE is not set: reports use a template "
                               "uploaded in Incident Desk, or the built-in look.")

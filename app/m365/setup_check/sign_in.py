@@ -51,7 +51,7 @@ def service_account_token(run: Run) -> Outcome:
     """The account whose stored sign-in does the work nobody is behind (alert-opened
     incidents, reminders) and adds people to the team. Harmless: refreshing a token
     changes nothing in the tenant (the refreshed cache is stored, as after any job)."""
-    who = run.targets.service_account
+    who = run.installation.service_account
     if not who:
         return failed("M365_SERVICE_ACCOUNT is not set.", fixes.setting(
             "M365_SERVICE_ACCOUNT", "the email of an account that owns the team "

@@ -42,7 +42,7 @@ def _failure(run: Run, answer: Answer, permission: str, *, kind: str = "delegate
              who: str | None = None) -> Outcome:
     """A refused, missing or unanswered Teams request (made as the service account, or
     as `who`), and what fixes it."""
-    team, service = run.targets.team_id, run.targets.service_account
+    team, service = run.installation.team_id, run.installation.service_account
     who = who or service
     if answer.kind == REFUSED and kind == "delegated" and who == service \
             and run.members is not None and _member(run, who) is None:
@@ -61,7 +61,7 @@ def team_members(run: Run) -> Outcome:
     """Lists the team's members as the service account (GET /teams/{id}/members): a read.
     TeamMember.ReadWrite.All allows it (team-list-members lists it among the delegated
     permissions); it is what adding people to the team needs anyway."""
-    team = run.targets.team_id
+    team = run.installation.team_id
     if not team:
         return failed("M365_TEAM_ID is not set.", TEAM_ID_FIX)
     if run.as_service is None:
@@ -78,7 +78,7 @@ def team_members(run: Run) -> Outcome:
        "M365_SERVICE_ACCOUNT in M365_TEAM_ID")
 def service_account_member(run: Run) -> Outcome:
     """Looks through the members listed above: no request of its own."""
-    who, team = run.targets.service_account, run.targets.team_id
+    who, team = run.installation.service_account, run.installation.team_id
     if run.members is None:
         return not_checked(NEEDS_TEAM)
     if _member(run, who) is None:
@@ -91,7 +91,7 @@ def service_account_member(run: Run) -> Outcome:
        "M365_SERVICE_ACCOUNT in M365_TEAM_ID")
 def service_account_owner(run: Run) -> Outcome:
     """Looks through the members listed above: no request of its own."""
-    who, team = run.targets.service_account, run.targets.team_id
+    who, team = run.installation.service_account, run.installation.team_id
     if run.members is None:
         return not_checked(NEEDS_TEAM)
     member = _member(run, who)
@@ -106,7 +106,7 @@ def service_account_owner(run: Run) -> Outcome:
 def you_member(run: Run) -> Outcome:
     """Lists the team's members with your own token (a read): everyone who declares
     incidents must be in the team, as channels are created and posted in as them."""
-    team = run.targets.team_id
+    team = run.installation.team_id
     if run.you is None:
         return not_applicable("Checked only on the set-up check page, for whoever runs it "
                               "there.")
@@ -129,7 +129,7 @@ def create_channel(run: Run) -> Outcome:
     """Asks for a channel named ILLEGAL_CHANNEL_NAME, which Teams forbids: Graph checks
     Channel.Create and the service account's membership first (403 without them), then
     refuses the name (400 BadRequest). No channel can be made with that name."""
-    team = run.targets.team_id
+    team = run.installation.team_id
     if run.members is None:
         return not_checked(NEEDS_TEAM)
     answer = attempt(lambda: run.as_service.create_channel(team, ILLEGAL_CHANNEL_NAME))
@@ -149,7 +149,7 @@ def list_channels(run: Run) -> Outcome:
     Teams allows 1,000 a team, archived ones and those deleted in the last 30 days
     included (https://learn.microsoft.com/microsoftteams/limits-specifications-teams),
     so a long-lived team needs telling before it is full."""
-    team = run.targets.team_id
+    team = run.installation.team_id
     if run.members is None:
         return not_checked(NEEDS_TEAM)
     answer = attempt(lambda: run.as_service.list_channels(team))
@@ -168,7 +168,7 @@ def list_channels(run: Run) -> Outcome:
 @probe("broadcast-channel", "The broadcast channel", "M365_BROADCAST_CHANNEL_ID")
 def broadcast_channel(run: Run) -> Outcome:
     """Reads the channel by its id: a read."""
-    team, channel_id = run.targets.team_id, run.targets.broadcast_channel_id
+    team, channel_id = run.installation.team_id, run.installation.broadcast_channel_id
     if not channel_id:
         return not_applicable("M365_BROADCAST_CHANNEL_ID is not set: major incidents are "
                               "announced only through M365_TEAMS_WEBHOOK_URL, if that is set.")
@@ -190,9 +190,9 @@ def broadcast_channel(run: Run) -> Outcome:
 
 def _channel_to_try(run: Run) -> str | None:
     """The broadcast channel, or else the team's General channel (found by a read)."""
-    if run.targets.broadcast_channel_id:
-        return run.targets.broadcast_channel_id
-    general = attempt(lambda: run.as_service.find_channel(run.targets.team_id, "General"))
+    if run.installation.broadcast_channel_id:
+        return run.installation.broadcast_channel_id
+    general = attempt(lambda: run.as_service.find_channel(run.installation.team_id, "General"))
     return general.value.id if general.kind == DONE and general.value else None
 
 
@@ -206,7 +206,7 @@ def post_message(run: Run) -> Outcome:
     channel_id = _channel_to_try(run)
     if channel_id is None:
         return not_checked("No channel to try posting in: set M365_BROADCAST_CHANNEL_ID.")
-    answer = attempt(lambda: run.as_service.post_without_body(run.targets.team_id,
+    answer = attempt(lambda: run.as_service.post_without_body(run.installation.team_id,
                                                               channel_id))
     if answer.kind == INVALID:
         return passed("Graph refused the check's empty message (400), so it lets the "
@@ -227,7 +227,7 @@ def read_messages(run: Run) -> Outcome:
     if channel_id is None:
         return not_checked("No channel to try reading: set M365_BROADCAST_CHANNEL_ID.")
     answer = attempt(lambda: next(iter(run.as_service.channel_messages(
-        run.targets.team_id, channel_id)), None))
+        run.installation.team_id, channel_id)), None))
     if answer.kind != DONE:
         return _failure(run, answer, "ChannelMessage.Read.All")
     return passed("The service account can read the channel's messages.")
@@ -246,7 +246,7 @@ def archive_channels(run: Run) -> Outcome:
         return not_checked("Needs Incident Desk's own token (see above).")
     if run.members is None:  # else a 404 could be the team's, not the channel's
         return not_checked(NEEDS_TEAM)
-    answer = attempt(lambda: run.as_app.archive_channel(run.targets.team_id,
+    answer = attempt(lambda: run.as_app.archive_channel(run.installation.team_id,
                                                         NO_SUCH_CHANNEL))
     if answer.kind in (NOT_FOUND, INVALID, DONE):
         return passed("Graph let the app ask to archive a channel (and found no such "

@@ -33,7 +33,7 @@ def _signed_in():
 
 
 def _today():
-    return clock.today(current_app.extensions["targets"].timezone)
+    return clock.today(current_app.extensions["installation"].timezone)
 
 
 @bp.get("/actions")

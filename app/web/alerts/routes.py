@@ -83,7 +83,7 @@ def sources():
                 form.set_choices(org)
     return render_template("alerts/sources.html", form=form, sources=service.sources(Session),
                            created=created, kinds=KIND_LABELS, revoke_form=RevokeForm(),
-                           base=current_app.extensions["targets"].app_base_url.rstrip("/")
+                           base=current_app.extensions["installation"].app_base_url.rstrip("/")
                            ), status
 
 

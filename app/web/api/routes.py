@@ -44,7 +44,7 @@ def _org():
 
 
 def _targets():
-    return current_app.extensions["targets"]
+    return current_app.extensions["installation"]
 
 
 def _effects():

@@ -25,11 +25,11 @@ def _signed_in():
 def list_contacts():
     text = (request.args.get("q") or "").strip()[:100]
     shown = _people_page(text)
-    targets = current_app.extensions["targets"]
+    installation = current_app.extensions["installation"]
     return render_template(
         "contacts/list.html", people=shown[:PAGE], more=len(shown) > PAGE, q=text,
         total=service.count(Session), last=service.last_sync(Session), form=SyncForm(),
-        configured=bool(targets.contacts_site_id and targets.contacts_list_id))
+        configured=bool(installation.contacts_site_id and installation.contacts_list_id))
 
 
 def _people_page(text: str) -> list[service.Person]:

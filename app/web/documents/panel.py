@@ -78,8 +78,8 @@ def downloadable(org: OrgSettings, incident: Incident, has_review: bool) -> list
     return [KINDS[k] for k in kinds]
 
 
-def panel(session: Session, org: OrgSettings, targets, incident: Incident) -> ReportsPanel:
-    folder = targets.reports_folder_for(incident.is_security)
+def panel(session: Session, org: OrgSettings, installation, incident: Incident) -> ReportsPanel:
+    folder = installation.reports_folder_for(incident.is_security)
     has_review = reviews.get(session, incident) is not None
     files = service.for_incident(session, incident.id)
     writes = outbox.by_keys(session, [service.key_of(incident, f.kind) for f in files])
@@ -89,6 +89,6 @@ def panel(session: Session, org: OrgSettings, targets, incident: Incident) -> Re
         downloads=downloadable(org, incident, has_review),
         can_review=reviews.can_review(incident),
         has_review=has_review,
-        security_withheld=incident.is_security and bool(targets.reports_drive_id)
+        security_withheld=incident.is_security and bool(installation.reports_drive_id)
         and folder is None,
     )

@@ -66,7 +66,7 @@ def download(reference: str, kind: str):
               "look. An administrator can upload a working template.", "error")
     existing = Session.query(ReportFile).filter_by(incident_id=incident.id, kind=kind).first()
     name = existing.file_name if existing else KINDS[kind].file_name(
-        incident.declared_at.astimezone(current_app.extensions["targets"].timezone).date(),
+        incident.declared_at.astimezone(current_app.extensions["installation"].timezone).date(),
         incident.reference)
     response = send_file(BytesIO(content), mimetype=DOCX, as_attachment=True,
                          download_name=name)
@@ -109,7 +109,7 @@ def review(reference: str):
                 else None
             try:
                 asked = reviews.save(Session, _org(), current_user, incident, _findings(form),
-                                     write, targets=current_app.extensions["targets"],
+                                     write, installation=current_app.extensions["installation"],
                                      outbox=outbox)
             except RuleError as error:
                 error.attach_to(form)
@@ -132,7 +132,7 @@ def review(reference: str):
             "attended": meeting.attended})
         meeting_form.set_choices(incidents.assignable_users(Session), meeting.invited)
     found = actions.for_incident(Session, incident)
-    today = clock.today(current_app.extensions["targets"].timezone)
+    today = clock.today(current_app.extensions["installation"].timezone)
     return render_template("documents/review.html", form=form, incident=incident,
                            review=existing, prompts=PROMPTS, actions=found, statuses=STATUSES,
                            today=today, action_nudge=actions.nudge(len(found)),
@@ -182,12 +182,12 @@ def template():
                 flash("Template uploaded: every report written from now on uses it.",
                       "success")
                 return redirect(url_for("documents.template"))
-    targets = current_app.extensions["targets"]
+    installation = current_app.extensions["installation"]
     return render_template(
         "documents/template.html", form=form, remove_form=remove_form,
         uploaded=Session.get(ReportTemplate, templates.UPLOADED),
         sharepoint=Session.get(ReportTemplate, templates.SHAREPOINT),
-        sharepoint_path=targets.report_template_path), status
+        sharepoint_path=installation.report_template_path), status
 
 
 @bp.post("/reports/template/remove")

@@ -120,7 +120,7 @@ def render_show(incident, status_code=200, **forms):
         neighbourhood=catalogue.neighbourhood(Session, incident),
         actions=actions.for_incident(Session, incident),
         action_statuses=STATUSES,
-        today=clock.today(current_app.extensions["targets"].timezone),
+        today=clock.today(current_app.extensions["installation"].timezone),
         reminders=reminder_service.recent(Session, incident),
         reminder_titles=reminder_service.TITLES,
         snooze_form=SnoozeForm,
@@ -130,7 +130,7 @@ def render_show(incident, status_code=200, **forms):
         entry_types=scribe.ENTRY_TYPES,
         m365=panel(Session, incident),
         retry_form=RetryForm(),
-        reports=reports_panel.panel(Session, _org(), current_app.extensions["targets"],
+        reports=reports_panel.panel(Session, _org(), current_app.extensions["installation"],
                                     incident),
         report_kinds=KINDS,
         write_again_form=WriteAgainForm(),
@@ -199,7 +199,7 @@ def add_note(reference: str):
     if form.validate_on_submit():
         try:
             when = scribe.parse_when(form.when.data,
-                                     current_app.extensions["targets"].timezone)
+                                     current_app.extensions["installation"].timezone)
             scribe.add_entry(Session, current_user, incident, effects=_effects(),
                              text=form.text.data, entry_type=form.entry_type.data or "event",
                              occurred_at=when)
@@ -262,7 +262,7 @@ def edit_entry(reference: str, entry_id: int):
     entry = next((e for e in incident.timeline if e.id == entry_id), None)
     if entry is None or entry.kind not in scribe.EDITABLE_KINDS:
         abort(404)
-    zone = current_app.extensions["targets"].timezone
+    zone = current_app.extensions["installation"].timezone
     form = NoteForm(prefix="note", data=None if request.method == "POST" else {
         "entry_type": entry.entry_type or "event", "text": entry.text,
         "when": entry.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")})

@@ -32,4 +32,4 @@ def snooze(reference: str, kind: str):
 def incidents_zone():
     from flask import current_app
 
-    return current_app.extensions["targets"].timezone
+    return current_app.extensions["installation"].timezone

@@ -27,7 +27,7 @@ def _signed_in():
 
 def _figures():
     settings = current_app.extensions["settings"]
-    zone = current_app.extensions["targets"].timezone
+    zone = current_app.extensions["installation"].timezone
     month = service.parse_month(request.args.get("month"), clock.today(zone))
     return month, service.figures(Session, current_app.extensions["org"], current_user, month,
                                   settings.timezone, settings.organisation_name)

@@ -20,9 +20,9 @@ def _org():
 
 @bp.get("")
 def page():
-    targets = current_app.extensions["targets"]
+    installation = current_app.extensions["installation"]
     response = current_app.make_response(render_template(
-        "status/page.html", view=service.view(Session, _org(), targets.timezone),
+        "status/page.html", view=service.view(Session, _org(), installation.timezone),
         phases=PHASE_LABELS))
     response.headers["Cache-Control"] = "public, max-age=30"
     return response
@@ -31,7 +31,7 @@ def page():
 @bp.get("/feed.atom")
 def feed():
     """Atom (RFC 4287), built with ElementTree so every text is XML-escaped."""
-    base = current_app.extensions["targets"].app_base_url.rstrip("/")
+    base = current_app.extensions["installation"].app_base_url.rstrip("/")
     page_url = base + url_for("status.page")
     ET.register_namespace("", ATOM)
     root = ET.Element(f"{{{ATOM}}}feed")

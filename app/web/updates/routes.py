@@ -36,7 +36,7 @@ def new_update(reference: str):
     if incident.is_closed:
         flash("A closed incident cannot take new updates.", "error")
         return redirect(url_for("incidents.show", reference=reference))
-    targets = current_app.extensions["targets"]
+    installation = current_app.extensions["installation"]
     org = current_app.extensions["org"]
     recipients = recipients_for(Session, org, incident)
     form = UpdateForm()
@@ -48,7 +48,7 @@ def new_update(reference: str):
             phase = incident.status if incident.status in phrasing.PHASES else "investigating"
         form.phase.data = phase
         form.message.data = _starting_text(incident, phase)
-        form.to_channel.data = targets.teams_enabled
+        form.to_channel.data = installation.teams_enabled
         form.public_title.data = incident.public_title or incident.title
     elif form.validate_on_submit():
         try:
@@ -69,4 +69,4 @@ def new_update(reference: str):
     return render_template("updates/new.html", form=form, incident=incident,
                            required=recipients.required,
                            phases=phrasing.PHASES, phase_labels=phrasing.PHASE_LABELS,
-                           teams_enabled=targets.teams_enabled), status
+                           teams_enabled=installation.teams_enabled), status

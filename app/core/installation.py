@@ -1,4 +1,5 @@
-"""Where in Microsoft 365 things go, resolved once from settings."""
+"""This installation of Incident Desk, resolved once from settings: its address and time
+zone, its security contacts, and where in Microsoft 365 things go."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
-class Targets:
+class Installation:
+    """Read by services to word and date what they publish, and by app/m365 to place it."""
+
     app_base_url: str
     timezone: ZoneInfo
     team_id: str | None = None
@@ -40,13 +43,13 @@ class Targets:
         return self.security_reports_folder if is_security else self.reports_folder
 
 
-def from_settings(settings, **sandbox_defaults) -> Targets:
+def from_settings(settings, **sandbox_defaults) -> Installation:
     """Settings win; the sandbox fills in what a real tenant would have configured."""
 
     def pick(name: str, setting):
         return setting if setting else sandbox_defaults.get(name)
 
-    return Targets(
+    return Installation(
         app_base_url=settings.app_base_url,
         timezone=ZoneInfo(settings.timezone),
         team_id=pick("team_id", settings.teams_team_id),
