@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.actions.models import STATUSES, FollowUpAction
 from app.core import clock
 from app.core.org import OrgSettings
 from app.documents.models import Review
@@ -98,7 +99,6 @@ def _severity_changes(org: OrgSettings, timeline) -> list[SeverityChange]:
 
 
 def _actions(session: Session, incident: Incident) -> list[Action]:
-    from app.actions.models import STATUSES, FollowUpAction
 
     rows = session.scalars(select(FollowUpAction).where(
         FollowUpAction.incident_id == incident.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from itertools import islice
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
@@ -18,18 +19,22 @@ from app.core import clock
 from app.documents.service import WRITE_KIND
 from app.incidents import timeline
 from app.incidents.events import Changed
-from app.incidents.models import TimelineEntry
+from app.incidents.models import Participant, TimelineEntry
 from app.m365 import plans
 from app.m365.models import TeamsChannel
 from app.m365.report_handler import WriteReport
 from app.m365.send_mail import SendMail
+from app.m365.teams_import import MAX_MESSAGES, store
 from app.outbox.models import Delivery
 from app.outbox.runner import Attempt
 from graph.names import channel_name
 from graph.port import (
+    Attendee,
     Card,
     Channel,
+    ChannelMessage,
     Conflict,
+    EventRequest,
     Graph,
     GraphError,
     InvalidRequest,
@@ -140,9 +145,7 @@ class CreateChannel:
 
 def _add_participants(session: Session, delivery: Delivery, result: dict) -> None:
     """People brought into a security incident before its private channel existed."""
-    from flask import has_app_context
 
-    from app.incidents.models import Participant
 
     if not has_app_context():
         return
@@ -268,9 +271,7 @@ class ReadChannel:
     for import. Reading twice is harmless: copies are keyed by message id."""
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
-        from itertools import islice
 
-        from app.m365.teams_import import MAX_MESSAGES
 
         p = attempt.delivery.payload
         posts = graph.channel_messages(p["team_id"], p["channel_id"],
@@ -284,8 +285,6 @@ class ReadChannel:
             for m in islice(threads, MAX_MESSAGES)]}
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
-        from app.m365.teams_import import store
-        from graph.port import ChannelMessage
 
         found = [ChannelMessage(id=m["id"], html=m["html"], web_url=m["web_url"],
                                 sender_name=m["sender"],
@@ -302,7 +301,6 @@ class CreateEvent:
     (our key) makes a retried create return the same event, never a second one."""
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
-        from graph.port import Attendee, EventRequest
 
         p = attempt.delivery.payload
         event = graph.create_event(Sender(), EventRequest(

@@ -17,6 +17,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app.actions import service as actions
+from app.actions.models import STATUSES
+from app.core import clock
 from app.db import Session
 from app.documents import review as reviews
 from app.documents import service, snapshot, templates
@@ -24,10 +27,13 @@ from app.documents.kinds import KINDS, REVIEW_DRAFT
 from app.documents.models import ReportFile, ReportTemplate
 from app.incidents import service as incidents
 from app.incidents.rules import RuleError
+from app.m365.plans import review_booking
 from app.outbox import service as outbox
+from app.review_meetings.models import ReviewMeeting
 from app.web.documents.forms import RemoveTemplateForm, ReviewForm, TemplateForm, WriteAgainForm
 from app.web.documents.panel import downloadable
 from app.web.pages import incident_or_404
+from app.web.review_meetings.forms import MeetingForm
 from reports import TemplateError
 from reports.review import PROMPTS
 
@@ -117,12 +123,6 @@ def review(reference: str):
                 flash(_saved_message(write, asked), "success")
                 return redirect(url_for("incidents.show", reference=reference,
                                         _anchor="reports"))
-    from app.actions import service as actions
-    from app.actions.models import STATUSES
-    from app.core import clock
-    from app.m365.plans import review_booking
-    from app.review_meetings.models import ReviewMeeting
-    from app.web.review_meetings.forms import MeetingForm
 
     meeting = Session.get(ReviewMeeting, incident.id)
     meeting_form = None
