@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the models import nothing from here; only annotations need 
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """Something an incident's timeline now shows (so its reports are out of date)."""
+    """Something that happened to an incident, and who did it (None: the system)."""
 
     incident: Incident
     actor: User | None = None

@@ -2,9 +2,9 @@
 
 Services publish events (app/incidents/events.py) in their own transaction; `publish`
 looks each up in PLANS and stores the work it causes in the outbox there and then, so
-the work exists exactly when the change does. Every event is a change on the timeline,
-so each also marks the incident's Word reports out of date (`_reports_follow`).
-Read PLANS to see everything a change causes.
+the work exists exactly when the change does. The events that put something on the
+timeline (REPORTED) also mark the incident's Word reports out of date
+(`_reports_follow`). Read PLANS to see everything a change causes.
 """
 
 from __future__ import annotations
