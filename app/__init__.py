@@ -14,6 +14,7 @@ from app import db
 from app.cli import one_off_command
 from app.config import Settings
 from app.core import org as org_settings
+from app.core.log_lines import keep_records_on_one_line
 from app.core.timefmt import register_filters
 from app.extensions import csrf, login_manager
 from app.incidents.rules import STATUS_BY_KEY
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.extensions["settings"] = settings
     app.extensions["org"] = org_settings.load(settings.severity_scale, settings.org_config_path)
     app.logger.setLevel(logging.INFO)
+    keep_records_on_one_line()  # nothing logged from outside can forge a log line
 
     app.jinja_loader = ChoiceLoader([
         FileSystemLoader(str(TEMPLATES)),

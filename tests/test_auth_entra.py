@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -732,3 +733,16 @@ def test_an_empty_authority_means_the_public_cloud(monkeypatch):
 
     monkeypatch.setenv("ENTRA_AUTHORITY_HOST", "")
     assert Settings().entra_authority_host == "https://login.microsoftonline.com"
+
+
+def test_a_forged_log_line_in_entras_answer_stays_on_one_line(browser, entra, caplog):
+    """CR/LF in Entra's error_description (which anyone can post to /auth/callback) must
+    not start a new line in the log: a log reader would take it for a real entry."""
+    started = start(browser)
+    forged = "AADSTS50105: nope\r\n2026-12-02 INFO admin ada@example.com signed in"
+    with caplog.at_level(logging.WARNING):
+        callback(browser, state=started.state, error="invalid_request",
+                 error_description=forged)
+    [line] = [r.getMessage() for r in caplog.records if "Entra sign-in failed" in r.getMessage()]
+    assert "\n" not in line and "\r" not in line
+    assert "nope\\r\\n2026-12-02 INFO admin" in line  # shown, but as the characters it held
