@@ -24,8 +24,7 @@ from app.db import insert_for
 from app.documents.kinds import KINDS, MAJOR, PUBLIC, REVIEW_DRAFT, RUNNING
 from app.documents.models import ReportFile, Review
 from app.incidents import delivery_keys
-from app.incidents.models import Incident, TimelineEntry
-from app.incidents.rules import CLOSED
+from app.incidents.models import Incident
 
 WRITE_KIND = "sharepoint.report"
 DEBOUNCE = timedelta(seconds=15)  # a burst of edits becomes one write
@@ -106,18 +105,12 @@ def for_incident(session: Session, incident_id: int) -> list[ReportFile]:
 # ---- the timeline drives refreshes ----------------------------------------------------
 
 
-def kinds_after(entry: TimelineEntry, incident: Incident, org, *, review_final: bool = False
-                ) -> tuple[list[str], list[str]]:
-    """(reports to create, reports to refresh if they exist) after this timeline entry.
-    Once the review is final, its final report follows the incident (closing it, say)
-    and the draft it replaced is no longer rewritten: the library never ends with a
-    draft newer than its final."""
-    closing = entry.kind == "status_change" and (entry.data or {}).get("to") == CLOSED
-    return _kinds(incident, org, closing=closing, review_final=review_final)
-
-
 def _kinds(incident: Incident, org, *, closing: bool, review_final: bool
            ) -> tuple[list[str], list[str]]:
+    """(reports to create, reports to refresh if they exist) after a change. Once the
+    review is final, its final report follows the incident (closing it, say) and the
+    draft it replaced is no longer rewritten: the library never ends with a draft newer
+    than its final."""
     create = [RUNNING]
     refresh = [kind for kind in KINDS
                if kind != RUNNING and not (review_final and kind == REVIEW_DRAFT)]
@@ -139,30 +132,7 @@ def follow_change(session: Session, installation, org, incident: Incident, *, ou
     request(session, incident, create, installation=installation, outbox=outbox)
     if not declared:  # a new incident has nothing else to refresh
         request(session, incident, [k for k in refresh if k not in create],
-                installation=installation,
-                outbox=outbox, create=False)
-
-
-def follow(session: Session, installation, org, entries: list[TimelineEntry], *,
-           outbox: Outbox) -> None:
-    """Ask for the reports these new timeline entries make out of date: the running
-    report always; the others if they exist, or (closing a major incident) are due."""
-    wanted: dict[int, tuple[Incident, set[str], set[str]]] = {}
-    final: dict[int, bool] = {}  # one look per incident, however many entries it has
-    for entry in entries:
-        incident = entry.incident or session.get(Incident, entry.incident_id)
-        if incident.id not in final:
-            final[incident.id] = _review_is_final(session, incident)
-        create, refresh = kinds_after(entry, incident, org, review_final=final[incident.id])
-        _, creating, refreshing = wanted.setdefault(incident.id, (incident, set(), set()))
-        creating.update(create)
-        refreshing.update(refresh)
-    declared_now = {entry.incident_id for entry in entries if entry.kind == "declared"}
-    for incident, creating, refreshing in wanted.values():
-        request(session, incident, sorted(creating), installation=installation, outbox=outbox)
-        if incident.id not in declared_now:  # a new incident has nothing else to refresh
-            request(session, incident, sorted(refreshing - creating), installation=installation,
-                    outbox=outbox, create=False)
+                installation=installation, outbox=outbox, create=False)
 
 
 def _review_is_final(session, incident: Incident) -> bool:
