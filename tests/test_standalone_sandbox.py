@@ -105,8 +105,9 @@ def test_graph_base_url_alone_gets_the_sandboxs_ids_and_declaring_makes_a_channe
     browser.sign_in(name="Ada Lovelace", email="ada@example.com")  # joins the sandbox team
     reference = browser.declare(title="Payments <down>", severity="P1")
     drain(only_url)
-    statuses = _statuses(session)
-    assert "channel" in statuses and set(statuses.values()) == {"delivered"}, statuses
+    statuses = _statuses(session)  # the report may still wait out its debounce (below)
+    others = {key: status for key, status in statuses.items() if not key.startswith("report/")}
+    assert "channel" in others and set(others.values()) == {"delivered"}, others
     channels = [c["displayName"] for c in fresh.channels()]
     assert any(name.startswith(_channel_prefix(reference)) for name in channels), channels
     posted = [m for m in fresh.messages() if m["channel_id"] == seed.BROADCAST_CHANNEL_ID]
@@ -119,6 +120,7 @@ def test_graph_base_url_alone_gets_the_sandboxs_ids_and_declaring_makes_a_channe
 
         sweep_outbox()
     drain(only_url)
+    assert set(_statuses(session).values()) == {"delivered"}, _statuses(session)
     files = [f["path"] for f in fresh.files() if f["drive_id"] == seed.DRIVE_ID]
     assert any(reference in path for path in files), files  # in the sandbox's library
 
