@@ -104,3 +104,24 @@ def test_a_security_incident_is_never_announced(webhook_app, session, org, sandb
     drain(webhook_app)
     assert broadcast(session, reference) is None
     assert sandbox.state.messages(channel_id=GENERAL) == []
+
+
+SECRET_SIG = "Sup3rSecretSig"
+
+
+def test_a_webhook_that_cannot_be_reached_never_shows_its_secret(
+        app, session, org, sandbox, browser, caplog):
+    use_graph(app, GraphClient(sandbox.graph_base_url, sandbox_token(sandbox.graph_base_url, ADA)))
+    url = ("http://127.0.0.1:9/workflows/abc/triggers/manual/paths/invoke"
+           f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={SECRET_SIG}")
+    app.extensions["installation"] = replace(app.extensions["installation"],
+                                             teams_webhook_url=url)
+    reference = declare_p1(app, session, org)
+    drain(app)
+    row = broadcast(session, reference)
+    assert row.last_error and "could not be reached" in row.last_error
+    assert SECRET_SIG not in row.last_error
+    browser.sign_in(name="Ada", email="ada@example.com")
+    page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
+    assert "could not be reached" in page and SECRET_SIG not in page
+    assert SECRET_SIG not in caplog.text

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core import clock
+from app.core.redact import redact
 from app.outbox import lease, service
 from app.outbox.lease import LEASE, LeaseLost
 from app.outbox.models import CANCELLED, DELIVERED, FAILED, PENDING, SENDING, Delivery
@@ -379,7 +380,7 @@ def _give_up(session: Session, delivery: Delivery, message: str) -> str:
     service.cancel_dependents(session, delivery,
                               "Not sent because an earlier step failed; retry that step.")
     session.commit()
-    log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.key, message)
+    log.warning("delivery %s (%s) failed: %s", delivery.id, delivery.key, redact(message))
     return "failed"
 
 
@@ -391,13 +392,14 @@ def backoff(attempts: int, retry_after: float | None) -> float:
 
 
 def describe(error: GraphError, service: str = "Microsoft 365") -> str:
-    """A Graph failure in words a person can act on (shown on the incident page)."""
+    """A Graph failure in words a person can act on (shown on the incident page), without
+    the secrets an error's text can quote (a webhook's sig=, a link's token)."""
     if error.status == 429:
         return f"{service} is throttling requests; trying again shortly."
     if error.status == 0:
-        return f"{service} could not be reached ({error.message})."
+        return f"{service} could not be reached ({redact(error.message)})."
     code = f" [{error.code}]" if error.code else ""
-    said = f"{service} answered {error.status}{code}: {error.message}"
+    said = f"{service} answered {error.status}{code}: {redact(error.message)}"
     if error.status in (401, 403):  # a permission, a membership or a grant is missing
         return f"{said} An administrator's Microsoft 365 set-up check names what is missing."
     return said

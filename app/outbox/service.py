@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
 from app.core import clock
+from app.core.redact import redact
 from app.db import Session as ScopedSession
 from app.db import insert_for
 from app.outbox.models import CANCELLED, DELIVERED, FAILED, PENDING, SENDING, Delivery
@@ -207,8 +208,15 @@ def cancel_dependents(session: Session, delivery: Delivery, reason: str) -> None
     session.execute(
         update(Delivery)
         .where(Delivery.depends_on_id == delivery.id, Delivery.status == PENDING)
-        .values(status=FAILED, last_error=reason, updated_at=clock.now())
+        .values(status=FAILED, last_error=redact(reason), updated_at=clock.now())
     )
+
+
+@event.listens_for(Delivery.last_error, "set", retval=True)
+def _last_error_without_secrets(_delivery, value, _old, _initiator):
+    """Whatever sets a delivery's error (runner, lifecycle, reports) stores it redacted:
+    the incident page shows it, and an exception's text can quote a secret URL."""
+    return redact(value)
 
 
 # ---- queue after commit -----------------------------------------------------------------
