@@ -32,6 +32,7 @@ from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
 from reports import styles
+from reports.template_safety import TemplateError, make_safe
 from reports.text import clean, one_line
 
 SAFE_SCHEMES = ("https://", "http://", "mailto:")
@@ -51,10 +52,6 @@ class Span:
 Rich = str | Span | Sequence[Span]
 
 
-class TemplateError(ValueError):
-    """The template is not a Word .docx file python-docx can open."""
-
-
 def open_document(template: bytes | None) -> Document:
     """The organisation's template, or the built-in look, with the report's styles."""
     return open_docx(BytesIO(_prepared(template)))
@@ -64,13 +61,17 @@ def open_document(template: bytes | None) -> Document:
 def _prepared(template: bytes | None) -> bytes:
     """The template with the report's styles in place, saved once per template: opening
     these bytes costs less than half of opening the template and adding the styles, which
-    was half of building a short report."""
+    was half of building a short report. A template is made safe first
+    (reports/template_safety.py), however it got here."""
     if template is None:
         doc = open_docx()
         styles.apply_house_style(doc)
         return to_bytes(doc)
+    safe = make_safe(template)
     try:
-        doc = open_docx(BytesIO(template))
+        doc = open_docx(BytesIO(safe))
+    except TemplateError:
+        raise
     except (ValueError, KeyError, zipfile.BadZipFile, PackageNotFoundError) as exc:
         raise TemplateError(
             "The report template could not be opened: save it from Word as a .docx "

@@ -14,6 +14,7 @@ from app.core import clock
 from app.documents.models import ReportTemplate
 from graph.port import Graph, NotFound
 from reports import TemplateError
+from reports.template_safety import make_safe
 from reports.word import open_document
 
 UPLOADED, SHAREPOINT = "uploaded", "sharepoint"
@@ -24,11 +25,15 @@ class TemplateMissing(Exception):
     """The configured SharePoint template is not there; the message says what to fix."""
 
 
-def check(content: bytes) -> None:
-    """Raise TemplateError unless this is a .docx the builders can use."""
+def check(content: bytes) -> bytes:
+    """The template as it will be kept and used: checked part by part and without what a
+    template has no business carrying (reports/template_safety.py), and opened once.
+    Raises TemplateError, saying why, unless it is a .docx the builders can safely use."""
     if len(content) > MAX_TEMPLATE_BYTES:
         raise TemplateError("The template is larger than 10 MB: remove large images from it.")
-    open_document(content)
+    safe = make_safe(content)
+    open_document(safe)
+    return safe
 
 
 def for_writing(session: Session, graph: Graph, installation) -> bytes | None:
@@ -45,7 +50,7 @@ def for_writing(session: Session, graph: Graph, installation) -> bytes | None:
         raise TemplateMissing(
             f"The report template “{path}” is not in the reports library: upload it there "
             "or correct M365_REPORT_TEMPLATE.") from error
-    check(content)
+    content = check(content)
     _remember(session, SHAREPOINT, path.rsplit("/", 1)[-1], content, None)
     return content
 
@@ -59,8 +64,7 @@ def for_download(session: Session) -> bytes | None:
 
 
 def upload(session: Session, file_name: str, content: bytes, user) -> None:
-    check(content)
-    _remember(session, UPLOADED, file_name, content, user)
+    _remember(session, UPLOADED, file_name, check(content), user)
     session.commit()
 
 

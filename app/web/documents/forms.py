@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
@@ -15,6 +14,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, IntegerField, SubmitField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
+from app.web.forms import LimitedForm
 from reports.review import PROMPTS
 
 LONG = 20_000
@@ -38,7 +38,7 @@ def _text(label: str, description: str = "", limit: int = LONG) -> TextAreaField
                              f"{label} must be {limit:,} characters or fewer."))])
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(LimitedForm):
     summary = TextAreaField(
         "What happened, in plain English",
         description="For people who were not there: what broke, who it affected, how it "
@@ -75,7 +75,7 @@ for _i, _question in enumerate(PROMPTS):
     setattr(ReviewForm, f"answer_{_i}", _text(_question))
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(LimitedForm):
     template = FileField(
         "Word template (.docx)", widget=GovFileInput(),
         validators=[FileRequired("Choose a .docx file to upload."),
@@ -83,9 +83,9 @@ class TemplateForm(FlaskForm):
     submit = SubmitField("Upload template", widget=GovSubmitInput())
 
 
-class RemoveTemplateForm(FlaskForm):
+class RemoveTemplateForm(LimitedForm):
     submit = SubmitField("Go back to the built-in look", widget=GovSubmitInput())
 
 
-class WriteAgainForm(FlaskForm):
+class WriteAgainForm(LimitedForm):
     submit = SubmitField("Write it again now", widget=GovSubmitInput())
