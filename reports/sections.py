@@ -15,7 +15,7 @@ from docx.document import Document
 from reports import word
 from reports.compose import Render
 from reports.people import Mode, Namer
-from reports.snapshot import Action, IncidentSnapshot
+from reports.snapshot import Action, IncidentSnapshot, TimelineItem
 from reports.text import Clock, duration, label
 from reports.word import Rich, Span
 
@@ -167,9 +167,18 @@ def timeline(ctx: Context, doc: Document) -> None:
         if isinstance(note, str) and note.strip():
             what.append(Span(f"\nReason: {namer.scrub(note.strip(), item.occurred_at)}",
                              italic=True))
+        if item.corrected_at is not None:
+            what.append(Span(f"\n{corrected(ctx, item)}", italic=True))
         rows.append((clock.short(item.occurred_at), what,
                      namer.who(item.author, item.occurred_at)))
     word.table(doc, (TIME, FULL_WIDTH - TIME - 3.6, 3.6), rows, ("Time", "What happened", "Who"))
+
+
+def corrected(ctx: Context, item: TimelineItem) -> str:
+    """"Corrected by Ada Lovelace at 3 Mar 2026 10:02 GMT" (the role, where names are
+    left out): the words shown may not be the author's."""
+    by = ctx.namer.who(item.corrected_by, item.corrected_at)
+    return f"Corrected{f' by {by}' if by else ''} at {ctx.clock.short(item.corrected_at)}"
 
 
 def updates(ctx: Context, doc: Document) -> None:

@@ -52,13 +52,17 @@ class RoleSpell:
 
 @dataclass(frozen=True)
 class TimelineItem:
-    """One thing that happened. `kind` and `data` are as the app records them."""
+    """One thing that happened. `kind` and `data` are as the app records them. A
+    corrected scribe-log entry says who corrected it and when, so the words are not
+    credited to `author` alone."""
 
     occurred_at: datetime
     text: str
     kind: str = "note"
     author: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    corrected_at: datetime | None = None
+    corrected_by: str | None = None
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -179,6 +183,7 @@ class IncidentSnapshot:
         names = {self.declared_by}
         names.update(r.person for r in self.roles)
         names.update(t.author for t in self.timeline)
+        names.update(t.corrected_by for t in self.timeline)
         names.update(u.author for u in self.updates)
         names.update(c.by for c in self.severity_changes)
         names.update(a.owner for a in self.actions)

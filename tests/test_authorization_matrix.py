@@ -70,6 +70,9 @@ class Route:
     args: dict = field(default_factory=dict)  # URL values that are not ids from the world
     ids: dict = field(default_factory=dict)  # <arg>: the world's id to use instead
     form: dict = field(default_factory=dict)  # sent with the CSRF token (else nothing)
+    # INCIDENT: when set, only these of those who may see the incident are let through;
+    # the others get 403 (the world's entries are the declarer's, who is also the lead).
+    only: tuple[str, ...] = ()
 
 
 def route(kind: str, *methods: str, **extra) -> Route:
@@ -122,7 +125,7 @@ ROUTES: dict[str, Route] = {
     # incident-scoped pages
     "incidents.show": route(INCIDENT, "GET"),
     "incidents.edit": route(INCIDENT, "GET", "POST"),
-    "incidents.edit_entry": route(INCIDENT, "GET", "POST"),
+    "incidents.edit_entry": route(INCIDENT, "GET", "POST", only=("declarer", "admin")),
     "incidents.change_status": route(INCIDENT, "POST"),
     "incidents.assign_role": route(INCIDENT, "POST"),
     "incidents.add_note": route(INCIDENT, "POST"),
@@ -545,6 +548,8 @@ def test_incident_pages(world):
                 elif user == "other" and case.is_security:
                     problem = not_found(response) or world.like_missing(
                         response, user, method, url, case, form=row.form)
+                elif row.only and user not in row.only:
+                    problem = forbidden(response)
                 else:
                     problem = let_through(response, method)
                 failures.check(problem, response, method, rule, user, case, url)

@@ -388,6 +388,7 @@ def test_a_file_open_for_a_week_is_given_up_with_a_way_to_try_again(
     report = reports(session)["running"]
     assert report.status == "failed"
     assert "open for editing in SharePoint (in Word) for 7 days" in report.last_error
+    browser.sign_in_again()
     assert "Try again" in browser.get(f"/incidents/{reference}").get_data(as_text=True)
 
 
@@ -418,7 +419,7 @@ def test_every_report_can_be_downloaded_as_it_stands(app, browser, reports_graph
         assert f"/incidents/{reference}/reports/{kind}.docx" in page
         response = browser.get(f"/incidents/{reference}/reports/{kind}.docx")
         assert response.status_code == 200, kind
-        assert response.headers["Cache-Control"] == "no-store"
+        assert "no-store" in response.headers["Cache-Control"]
         assert "Search slow" in text_of(response.data)
     assert browser.get(f"/incidents/{reference}/reports/review_final.docx").status_code == 404
     assert browser.get(f"/incidents/{reference}/reports/nonsense.docx").status_code == 404

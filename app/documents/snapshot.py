@@ -30,6 +30,7 @@ def load_incident(session: Session, incident_id: int) -> Incident | None:
             selectinload(Incident.declared_by),
             selectinload(Incident.roles).selectinload(RoleAssignment.user),
             selectinload(Incident.timeline).selectinload(TimelineEntry.author),
+            selectinload(Incident.timeline).selectinload(TimelineEntry.edited_by),
         ))
 
 
@@ -75,9 +76,13 @@ def _spell(org: OrgSettings, assignment: RoleAssignment) -> RoleSpell:
 
 
 def _item(entry: TimelineEntry) -> TimelineItem:
+    corrected = entry.edited_at is not None
     return TimelineItem(occurred_at=entry.occurred_at, text=entry.text, kind=entry.kind,
                         author=entry.author.name if entry.author else None,
-                        data=dict(entry.data or {}))
+                        data=dict(entry.data or {}),
+                        corrected_at=entry.edited_at,
+                        corrected_by=entry.edited_by.name if corrected and entry.edited_by
+                        else None)
 
 
 def _update(update: StatusUpdate) -> UpdateSent:

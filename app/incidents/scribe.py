@@ -20,6 +20,7 @@ from app.incidents.rules import RuleError
 ENTRY_TYPES = {"event": "Event", "discussion": "Discussion", "decision": "Decision",
                "action": "Action", "result": "Result"}
 EDITABLE_KINDS = ("note",)
+CORRECTING_ROLES = ("incident_lead", "scribe")  # who keeps the log, besides its authors
 TEXT_MAX = 20_000
 SKEW = timedelta(minutes=2)  # a clock a little ahead is not "the future"
 OLDEST = timedelta(days=30)  # earlier than this is a typo, not an incident's history
@@ -68,12 +69,38 @@ def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_t
     return entry
 
 
+class NotYours(Exception):
+    """The entry is someone else's and this person does not keep the log; the message
+    says who may correct it."""
+
+
+def may_correct(user, incident: Incident, entry: TimelineEntry) -> bool:
+    """An entry is in its author's name: only they, the incident lead, the scribe (who
+    keep the log) or an administrator may change its words."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_admin or (entry.author_id is not None and entry.author_id == user.id):
+        return True
+    holders = incident.current_roles()
+    return any(holders[role].user_id == user.id for role in CORRECTING_ROLES if role in holders)
+
+
+def refusal(entry: TimelineEntry) -> str:
+    by = f" ({entry.author.name} wrote this one)" if entry.author else ""
+    return ("Only the person who wrote an entry, the incident lead, the scribe or an "
+            f"administrator can correct it{by}. Ask one of them, or add a new entry "
+            "that says what has changed.")
+
+
 def edit_entry(session: Session, actor, incident: Incident, entry: TimelineEntry, *,
                text: str, entry_type: str, occurred_at: datetime | None) -> bool:
-    """Correct an entry, keeping what it said; returns False if nothing changed."""
+    """Correct an entry, keeping what it said and who corrected it when; returns False
+    if nothing changed. Raises NotYours unless `may_correct`."""
     if entry.kind not in EDITABLE_KINDS:
         raise RuleError("Only scribe-log entries can be edited; the rest of the timeline is "
                         "recorded by Incident Desk.")
+    if not may_correct(actor, incident, entry):
+        raise NotYours(refusal(entry))
     text = (text or "").strip()
     _check(incident, text, entry_type)
     occurred_at = occurred_at or entry.occurred_at
@@ -84,7 +111,7 @@ def edit_entry(session: Session, actor, incident: Incident, entry: TimelineEntry
                                     occurred_at=entry.occurred_at, edited_by=actor,
                                     edited_at=now))
     entry.text, entry.entry_type, entry.occurred_at = text, entry_type, occurred_at
-    entry.edited_at = now
+    entry.edited_at, entry.edited_by = now, actor
     incident.updated_at = now
     commit(session)
     return True

@@ -21,8 +21,8 @@ from app.actions import service as actions
 from app.actions.models import STATUSES
 from app.core import clock
 from app.db import Session
+from app.documents import downloads, service, snapshot, templates
 from app.documents import review as reviews
-from app.documents import service, snapshot, templates
 from app.documents.kinds import KINDS, REVIEW_DRAFT
 from app.documents.models import ReportFile, ReportTemplate
 from app.incidents import service as incidents
@@ -53,23 +53,29 @@ def _org():
 
 @bp.get("/incidents/<reference>/reports/<kind>.docx")
 def download(reference: str, kind: str):
-    """The report built now from the incident as it stands (what the next write to
-    SharePoint will contain)."""
+    """The report as the incident stands now (what the next write to SharePoint will
+    contain): built once per version of what it is built from (documents.downloads)."""
     incident = incident_or_404(reference)
     review = reviews.get(Session, incident)
     allowed = {k.key for k in downloadable(_org(), incident, review is not None)}
     if kind not in allowed:
         abort(404)
     settings = current_app.extensions["settings"]
-    snap = snapshot.take(Session, _org(), incident, timezone=settings.timezone,
-                         organisation=settings.organisation_name)
+    snap = snapshot.take(Session, _org(), snapshot.load_incident(Session, incident.id),
+                         timezone=settings.timezone, organisation=settings.organisation_name)
     names = bool(review and review.name_people_in_draft) if kind == REVIEW_DRAFT else True
+    cache = current_app.extensions.setdefault(downloads.EXTENSION, downloads.BuildCache())
     try:
-        content = KINDS[kind].build(snap, templates.for_download(Session), names)
-    except TemplateError:
-        content = KINDS[kind].build(snap, None, names)
+        built = downloads.build(cache, snap, kind, templates.for_download(Session), names)
+    except downloads.Busy:
+        return render_template(
+            "errors/error.html", status=429, title="Reports are busy",
+            body="Several reports are being made just now: try again in a minute. "
+                 "Nothing was lost."), 429, {"Retry-After": "30"}
+    if built.template_failed:
         flash("The report template could not be used, so this download has the built-in "
               "look. An administrator can upload a working template.", "error")
+    content = built.content
     existing = Session.query(ReportFile).filter_by(incident_id=incident.id, kind=kind).first()
     name = existing.file_name if existing else KINDS[kind].file_name(
         incident.declared_at.astimezone(current_app.extensions["installation"].timezone).date(),
