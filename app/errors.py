@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from app import db
 
@@ -20,6 +20,15 @@ MESSAGES = {
     500: ("Sorry, something went wrong", "Nothing you entered was saved. Try again in a "
           "minute; if it keeps happening, tell the team that runs Incident Desk."),
 }
+
+
+class Refused(BadRequest):
+    """A 400 whose page (or JSON) says what was wrong: raise it from a view when a query
+    parameter cannot be answered, instead of letting the work fail later with a 500."""
+
+    def __init__(self, title: str, body: str):
+        super().__init__(description=body)
+        self.title = title
 
 
 def _wants_json() -> bool:
@@ -57,6 +66,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        if isinstance(exc, Refused):
+            return _page(exc.code, exc.title, exc.description)
         return _page(exc.code or 500)
 
     @app.errorhandler(Exception)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app.catalogue.models import (
@@ -36,6 +36,12 @@ def link(value: str | None, field: str) -> str | None:
 
 
 # ---- services ---------------------------------------------------------------------------
+
+# One request (the web's declare and edit forms, the API) names at most this many impacted
+# services, of which at most NEW_SERVICES_PER_REQUEST new to the catalogue: each new one is
+# a row written while the request holds the write lock.
+SERVICES_PER_INCIDENT = 30
+NEW_SERVICES_PER_REQUEST = 10
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,24 @@ def _check_ids(session, model, ids: set[int], field: str) -> set[int]:
                               .where(model.id.in_(ids))) != len(ids):
         raise RuleError("One of the choices no longer exists. Choose again.", field)
     return ids
+
+
+def split_by_catalogue(session: Session, names: Iterable[str]
+                       ) -> tuple[list[Service], list[str]]:
+    """Named services: those in the catalogue (matched by name, ignoring case and spacing)
+    and the new names, each once, in the order given. One query for all of them: a request
+    naming many services must not read the catalogue once per name."""
+    wanted: dict[str, str] = {}
+    for raw in names:
+        name = normalise_service_name(raw)
+        if name and name.lower() not in wanted:
+            wanted[name.lower()] = name
+    # SQLite's lower() folds ASCII only: the names as typed match a stored "Ökonomie" too.
+    found = {s.name.lower(): s for s in session.scalars(select(Service).where(or_(
+        func.lower(Service.name).in_(list(wanted)), Service.name.in_(list(wanted.values())))))
+    } if wanted else {}
+    known = [found[key] for key in wanted if key in found]
+    return known, [name for key, name in wanted.items() if key not in found]
 
 
 def services(session: Session) -> list[Service]:

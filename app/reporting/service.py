@@ -7,6 +7,7 @@ Time to resolve is from declaration to "users no longer affected".
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date, datetime, timedelta
 from statistics import median
@@ -29,13 +30,29 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start, following
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2199  # reports cover these; 9999-12 has no following month
+_MONTH = re.compile(r"(\d+)-(\d+)")
+
+
+class MonthOutOfRange(ValueError):
+    """A month written like one (YYYY-MM) that no report can cover."""
+
+    def __init__(self):
+        super().__init__(f"Choose a month from {FIRST_YEAR}-01 to {LAST_YEAR}-12, written "
+                         "like 2026-11.")
+
+
 def parse_month(text: str | None, today: date) -> date:
-    """"2026-11" → the first of that month; anything else → this month."""
-    try:
-        year, month = (int(part) for part in (text or "").split("-"))
-        return date(year, month, 1)
-    except ValueError:
+    """"2026-11" → the first of that month; nothing like a month → this month; a month
+    out of range (2026-13, 9999-12, 0001-01) → MonthOutOfRange, for the page to explain."""
+    match = _MONTH.fullmatch((text or "").strip())
+    if match is None:
         return today.replace(day=1)
+    year, month = match.groups()
+    if len(year) != 4 or len(month) > 2 or not (
+            FIRST_YEAR <= int(year) <= LAST_YEAR and 1 <= int(month) <= 12):
+        raise MonthOutOfRange
+    return date(int(year), int(month), 1)
 
 
 def _p90(values: list[timedelta]) -> timedelta | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
     GovDateInput,
@@ -15,6 +14,7 @@ from wtforms import BooleanField, DateField, SelectField, StringField, SubmitFie
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.actions.models import STATUSES
+from app.web.forms import LimitedForm
 
 
 class DueDateField(DateField):
@@ -29,7 +29,7 @@ class DueDateField(DateField):
             raise ValueError("Enter the due date as a real date, like 27 3 2027.") from error
 
 
-class ActionForm(FlaskForm):
+class ActionForm(LimitedForm):
     description = TextAreaField("What will be done", widget=GovTextArea(),
                                 validators=[DataRequired("Describe the action."),
                                             Length(max=2000)])

@@ -16,9 +16,15 @@ from flask_login import login_required
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.auth.models import User
-from app.auth.service import user_for_api_token
+from app.auth.service import NOT_A_TOKEN, TokenCheck, check_api_token
+from app.catalogue.service import (
+    NEW_SERVICES_PER_REQUEST,
+    SERVICES_PER_INCIDENT,
+    split_by_catalogue,
+)
 from app.db import Session
 from app.extensions import csrf
 from app.incidents import scribe, service
@@ -26,6 +32,8 @@ from app.incidents.models import Incident
 from app.incidents.rules import RuleError, next_statuses
 from app.people import service as people
 from app.people.models import RoleHandover
+from app.web import json_bounds, paging
+from app.web.api import timeline
 from app.web.incidents.forms import (
     DeclareForm,
     EditForm,
@@ -37,6 +45,12 @@ from app.web.incidents.forms import (
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
+
+# What one request may send (docs/api.md, "Limits"): checked before any work starts.
+BODY_MAX_BYTES = 256 * 1024  # a 20,000-character description escaped as \uXXXX fits
+DEPTH_MAX = 4  # an object of values and lists of names is 2 deep
+FIELDS_MAX = 30
+EMAIL_MAX = 320
 
 
 def _org():
@@ -63,9 +77,11 @@ def token_required(view):
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, secret = header.partition(" ")
-        user = user_for_api_token(Session, secret.strip()) if scheme.lower() == "bearer" else None
+        check = (check_api_token(Session, secret.strip(), current_app.extensions["settings"])
+                 if scheme.lower() == "bearer" else TokenCheck(None, NOT_A_TOKEN))
+        user = check.user
         if user is None:
-            response, status = _error(401, "Send a valid API token: Authorization: Bearer <token>.")
+            response, status = _error(401, check.refusal or NOT_A_TOKEN)
             response.headers["WWW-Authenticate"] = 'Bearer realm="incident-desk"'
             return response, status
         g.api_user = user
@@ -74,19 +90,20 @@ def token_required(view):
     return wrapper
 
 
-LIST_FIELDS = {"services"}
+LIST_FIELDS = {"services": SERVICES_PER_INCIDENT}  # the only lists, and how long each may be
 
 
 class BadShape(Exception):
     """A JSON value of the wrong type (a list where text belongs, an object anywhere)."""
 
-    def __init__(self, fields: dict[str, list[str]]):
-        self.fields = fields
+    def __init__(self, fields: dict[str, list[str]],
+                 message: str = "Some fields have the wrong type: fix the fields listed."):
+        self.fields, self.message = fields, message
 
 
 @bp.errorhandler(BadShape)
 def _bad_shape(error: BadShape):
-    return _error(422, "Some fields have the wrong type: fix the fields listed.", error.fields)
+    return _error(422, error.message, error.fields)
 
 
 @bp.errorhandler(StaleDataError)
@@ -98,15 +115,59 @@ def _changed_meanwhile(_exc: StaleDataError):
                        "saved. Fetch it again and retry.")
 
 
-def _json_body() -> MultiDict | None:
-    data = request.get_json(silent=True)
+@bp.before_request
+def _bound_the_body():
+    """Refused (413) while reading, before it is all in memory, as MAX_CONTENT_LENGTH is."""
+    request.max_content_length = BODY_MAX_BYTES
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    return _error(413, f"The body is too large: send at most {BODY_MAX_BYTES // 1024} KB of "
+                       "JSON.")
+
+
+class BadBody(Exception):
+    def __init__(self, message: str):
+        self.message = message
+
+
+@bp.errorhandler(BadBody)
+def _bad_json(error: BadBody):
+    return _error(400, error.message)
+
+
+class Body(MultiDict):
+    """The JSON object's values as form data; `given` is the keys it had (an empty list
+    leaves no value but was still sent)."""
+
+    given: frozenset[str] = frozenset()
+
+
+def _json_body() -> Body | None:
+    """The one place the API reads a JSON body: its size (BODY_MAX_BYTES), nesting
+    (DEPTH_MAX), number of fields and list lengths are bounded before any query."""
+    if not request.is_json:
+        return None
+    raw = request.get_data(cache=True)
+    try:
+        data = json_bounds.loads(raw, DEPTH_MAX)
+    except json_bounds.TooDeeplyNested as error:
+        raise BadBody(str(error)) from None
+    except ValueError:
+        return None
     if not isinstance(data, dict):
         return None
-    pairs, wrong = [], {}
+    if len(data) > FIELDS_MAX:
+        raise BadShape({"_form": [f"Send at most {FIELDS_MAX} fields."]},
+                       f"The body has {len(data)} fields: send at most {FIELDS_MAX}.")
+    pairs, wrong, too_long = [], {}, {}
     for key, value in data.items():
         if isinstance(value, list) and key in LIST_FIELDS:
             if any(isinstance(v, (list, dict)) for v in value):
                 wrong[key] = ["Give a list of names."]
+            elif len(value) > LIST_FIELDS[key]:
+                too_long[key] = [f"Name at most {LIST_FIELDS[key]} {key}."]
             pairs.extend((key, _text(v)) for v in value if v is not None)
         elif isinstance(value, (list, dict)):
             wrong[key] = ["Give a single value, not a list or object."]
@@ -116,8 +177,12 @@ def _json_body() -> MultiDict | None:
         elif value is not None:
             pairs.append((key, _text(value)))
     if wrong:
-        raise BadShape(wrong)
-    return MultiDict(pairs)
+        raise BadShape({**wrong, **too_long})
+    if too_long:
+        raise BadShape(too_long, "Some lists are longer than allowed: fix the fields listed.")
+    body = Body(pairs)
+    body.given = frozenset(data)
+    return body
 
 
 def _text(value) -> str:
@@ -143,17 +208,27 @@ def _bad_body():
     return _error(400, "Send a JSON object with Content-Type: application/json.")
 
 
-def _service_ids_by_name(names: list[str]) -> tuple[list[int], list[str]]:
-    """The API names services; known names map to ids, new names are created."""
-    ids, new = [], []
-    for name in names:
-        match = next((s for s in service.all_services(Session)
-                      if s.name.lower() == " ".join(name.split()).lower()), None)
-        if match:
-            ids.append(match.id)
-        else:
-            new.append(name)
-    return ids, new
+class TooManyServices(Exception):
+    def __init__(self, message: str):
+        self.message = message
+
+
+@bp.errorhandler(TooManyServices)
+def _too_many_services(error: TooManyServices):
+    return _error(422, error.message, {"services": [error.message]})
+
+
+def _services_by_name(names: list[str]):
+    """The API names services: one query finds the known ones (the form's choices), and
+    the rest are new, to be added; at most NEW_SERVICES_PER_REQUEST of those."""
+    if len(names) > SERVICES_PER_INCIDENT:  # also checked in _json_body, before any query
+        raise TooManyServices(f"Name at most {SERVICES_PER_INCIDENT} services.")
+    known, new = split_by_catalogue(Session, names)
+    if len(new) > NEW_SERVICES_PER_REQUEST:
+        raise TooManyServices(
+            f"Name at most {NEW_SERVICES_PER_REQUEST} new services at once (not in the "
+            f"catalogue yet); {len(new)} were new.")
+    return known, new
 
 
 def incident_json(incident: Incident) -> dict:
@@ -184,16 +259,17 @@ def incident_json(incident: Incident) -> dict:
     }
 
 
-def timeline_json(incident: Incident) -> list[dict]:
-    return [
-        {"at": e.occurred_at.isoformat(), "kind": e.kind, "text": e.text,
-         "note": e.data.get("note"), "by": e.author.email if e.author else None}
-        for e in incident.timeline
-    ]
+def note_json(incident: Incident, entry) -> dict:
+    return {**timeline.entry_json(entry), "id": entry.id, "entry_type": entry.entry_type,
+            "url": url_for("incidents.show", reference=incident.reference,
+                           _anchor=f"entry-{entry.id}", _external=True),
+            "incident": url_for("api.get_incident", reference=incident.reference,
+                                _external=True)}
 
 
 def _incident(reference: str):
-    return service.get_for(Session, g.api_user, reference)
+    """Without its timeline: no answer but GET's carries it, and GET reads one page."""
+    return service.get_for(Session, g.api_user, reference, timeline=False)
 
 
 def _not_found():
@@ -203,12 +279,18 @@ def _not_found():
 @bp.get("/")
 @login_required
 def docs():
-    return render_template("api/docs.html", org=_org())
+    return render_template("api/docs.html", org=_org(), limits={
+        "body_kb": BODY_MAX_BYTES // 1024, "depth": DEPTH_MAX, "fields": FIELDS_MAX,
+        "services": SERVICES_PER_INCIDENT, "new_services": NEW_SERVICES_PER_REQUEST,
+        "pages": paging.PAGE_MAX, "timeline_page": timeline.TIMELINE_PAGE_SIZE})
 
 
 @bp.get("/incidents")
 @token_required
 def list_incidents():
+    number = paging.strict(request.args)
+    if number is None:
+        return _error(422, "Some filters are not valid.", {"page": [paging.refusal()]})
     services = service.all_services(Session)
     form = _form(FilterForm, MultiDict(request.args))
     form.set_choices(_org(), services)
@@ -218,7 +300,7 @@ def list_incidents():
         Session, g.api_user,
         service.Filters(state=form.state.data or "open", severity=form.severity.data or None,
                         service_id=int(form.service.data) if form.service.data else None),
-        request.args.get("page", 1, type=int) or 1,
+        number,
     )
     return jsonify({
         "incidents": [incident_json(i) for i in page.items],
@@ -232,10 +314,10 @@ def declare():
     body = _json_body()
     if body is None:
         return _bad_body()
-    ids, new = _service_ids_by_name(body.getlist("services"))
-    body.setlist("services", [str(i) for i in ids])
+    known, new = _services_by_name(body.getlist("services"))
+    body.setlist("services", [str(s.id) for s in known])
     form = _form(DeclareForm, body)
-    form.set_choices(_org(), service.all_services(Session))
+    form.set_choices(_org(), known)  # the ones named: the catalogue is not read whole
     if not form.validate():
         return _error(422, "The incident was not declared: fix the fields listed.",
                       _field_errors(form))
@@ -257,10 +339,18 @@ def declare():
 @bp.get("/incidents/<reference>")
 @token_required
 def get_incident(reference: str):
+    number = paging.strict(request.args, "timeline_page")
+    if number is None:
+        return _error(422, "Some parameters are not valid.",
+                      {"timeline_page": [paging.refusal("timeline_page")]})
     incident = _incident(reference)
     if incident is None:
         return _not_found()
-    return jsonify({**incident_json(incident), "timeline": timeline_json(incident)})
+    page = timeline.page_of(Session, incident, number)
+    return jsonify({**incident_json(incident),
+                    "timeline": [timeline.entry_json(e) for e in page.entries],
+                    "timeline_page": page.number, "timeline_pages": page.pages,
+                    "timeline_total": page.total})
 
 
 @bp.patch("/incidents/<reference>")
@@ -280,12 +370,11 @@ def update_incident(reference: str):
     for key in ("title", "description", "severity", "reason", "version"):
         if key in body:
             merged[key] = body[key]
-    names = body.getlist("services") if "services" in (request.get_json() or {}) \
-        else current["services"]
-    ids, new = _service_ids_by_name(names)
-    merged.setlist("services", [str(i) for i in ids])
+    names = body.getlist("services") if "services" in body.given else current["services"]
+    known, new = _services_by_name(names)
+    merged.setlist("services", [str(s.id) for s in known])
     form = _form(EditForm, merged)
-    form.set_choices(_org(), service.all_services(Session))
+    form.set_choices(_org(), known)
     if not form.validate():
         return _error(422, "Nothing was changed: fix the fields listed.", _field_errors(form))
     try:
@@ -336,7 +425,7 @@ def assign_role(reference: str):
     body = _json_body()
     if body is None:
         return _bad_body()
-    email = (body.get("email") or "").strip().lower()
+    email = (body.get("email") or "").strip().lower()[:EMAIL_MAX + 1]
     user = Session.scalar(select(User).where(User.email == email)) if email else None
     if user is None:
         return _error(422, "No one with that email address has signed in to Incident Desk.",
@@ -383,8 +472,12 @@ def add_note(reference: str):
                       _field_errors(form))
     try:
         when = scribe.parse_when(form.when.data, _targets().timezone)
-        scribe.add_entry(Session, g.api_user, incident, effects=_effects(), text=form.text.data,
-                         entry_type=form.entry_type.data or "event", occurred_at=when)
+        entry = scribe.add_entry(Session, g.api_user, incident, effects=_effects(),
+                                 text=form.text.data,
+                                 entry_type=form.entry_type.data or "event", occurred_at=when)
     except RuleError as error:
         return _rule_error(error)
-    return jsonify({**incident_json(incident), "timeline": timeline_json(incident)}), 201
+    response = jsonify(note_json(incident, entry))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_incident", reference=incident.reference)
+    return response

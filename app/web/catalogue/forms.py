@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovCheckboxInput,
@@ -12,6 +11,8 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import BooleanField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from app.web.forms import LimitedForm
 
 
 def _text(label: str, description: str = "", limit: int = 1000) -> StringField:
@@ -26,7 +27,7 @@ def _area(label: str, description: str = "") -> TextAreaField:
                              f"{label} must be 5,000 characters or fewer."))])
 
 
-class ServiceForm(FlaskForm):
+class ServiceForm(LimitedForm):
     name = StringField("Name", widget=GovTextInput(),
                        validators=[DataRequired("Enter the service's name."), Length(max=120)])
     description = _area("What it does")
@@ -45,7 +46,7 @@ class ServiceForm(FlaskForm):
         self.suppliers.choices = {s.id: s.name for s in suppliers}
 
 
-class SupplierForm(FlaskForm):
+class SupplierForm(LimitedForm):
     name = StringField("Name", widget=GovTextInput(),
                        validators=[DataRequired("Enter the supplier's name."), Length(max=120)])
     support_route = _area("How to get support", "Phone, email or portal, and any account "
@@ -56,7 +57,7 @@ class SupplierForm(FlaskForm):
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
-class StepForm(FlaskForm):
+class StepForm(LimitedForm):
     name = StringField("Who", widget=GovTextInput(),
                        validators=[DataRequired("Enter who to call."), Length(max=200)])
     role = _text("Role", "", 200)
@@ -67,9 +68,9 @@ class StepForm(FlaskForm):
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
-class MoveForm(FlaskForm):
+class MoveForm(LimitedForm):
     submit = SubmitField("Move", widget=GovSubmitInput())
 
 
-class RemoveForm(FlaskForm):
+class RemoveForm(LimitedForm):
     submit = SubmitField("Remove", widget=GovSubmitInput())

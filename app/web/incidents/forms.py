@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovCheckboxesInput,
@@ -23,12 +22,14 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from app.catalogue.service import NEW_SERVICES_PER_REQUEST, SERVICES_PER_INCIDENT
 from app.core.org import OrgSettings
 from app.incidents.rules import STATUS_BY_KEY
 from app.incidents.scribe import ENTRY_TYPES
+from app.web.forms import LimitedForm
 
 TITLE_MAX = 200
 TEXT_MAX = 20_000
@@ -38,7 +39,7 @@ def _split_names(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-class _IncidentFields(FlaskForm):
+class _IncidentFields(LimitedForm):
     title = StringField(
         "Title",
         description="Short and clear, for example “example.com returning errors”.",
@@ -64,13 +65,29 @@ class _IncidentFields(FlaskForm):
     )
     services = SelectMultipleField(
         "Impacted services", coerce=int, widget=GovCheckboxesInput(), validate_choice=True,
+        description=f"Choose up to {SERVICES_PER_INCIDENT}.",
     )
     new_services = StringField(
         "Other impacted services",
-        description="Not in the list? Type their names, separated by commas.",
+        description="Not in the list? Type their names, separated by commas: up to "
+                    f"{NEW_SERVICES_PER_REQUEST} at once.",
         widget=GovTextInput(),
         validators=[Optional(), Length(max=1000)],
     )
+
+    def validate_services(self, field) -> None:
+        if len(field.data or []) > SERVICES_PER_INCIDENT:
+            raise ValidationError(f"Choose at most {SERVICES_PER_INCIDENT} services.")
+
+    def validate_new_services(self, _field) -> None:
+        """The same caps as the API's (app.catalogue.service): each new name is a row
+        written while the request holds the write lock."""
+        names = {" ".join(n.split()).lower() for n in self.new_service_names()}
+        if len(names) > NEW_SERVICES_PER_REQUEST:
+            raise ValidationError(f"Name at most {NEW_SERVICES_PER_REQUEST} new services at "
+                                  "once; add the rest in the catalogue or by editing later.")
+        if len(names) + len(self.services.data or []) > SERVICES_PER_INCIDENT:
+            raise ValidationError(f"Name at most {SERVICES_PER_INCIDENT} services in all.")
 
     def set_choices(self, org: OrgSettings, services) -> None:
         self.severity.choices = {s.key: s.label for s in org.severities}
@@ -103,7 +120,7 @@ class EditForm(_IncidentFields):
     submit = SubmitField("Save changes", widget=GovSubmitInput())
 
 
-class StatusForm(FlaskForm):
+class StatusForm(LimitedForm):
     status = RadioField("New status", widget=GovRadioInput(),
                         validators=[InputRequired("Choose the new status.")])
     note = TextAreaField(
@@ -122,7 +139,7 @@ class StatusForm(FlaskForm):
                           for key in self.status.choices]}
 
 
-class RoleForm(FlaskForm):
+class RoleForm(LimitedForm):
     role = SelectField("Role", widget=GovSelect(),
                        validators=[InputRequired("Choose a role.")])
     user = SelectField("Person", coerce=int, widget=GovSelect(),
@@ -135,7 +152,7 @@ class RoleForm(FlaskForm):
         self.user.choices = {u.id: f"{u.name} ({u.email})" for u in users}
 
 
-class NoteForm(FlaskForm):
+class NoteForm(LimitedForm):
     """The scribe log: a typed entry, now or at a time typed in."""
 
     entry_type = RadioField(
@@ -158,7 +175,7 @@ class NoteForm(FlaskForm):
     submit = SubmitField("Add to the log", widget=GovSubmitInput())
 
 
-class FilterForm(FlaskForm):
+class FilterForm(LimitedForm):
     """GET filters on the incident list; no CSRF (they change nothing)."""
 
     class Meta:

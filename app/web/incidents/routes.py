@@ -17,6 +17,7 @@ from app.incidents import scribe, service
 from app.incidents.rules import STATUS_BY_KEY, RuleError, next_statuses
 from app.people import service as people
 from app.reminders import service as reminder_service
+from app.web import paging
 from app.web.documents import panel as reports_panel
 from app.web.documents.forms import WriteAgainForm
 from app.web.incidents.forms import (
@@ -63,8 +64,9 @@ def list_incidents():
         severity=form.severity.data or None,
         service_id=int(form.service.data) if form.service.data else None,
     )
-    page_number = request.args.get("page", 1, type=int) or 1
-    page = service.list_for(Session, current_user, filters, page_number)
+    page = service.list_for(Session, current_user, filters, paging.lenient(request.args))
+    if page.number > page.pages:  # past the end (an old link, a typed number): the last
+        page = service.list_for(Session, current_user, filters, page.pages)
     return render_template("incidents/list.html", form=form, page=page, filters=filters)
 
 
@@ -255,13 +257,22 @@ def edit(reference: str):
     return render_template("incidents/edit.html", form=form, incident=incident), status
 
 
+@bp.app_template_global("may_correct_entry")
+def may_correct_entry(incident, entry) -> bool:
+    """For the timeline: whether to offer this person the entry's Edit link."""
+    return scribe.may_correct(current_user, incident, entry)
+
+
 @bp.route("/<reference>/timeline/<int:entry_id>/edit", methods=["GET", "POST"])
 def edit_entry(reference: str, entry_id: int):
-    """Correct a scribe-log entry; what it said before is kept and shown."""
+    """Correct a scribe-log entry (its author, the lead, the scribe or an admin: 403 for
+    anyone else); what it said before, and who corrected it when, are kept and shown."""
     incident = incident_or_404(reference)
     entry = next((e for e in incident.timeline if e.id == entry_id), None)
     if entry is None or entry.kind not in scribe.EDITABLE_KINDS:
         abort(404)
+    if not scribe.may_correct(current_user, incident, entry):
+        return _cannot_correct(entry)
     zone = current_app.extensions["installation"].timezone
     form = NoteForm(prefix="note", data=None if request.method == "POST" else {
         "entry_type": entry.entry_type or "event", "text": entry.text,
@@ -275,6 +286,8 @@ def edit_entry(reference: str, entry_id: int):
                                         text=form.text.data,
                                         entry_type=form.entry_type.data or "event",
                                         occurred_at=when)
+        except scribe.NotYours:
+            return _cannot_correct(entry)
         except RuleError as error:
             error.attach_to(form)
         else:
@@ -284,6 +297,15 @@ def edit_entry(reference: str, entry_id: int):
     status = 400 if request.method == "POST" else 200
     return render_template("incidents/edit_entry.html", form=form, incident=incident,
                            entry=entry, entry_types=scribe.ENTRY_TYPES), status
+
+
+def _cannot_correct(entry):
+    """The 403 page saying who may correct it, with anything typed shown to copy."""
+    kept = [(key, value) for key, value in request.form.items(multi=True)
+            if key != "csrf_token" and value.strip()]
+    return render_template("errors/error.html", status=403,
+                           title="You cannot correct this entry",
+                           body=scribe.refusal(entry), kept=kept), 403
 
 
 @bp.post("/<reference>/people")

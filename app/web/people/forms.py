@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Optional
 
+from app.web.forms import LimitedForm
 
-class BringInForm(FlaskForm):
+
+class BringInForm(LimitedForm):
     user = SelectField("Person", coerce=int, widget=GovSelect(),
                        validators=[InputRequired("Choose who to bring in.")])
     submit = SubmitField("Bring them in", widget=GovSubmitInput())
@@ -17,16 +18,16 @@ class BringInForm(FlaskForm):
         self.user.choices = {u.id: f"{u.name} ({u.email})" for u in users}
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(LimitedForm):
     submit = SubmitField("Accept the role", widget=GovSubmitInput())
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(LimitedForm):
     reason = StringField("Why not? (optional)", widget=GovTextInput(),
                          validators=[Optional(), Length(max=500, message=(
                              "Keep the reason to 500 characters or fewer."))])
     submit = SubmitField("Decline", widget=GovSubmitInput())
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(LimitedForm):
     submit = SubmitField("Withdraw the request", widget=GovSubmitInput())

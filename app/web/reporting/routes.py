@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from app.core import clock
 from app.db import Session
 from app.documents import templates as report_templates
+from app.errors import Refused
 from app.reporting import service
 from reports.monthly import build_monthly
 
@@ -28,7 +29,10 @@ def _signed_in():
 def _figures():
     settings = current_app.extensions["settings"]
     zone = current_app.extensions["installation"].timezone
-    month = service.parse_month(request.args.get("month"), clock.today(zone))
+    try:
+        month = service.parse_month(request.args.get("month"), clock.today(zone))
+    except service.MonthOutOfRange as error:
+        raise Refused("There is no report for that month", str(error)) from None
     return month, service.figures(Session, current_app.extensions["org"], current_user, month,
                                   settings.timezone, settings.organisation_name)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovCheckboxesInput, GovSelect, GovSubmitInput
 from wtforms import SelectField, SelectMultipleField, SubmitField
 
+from app.web.forms import LimitedForm
 
-class MeetingForm(FlaskForm):
+
+class MeetingForm(LimitedForm):
     facilitator = SelectField("Facilitator", coerce=int, widget=GovSelect(), default=0,
                               description="Someone who was not involved in the incident.")
     note_taker = SelectField("Note-taker", coerce=int, widget=GovSelect(), default=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovCheckboxesInput,
@@ -26,9 +25,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.updates.phrasing import PHASE_LABELS, PHASES
 from app.updates.service import MAX_MESSAGE
+from app.web.forms import LimitedForm
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(LimitedForm):
     phase = RadioField(
         "What stage is the incident at?",
         choices={p: PHASE_LABELS[p] for p in PHASES},
