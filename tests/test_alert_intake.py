@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.alerts import service
 from app.alerts.models import AlertRecord, AlertSource
 from app.auth.models import User
-from app.incidents.models import Incident, TimelineEntry
+from app.incidents.models import Incident, Service, TimelineEntry
 
 SAMPLES = Path(__file__).parent / "alerts" / "samples"
 
@@ -49,6 +49,8 @@ def incidents(session) -> list[Incident]:
 
 def test_an_alert_opens_an_incident_and_repeats_update_it(app, session, admin):
     client = app.test_client()
+    session.add(Service(name="shop-frontend"))  # alerts match the catalogue, never add to it
+    session.commit()
     source_id, secret = make_source(session, admin, "alertmanager")
     response = post(client, source_id, secret, sample("alertmanager-firing"))
     assert response.status_code == 202, response.get_json()
@@ -114,7 +116,8 @@ def test_each_source_needs_its_own_secret(app, session, admin):
     assert post(client, gen_id, None, payload).status_code == 401
     assert post(client, gen_id, am_secret, payload).status_code == 401  # another's secret
     assert post(client, 999, gen_secret, payload).status_code == 401
-    assert client.post(f"/alerts/{gen_id}?token={gen_secret}", json=payload).status_code == 202
+    assert client.post(f"/alerts/{gen_id}?token={gen_secret}", json=payload).status_code == 401
+    assert post(client, gen_id, gen_secret, payload).status_code == 202
     service.revoke(session, session.get(AlertSource, gen_id))
     assert post(client, gen_id, gen_secret, payload).status_code == 401
     assert len(incidents(session)) == 1

@@ -553,7 +553,7 @@ def test_many_incidents_opened_by_alerts_at_once_provoke_no_throttling(
     session.add(admin)
     session.commit()
     source, secret = alerts.create_source(session, admin, name="Probes", kind="generic",
-                                          severity=None)
+                                          severity=None, incidents_per_hour=12)
     client = app.test_client()
     for n in range(12):  # critical: a major incident each, broadcast to one channel
         answer = client.post(f"/alerts/{source.id}", json={

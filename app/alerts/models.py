@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -30,8 +30,14 @@ class AlertSource(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many incidents it may open in an hour; None: the installation's setting.
+    incidents_per_hour: Mapped[int | None] = mapped_column()
+    # Where its alerts beyond that limit are grouped (while it stays open).
+    grouping_incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"))
 
     created_by: Mapped[User | None] = relationship()
+    grouping_incident: Mapped[Incident | None] = relationship()
 
 
 class AlertRecord(Base):
@@ -39,7 +45,8 @@ class AlertRecord(Base):
 
     __tablename__ = "alert_records"
     __table_args__ = (UniqueConstraint("source_id", "fingerprint",
-                                       name="uq_alert_records_source_fingerprint"),)
+                                       name="uq_alert_records_source_fingerprint"),
+                      Index("ix_alert_records_source_opened", "source_id", "opened_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("alert_sources.id", ondelete="CASCADE"))
@@ -52,6 +59,9 @@ class AlertRecord(Base):
     times_fired: Mapped[int] = mapped_column(default=1)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # When it opened its incident; None when it joined one (a grouping incident). What
+    # a source's hourly limit counts.
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     source: Mapped[AlertSource] = relationship()
     incident: Mapped[Incident] = relationship()

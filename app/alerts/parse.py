@@ -75,6 +75,10 @@ MAX_LABELS = 50
 MAX_LABEL_KEY = 100
 MAX_LABEL_VALUE = 500
 MAX_URL = 2048  # a longer URL is dropped (None), never cut: a cut URL points elsewhere
+# Alerts in one request: more is refused before any is read (TooManyAlerts), so one
+# request cannot become thousands of incidents' work. Alertmanager's webhook_config
+# `max_alerts` keeps its requests under it.
+MAX_ALERTS = 100
 
 AZURE_COMMON_SCHEMA = "azureMonitorCommonAlertSchema"
 
@@ -139,14 +143,34 @@ class AlertPayloadError(ValueError):
     """The payload cannot be used; the message says what is wrong and is safe to show."""
 
 
+class TooManyAlerts(AlertPayloadError):
+    """More alerts in one payload than MAX_ALERTS (the sender should send smaller batches)."""
+
+
 def parse(source: str, payload: object) -> list[Alert]:
     """payload is the already-decoded JSON. Raises AlertPayloadError on a wrong shape or
-    unknown source."""
+    unknown source, TooManyAlerts (before reading any) above MAX_ALERTS."""
     if not isinstance(source, str) or source not in SOURCES:
         raise AlertPayloadError(
             f"unknown alert source {_quote(source)}; expected one of: {', '.join(SOURCES)}"
         )
+    count = _alert_count(source, payload)
+    if count > MAX_ALERTS:
+        raise TooManyAlerts(
+            f"this request has {count} alerts; at most {MAX_ALERTS} are accepted in one "
+            f"request: send them in batches of {MAX_ALERTS} or fewer"
+        )
     return _PARSERS[source](payload)
+
+
+def _alert_count(source: str, payload: object) -> int:
+    """How many alerts the payload holds, counted without reading them."""
+    if source == "generic":
+        return len(payload) if isinstance(payload, list) else 1
+    if source in ("alertmanager", "grafana") and isinstance(payload, dict):
+        entries = payload.get("alerts")
+        return len(entries) if isinstance(entries, list) else 0
+    return 1  # Azure: one alert per notification
 
 
 # --- Azure Monitor (common alert schema) -------------------------------------------------

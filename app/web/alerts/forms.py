@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
     GovTextInput,
 )
-from wtforms import RadioField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms import IntegerField, RadioField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from app.alerts.service import LIMIT_MESSAGE, MAX_PER_HOUR
+from app.web.forms import LimitedForm
 
 KIND_LABELS = {"azure-monitor": "Azure Monitor (action group, common alert schema)",
                "grafana": "Grafana (webhook contact point)",
@@ -18,7 +20,18 @@ KIND_LABELS = {"azure-monitor": "Azure Monitor (action group, common alert schem
                "generic": "Anything else (our JSON shape)"}
 
 
-class SourceForm(FlaskForm):
+class LimitField(IntegerField):
+    """A whole number, with a message that says what to enter when it is not one."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata([v.strip() if isinstance(v, str) else v
+                                      for v in valuelist])
+        except ValueError as error:
+            raise ValueError(LIMIT_MESSAGE) from error
+
+
+class SourceForm(LimitedForm):
     name = StringField("Name", description="So people know where an incident came from, "
                                            "e.g. Grafana production.",
                        widget=GovTextInput(),
@@ -28,6 +41,12 @@ class SourceForm(FlaskForm):
                       validators=[InputRequired("Choose what sends the alerts.")])
     severity = SelectField("Severity of the incidents it opens", widget=GovSelect(),
                            default="")
+    incidents_per_hour = LimitField(
+        "Incidents it may open in an hour (optional)",
+        description="Alerts beyond this are grouped into one incident for the source. "
+                    "Leave empty for this installation's limit.",
+        widget=GovTextInput(),
+        validators=[Optional(), NumberRange(min=0, max=MAX_PER_HOUR, message=LIMIT_MESSAGE)])
     submit = SubmitField("Create the source", widget=GovSubmitInput())
 
     def set_choices(self, org) -> None:
@@ -35,5 +54,5 @@ class SourceForm(FlaskForm):
                                  **{s.key: s.label for s in org.severities}}
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(LimitedForm):
     submit = SubmitField("Revoke", widget=GovSubmitInput())

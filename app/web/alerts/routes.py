@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 
 from app.alerts import service
 from app.alerts.models import AlertSource
-from app.alerts.parse import AlertPayloadError, parse
+from app.alerts.parse import MAX_ALERTS, AlertPayloadError, TooManyAlerts, parse
 from app.db import Session
 from app.extensions import csrf
 from app.incidents.rules import RuleError
@@ -31,31 +31,60 @@ def _problem(status: int, message: str):
     return jsonify({"error": message}), status
 
 
+HOW_TO_AUTHENTICATE = ("Send this source's secret in the header Authorization: Bearer "
+                       "<secret>, or as HTTP Basic credentials (any user name, the secret "
+                       "as the password).")
+
+
 @bp.post("/alerts/<int:source_id>")
 @csrf.exempt
 def intake(source_id: int):
-    """`Authorization: Bearer <secret>` or `?token=<secret>` (for senders that cannot set
-    headers, such as Azure action groups)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    secret = secret.strip() if scheme.lower() == "bearer" else request.args.get("token")
-    source = service.authenticate(Session, source_id, secret)
+    """The secret comes in the Authorization header only: `Bearer <secret>`, or HTTP
+    Basic with the secret as the password (what senders without header settings, such as
+    Azure action groups, send for https://alerts:<secret>@host/...). Never in the
+    address: addresses are written to access logs."""
+    if "token" in request.args:
+        return _unauthorised(
+            "The secret is not accepted in the address (?token=): addresses are written "
+            "to access logs. Remove it from the address. " + HOW_TO_AUTHENTICATE + " A secret that "
+            "was sent in an address should be treated as exposed: revoke the source and "
+            "create a new one.")
+    source = service.authenticate(Session, source_id, _sent_secret())
     if source is None:
-        response = _problem(401, "Send this source's secret: Authorization: Bearer <secret>, "
-                                 "or ?token=<secret> in the address.")
-        response[0].headers["WWW-Authenticate"] = 'Bearer realm="incident-desk-alerts"'
-        return response
+        return _unauthorised(HOW_TO_AUTHENTICATE)
     payload = request.get_json(silent=True)
     if payload is None:
         return _problem(400, "Send the alert as JSON (Content-Type: application/json).")
     try:
         alerts = parse(source.kind, payload)
+    except TooManyAlerts as error:
+        return _problem(413, str(error))
     except AlertPayloadError as error:
         return _problem(400, str(error))
-    outcomes = service.ingest(Session, current_app.extensions["org"],
-                              current_app.extensions["effects"], source, alerts)
+    outcomes = service.ingest(
+        Session, current_app.extensions["org"], current_app.extensions["effects"], source,
+        alerts, incidents_per_hour=current_app.extensions["settings"].alert_incidents_per_hour)
     return jsonify({"received": len(alerts),
                     "incidents": [o.as_json() for o in outcomes]}), 202
+
+
+def _sent_secret() -> str | None:
+    """The secret from `Authorization: Bearer <secret>` or from Basic credentials' password
+    (the user name is not checked: the secret alone identifies the source)."""
+    credentials = request.authorization  # None when missing or malformed
+    if credentials is None:
+        return None
+    if credentials.type == "bearer":
+        return (credentials.token or "").strip() or None
+    if credentials.type == "basic":
+        return credentials.password or None
+    return None
+
+
+def _unauthorised(message: str):
+    response, status = _problem(401, message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="incident-desk-alerts"'
+    return response, status
 
 
 @bp.route("/alerts/sources", methods=["GET", "POST"])
@@ -74,7 +103,8 @@ def sources():
             try:
                 source, secret = service.create_source(
                     Session, current_user, name=form.name.data, kind=form.kind.data,
-                    severity=form.severity.data or None)
+                    severity=form.severity.data or None,
+                    incidents_per_hour=form.incidents_per_hour.data)
             except RuleError as error:
                 error.attach_to(form)
             else:
@@ -83,6 +113,9 @@ def sources():
                 form.set_choices(org)
     return render_template("alerts/sources.html", form=form, sources=service.sources(Session),
                            created=created, kinds=KIND_LABELS, revoke_form=RevokeForm(),
+                           max_alerts=MAX_ALERTS,
+                           default_limit=current_app.extensions["settings"]
+                           .alert_incidents_per_hour,
                            base=current_app.extensions["installation"].app_base_url.rstrip("/")
                            ), status
 
