@@ -12,7 +12,7 @@ XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 run: install
 	$(BIN)/flask db-upgrade
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	DEV_SIGN_IN=$${DEV_SIGN_IN:-1} $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -331,7 +331,7 @@ def test_signing_in_creates_the_person_and_keeps_the_tokens_server_side(
     assert response.status_code == 302
     assert urlsplit(response.location).path == "/incidents/new"
     (user,) = users(session)
-    assert (user.entra_oid, user.tenant_id, user.name, user.email, user.is_admin) == (
+    assert (user.entra_oid, user.tenant_id, user.name, user.email, is_admin(app, user)) == (
         OID, TENANT, "Grace Hopper", "grace.hopper@example.com", False)
     assert user.last_sign_in_at is not None
 
@@ -404,28 +404,96 @@ def test_people_are_told_apart_by_object_id_not_email(app, browser, entra, sessi
 # ---- administrators ------------------------------------------------------------------
 
 
-def test_admin_emails_make_an_administrator(browser, entra, session):
+def is_admin(app, user: User) -> bool:
+    """The user's right as the running app works it out (on each request)."""
+    with app.app_context():
+        return user.is_admin
+
+
+def admin_page(browser) -> int:
+    return browser.get("/microsoft-365/check").status_code
+
+
+def test_admin_emails_make_an_administrator(app, browser, entra, session):
     sign_in(browser, entra, preferred_username="Boss@Example.com", name="The Boss")
     (user,) = users(session)
-    assert user.email == "boss@example.com" and user.is_admin
+    assert user.email == "boss@example.com" and is_admin(app, user)
+    assert user.sign_in_name == "boss@example.com"
     assert "Signed in as The Boss (administrator)" in browser.get("/incidents").get_data(
         as_text=True)
+
+
+def test_the_email_claim_never_makes_an_administrator(app, browser, entra, session):
+    """`email` is optional and need not be verified (anyone may set theirs to the boss's):
+    only the user principal name (preferred_username) is matched with ADMIN_EMAILS."""
+    sign_in(browser, entra, preferred_username=None, email="boss@example.com",
+            name="Mallory")
+    (user,) = users(session)
+    assert user.email == "boss@example.com"  # shown, but grants nothing
+    assert not is_admin(app, user)
+    assert admin_page(browser) == 403
+
+
+def test_admin_emails_may_name_the_object_id(app, browser, entra, session):
+    app.extensions["settings"] = replace(app.extensions["settings"],
+                                         admin_emails=frozenset({OID}))
+    sign_in(browser, entra)
+    assert admin_page(browser) == 200
+
+
+def test_someone_taken_off_admin_emails_loses_it_without_signing_in_again(app, browser,
+                                                                           entra):
+    sign_in(browser, entra, preferred_username="boss@example.com")
+    assert admin_page(browser) == 200
+    app.extensions["settings"] = replace(app.extensions["settings"], admin_emails=frozenset())
+    assert admin_page(browser) == 403
+
+
+def test_the_app_role_of_the_last_sign_in_stays_whatever_the_configuration(app, browser,
+                                                                            entra):
+    sign_in(browser, entra, roles=["IncidentDesk.Admin"])
+    app.extensions["settings"] = replace(app.extensions["settings"], admin_emails=frozenset())
+    assert admin_page(browser) == 200
+
+
+def test_an_id_token_from_another_tenant_is_refused(browser, entra, session):
+    started = start(browser)
+    token_reply(entra, started.nonce, tid="99999999-0000-0000-0000-000000000000",
+                preferred_username="boss@example.com")
+    response = callback(browser, code="the-auth-code", state=started.state)
+    assert_refused(response, "belongs to another organisation")
+    assert users(session) == []
+    assert session.scalar(select(func.count()).select_from(TokenCache)) == 0
+    assert not signed_in(browser)
+
+
+def test_an_object_id_known_from_another_tenant_is_not_taken_over(browser, entra, session):
+    session.add(User(entra_oid=OID, tenant_id="sandbox-tenant", name="Sandbox Sam",
+                     email="sam@example.com", admin_role=True))
+    session.commit()
+    started = start(browser)
+    token_reply(entra, started.nonce)
+    response = callback(browser, code="the-auth-code", state=started.state)
+    assert_refused(response, "belongs to another organisation")
+    assert [(u.tenant_id, u.name) for u in users(session)] == [("sandbox-tenant",
+                                                               "Sandbox Sam")]
+    assert not signed_in(browser)
 
 
 def test_the_app_role_makes_an_administrator_and_losing_it_does_not(app, browser, entra,
                                                                       session):
     sign_in(browser, entra, roles=["IncidentDesk.Reader", "IncidentDesk.Admin"])
     (user,) = users(session)
-    assert user.is_admin
+    assert is_admin(app, user)
     sign_in(https_browser(app), entra, roles=["IncidentDesk.Reader"])
     (user,) = users(session)
-    assert not user.is_admin  # the role was taken away in Entra
+    assert not is_admin(app, user)  # the role was taken away in Entra
 
 
-def test_other_roles_do_not_make_an_administrator(browser, entra, session):
+def test_other_roles_do_not_make_an_administrator(app, browser, entra, session):
     sign_in(browser, entra, roles=["incidentdesk.admin", "Admin"])
     (user,) = users(session)
-    assert not user.is_admin
+    assert not is_admin(app, user)
 
 
 # ---- refused sign-ins ----------------------------------------------------------------
