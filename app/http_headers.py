@@ -1,10 +1,23 @@
-"""Response headers that keep pages from being framed, sniffed or injected into."""
+"""Response headers that keep pages from being framed, sniffed, injected into, cached
+where others can read them, or fetched over plain http once seen over https."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, g
+from flask import Flask, current_app, g, request, session
+
+HSTS = "max-age=31536000; includeSubDomains"
+PRIVATE = "private, no-store"
+
+
+def is_personal(response) -> bool:
+    """A response no shared cache may keep: for a signed-in person (their name, their
+    incidents), carrying a CSRF token (tied to one session), or setting a cookie.
+    The session cookie itself is written after this check, so a changed session counts."""
+    csrf_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    return bool("_user_id" in session or session.modified or csrf_field in g
+                or g.get("api_user") is not None or "Set-Cookie" in response.headers)
 
 
 def register(app: Flask) -> None:
@@ -30,6 +43,10 @@ def register(app: Flask) -> None:
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
-        if response.mimetype == "text/html":
+        if is_personal(response):  # whatever the view asked for (/status says public)
+            response.headers["Cache-Control"] = PRIVATE
+        elif response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
+        if request.is_secure:  # the socket's scheme, or ProxyFix's from a trusted proxy
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

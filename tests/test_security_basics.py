@@ -52,7 +52,7 @@ def test_security_headers(browser):
     assert f'nonce="{nonce}"' in response.get_data(as_text=True)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Cache-Control"] == "private, no-store"  # it has a CSRF token
 
 
 def test_session_cookie_flags(browser):

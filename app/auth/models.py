@@ -8,6 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.auth import rights
 from app.core import clock
 from app.db import Base, UTCDateTime
 
@@ -22,9 +23,16 @@ class User(UserMixin, Base):
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), index=True)
-    is_admin: Mapped[bool] = mapped_column(default=False)
-    # The security team sees every security incident (app role or SECURITY_EMAILS).
-    is_security: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # The app roles (IncidentDesk.Admin / .Security, or the dev form's ticks) of the last
+    # sign-in. The rights themselves are `is_admin` / `is_security`: these roles or
+    # today's ADMIN_EMAILS / SECURITY_EMAILS, worked out afresh on every request.
+    admin_role: Mapped[bool] = mapped_column("is_admin", default=False)
+    security_role: Mapped[bool] = mapped_column("is_security", default=False,
+                                                server_default="0")
+    # What ADMIN_EMAILS and SECURITY_EMAILS are matched against: the user principal name
+    # (`preferred_username`) of an Entra sign-in in this tenant, or the dev sign-in's
+    # email; never the optional `email` claim, which need not be verified.
+    sign_in_name: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -32,6 +40,22 @@ class User(UserMixin, Base):
 
     def get_id(self) -> str:
         return self.entra_oid
+
+    @property
+    def is_admin(self) -> bool:
+        return rights.of(self).admin
+
+    @is_admin.setter
+    def is_admin(self, value: bool) -> None:
+        self.admin_role = value
+
+    @property
+    def is_security(self) -> bool:
+        return rights.of(self).security
+
+    @is_security.setter
+    def is_security(self, value: bool) -> None:
+        self.security_role = value
 
     @property
     def is_dev_user(self) -> bool:
@@ -53,6 +77,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Chosen when the token is made (app/auth/service.py TOKEN_DAYS); never unlimited.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
@@ -68,3 +94,19 @@ class TokenCache(Base):
     )
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class SignIn(Base):
+    """One browser sign-in, so signing out ends it on the server: a copy of the cookie is
+    refused from then on. `id` is a SHA-256 of the random id the cookie carries, so a copy
+    of this table names no live sign-in."""
+
+    __tablename__ = "sign_ins"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
