@@ -61,8 +61,9 @@ def _shape(text: str | None, reference: str) -> str | None:
 
 def _text(text: str, incident: Incident) -> str:
     """A timeline text with the incident's reference (and its channel's short form, as in
-    "inc-0007-…") taken out."""
-    return re.sub(rf"inc-{incident.number:04d}\b", "inc-<n>",
+    "inc-0007-…" or "sec-0002-…") taken out."""
+    series = incident.reference.split("-", 1)[0].lower()
+    return re.sub(rf"{series}-{incident.number:04d}\b", f"{series}-<n>",
                   text.replace(incident.reference, "<ref>"), flags=re.IGNORECASE)
 
 

@@ -113,7 +113,7 @@ def test_a_security_incident_gets_a_private_channel_in_the_sandbox(sandbox_app, 
     assert set(statuses.values()) == {"delivered"}, statuses
     assert "broadcast" not in statuses
     state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
-    [channel] = [c for c in state.channels() if c["displayName"].startswith("inc-")]
+    [channel] = [c for c in state.channels() if c["displayName"].startswith("sec-0001-")]
     assert channel["membershipType"] == "private"
     owners = {m["userId"] for m in state.channel_members(channel["id"]) if "owner" in m["roles"]}
     # The declarer, and the service account that adds everyone brought in later.
@@ -178,3 +178,47 @@ def test_sandbox_sign_in_is_a_real_msal_sign_in_and_keeps_an_earlier_account(
     assert state.token_redemptions("authorization_code") == codes + 1
     secret = sandbox_app.extensions["settings"].secret_key
     assert "RefreshToken" in load_token_cache(session, ada, secret)
+
+
+def test_the_sandbox_shows_a_security_incident_only_to_those_who_may_see_it(
+        sandbox_app, session, frozen_clock):
+    """Its channel, cards, mail, requests and restricted-folder reports are there for the
+    declarer and an admin, and for nobody who gets 404 on the incident itself."""
+    from dataclasses import replace
+
+    from app.jobs import sweep_outbox
+    from app.m365.sandbox_host import state_for
+
+    sandbox_app.extensions["installation"] = replace(
+        sandbox_app.extensions["installation"], security_reports_folder="Restricted reports")
+    ada = Browser(sandbox_app.test_client())
+    ada.sign_in(name="Ada Lovelace", email="ada@example.com")
+    secret = ada.declare(title="Customer data exposed", severity="P1", is_security="y")
+    open_one = ada.declare(title="Payments slow", severity="P2")
+    drain(sandbox_app)
+    frozen_clock.advance(minutes=5)  # past the debounce: the reports are written
+    with sandbox_app.app_context():
+        sweep_outbox()
+    drain(sandbox_app)
+    state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
+    [restricted] = [f for f in state.files()
+                    if f["path"].startswith("Restricted reports/") and secret in f["path"]]
+    download = f"/sandbox/file?drive={restricted['drive_id']}&path={restricted['path']}"
+
+    bob = Browser(sandbox_app.test_client())
+    bob.sign_in(name="Bob Ng", email="bob@example.com")
+    assert bob.get(f"/incidents/{secret}").status_code == 404
+    page = bob.get("/sandbox").get_data(as_text=True)
+    for trace in (secret, "sec-0001-", "Customer data exposed", "Restricted reports",
+                  "Restricted%20reports", "Security incident or data breach declared"):
+        assert trace not in page, trace
+    assert open_one in page and "Payments slow" in page  # everything else is still there
+    assert bob.get(download).status_code == 404
+
+    for allowed in (ada, Browser(sandbox_app.test_client())):
+        if allowed is not ada:
+            allowed.sign_in(name="Root", email="root@example.com", admin=True)
+        page = allowed.get("/sandbox").get_data(as_text=True)
+        assert "sec-0001-" in page and "Restricted reports/" in page
+        response = allowed.get(download)
+        assert response.status_code == 200 and response.data[:2] == b"PK"

@@ -39,10 +39,12 @@ class Service(Base):
 
 
 class ReferenceCounter(Base):
-    """The last incident number used in a year (INC-2026-0042 → year 2026, 42)."""
+    """The last number used in a series and year (INC-2026-0042 → INC, 2026, 42). Security
+    incidents count in their own series (SEC), so their numbers leave no gap in INC."""
 
     __tablename__ = "reference_counters"
 
+    series: Mapped[str] = mapped_column(String(3), primary_key=True, server_default="INC")
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last_number: Mapped[int] = mapped_column(default=0)
 
@@ -50,7 +52,8 @@ class ReferenceCounter(Base):
 class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (
-        UniqueConstraint("year", "number", name="uq_incidents_year_number"),
+        UniqueConstraint("is_security", "year", "number",
+                         name="uq_incidents_series_year_number"),
         Index("ix_incidents_status_declared", "status", "declared_at"),
         # The list's order (newest first) without sorting every incident.
         Index("ix_incidents_declared_id", "declared_at", "id"),
@@ -147,12 +150,16 @@ class TimelineEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     # Scribe-log entries (kind "note") are typed: event, discussion, decision, action,
-    # result; they can be edited, and every edit keeps what it replaced.
+    # result; they can be corrected (by whom and when kept here, for "corrected by X at
+    # T"), and every correction keeps what it replaced (TimelineEdit).
     entry_type: Mapped[str | None] = mapped_column(String(20))
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    edited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
 
     incident: Mapped[Incident] = relationship(back_populates="timeline")
-    author: Mapped[User | None] = relationship()
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+    edited_by: Mapped[User | None] = relationship(foreign_keys=[edited_by_id])
     edits: Mapped[list[TimelineEdit]] = relationship(
         back_populates="entry", order_by="TimelineEdit.edited_at",
         cascade="all, delete-orphan")

@@ -98,8 +98,19 @@ def check_transition(current: str, target: str, note: str) -> None:
         raise RuleError("Say why the incident is being reopened.", "note")
 
 
-def format_reference(year: int, number: int) -> str:
-    return f"INC-{year}-{number:04d}"
+INCIDENT_SERIES = "INC"
+# Security incidents number apart: a gap in INC would tell everyone one was declared.
+SECURITY_SERIES = "SEC"
+SERIES = (INCIDENT_SERIES, SECURITY_SERIES)
+
+
+def series_for(is_security: bool) -> str:
+    return SECURITY_SERIES if is_security else INCIDENT_SERIES
+
+
+def format_reference(year: int, number: int, series: str = INCIDENT_SERIES) -> str:
+    """INC-2026-0042, or SEC-2026-0007 for a security incident."""
+    return f"{series}-{year}-{number:04d}"
 
 
 def normalise_service_name(name: str) -> str:

@@ -39,6 +39,7 @@ from app.incidents.rules import (
     check_transition,
     format_reference,
     normalise_service_name,
+    series_for,
 )
 
 PAGE_SIZE = 25
@@ -113,17 +114,18 @@ def can_view(viewer: User, incident: Incident) -> bool:
 def get_for(session: Session, viewer: User, reference: str, *, timeline: bool = True
             ) -> Incident | None:
     """The incident if this person may see it; None otherwise (callers answer 404).
-    `timeline` False leaves the whole timeline unloaded, for a page that shows part."""
+    `timeline` False leaves the whole timeline unloaded, for a page that shows part.
+
+    "Not found" and "not yours" are one path: who may see it is part of the one query, so
+    a hidden incident runs exactly the statements a missing one does."""
     options = [selectinload(Incident.services),
                selectinload(Incident.roles).selectinload(RoleAssignment.user),
                selectinload(Incident.declared_by)]
     if timeline:
         options.append(selectinload(Incident.timeline).selectinload(TimelineEntry.author))
-    incident = session.scalar(
-        select(Incident).where(Incident.reference == reference.upper()).options(*options))
-    if incident is None or not can_view(viewer, incident):
-        return None
-    return incident
+    return session.scalar(
+        select(Incident).where(Incident.reference == reference.strip().upper(),
+                               visible_to(viewer)).options(*options))
 
 
 @dataclass(frozen=True)
@@ -418,17 +420,19 @@ def _resolve_services(session, service_ids, new_names) -> list[Service]:
 
 
 def _allocate_reference(session: Session, incident: Incident, year: int) -> None:
-    """Next number in the year from a counter row; its row lock makes concurrent declares
-    take turns until commit, so numbers are never duplicated and never retried."""
+    """Next number in the year and series (INC, or SEC for security incidents, so those
+    leave no gap in INC) from a counter row; its row lock makes concurrent declares take
+    turns until commit, so numbers are never duplicated and never retried."""
+    series = series_for(incident.is_security)
     insert = insert_for(session)
-    stmt = insert(ReferenceCounter).values(year=year, last_number=1)
+    stmt = insert(ReferenceCounter).values(series=series, year=year, last_number=1)
     number = session.execute(
         stmt.on_conflict_do_update(
-            index_elements=["year"],
+            index_elements=["series", "year"],
             set_={"last_number": ReferenceCounter.last_number + 1})
         .returning(ReferenceCounter.last_number)
     ).scalar_one()
     incident.year, incident.number = year, number
-    incident.reference = format_reference(year, number)
+    incident.reference = format_reference(year, number, series)
     session.add(incident)
     session.flush()

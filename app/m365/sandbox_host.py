@@ -12,7 +12,13 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import not_, select
+
+from app.incidents.models import Incident
+from app.incidents.service import visible_to
+from app.m365.models import TeamsChannel
 
 # Seconds for a question to a standalone sandbox (its seeded ids at start-up, enrolling
 # someone in its team): the app's start must not wait long on a sandbox that is down.
@@ -194,11 +200,70 @@ def standalone_state(db_path: str):
     return state
 
 
-def sandbox_view(state) -> dict:
-    """What the sandbox page lists, newest first."""
+@dataclass(frozen=True)
+class Unseen:
+    """What one person may not see of the sandbox's record: anything naming a security
+    incident hidden from them (its reference, its channel), and the restricted reports
+    folder unless they may see security incidents' reports (then only their own)."""
+
+    words: frozenset[str] = frozenset()  # lowercased references and channel ids
+    restricted_folder: str | None = None  # lowercased; None: nothing restricted for them
+    own: frozenset[str] = frozenset()  # lowercased references they may see
+
+    def with_words(self, more) -> Unseen:
+        return Unseen(self.words | {w.lower() for w in more if w}, self.restricted_folder,
+                      self.own)
+
+    def hides(self, item) -> bool:
+        """Whether a channel, message, mail, file, meeting or request is not for them."""
+        text = json.dumps(item, default=str).lower()
+        text = f"{text}\n{unquote(text)}"
+        if any(word in text for word in self.words):
+            return True
+        return self._in_restricted(text)
+
+    def hides_file(self, path: str) -> bool:
+        return self.hides({"path": path})
+
+    def _in_restricted(self, text: str) -> bool:
+        folder = self.restricted_folder
+        if not folder or not any(mark in text for mark in (f'"{folder}/', f"/{folder}/",
+                                                           f":{folder}/")):
+            return False
+        return not any(reference in text for reference in self.own)
+
+
+def unseen_by(session, viewer, installation) -> Unseen:
+    """The Unseen for `viewer`: admins and the security team see everything."""
+    if viewer.is_admin or viewer.is_security:
+        return Unseen()
+    seen = visible_to(viewer)
+    hidden = session.execute(select(Incident.id, Incident.reference).where(
+        Incident.is_security.is_(True), not_(seen))).all()
+    channels = session.scalars(select(TeamsChannel.channel_id).where(
+        TeamsChannel.incident_id.in_([row.id for row in hidden]))).all() if hidden else []
+    own = session.scalars(select(Incident.reference).where(
+        Incident.is_security.is_(True), seen)).all()
+    folder = installation.security_reports_folder
+    return Unseen(frozenset(w.lower() for w in (*(r.reference for r in hidden), *channels)),
+                  folder.strip("/").lower() if folder else None,
+                  frozenset(r.lower() for r in own))
+
+
+def sandbox_view(state, unseen: Unseen | None = None) -> dict:
+    """What the sandbox page lists, newest first; without what `unseen` hides."""
+    unseen = unseen or Unseen()
     channels = state.channels()
+    # A hidden incident's channel (its description starts with the reference) hides the
+    # messages posted in it and the requests naming it.
+    unseen = unseen.with_words(c["id"] for c in channels if unseen.hides(c))
+    channels = [c for c in channels if not unseen.hides(c)]
+
+    def shown(items: list) -> list:
+        return [item for item in reversed(items) if not unseen.hides(item)]
+
     messages = []
-    for raw in reversed(state.messages()):
+    for raw in shown(state.messages()):
         cards = [_card_view(a) for a in raw.get("attachments", [])
                  if a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
         messages.append({
@@ -213,11 +278,11 @@ def sandbox_view(state) -> dict:
         "channels": list(reversed(channels)),
         "channel_names": {c["id"]: c["displayName"] for c in channels},
         "messages": messages,
-        "mails": list(reversed(state.mails())),
-        "files": list(reversed(state.files())),
-        "meetings": list(reversed(state.meetings())),
-        "events": list(reversed(state.events())),
-        "requests": list(reversed(state.requests()))[:100],
+        "mails": shown(state.mails()),
+        "files": shown(state.files()),
+        "meetings": shown(state.meetings()),
+        "events": shown(state.events()),
+        "requests": shown(state.requests())[:100],
         "entra": {grant: state.token_redemptions(grant) for grant in
                   ("authorization_code", "refresh_token", "client_credentials")},
         "refused": _refusals(state.requests()),

@@ -27,7 +27,7 @@ from app.outbox import service as outbox
 from app.outbox.models import FAILED, Delivery
 from app.web.m365.forms import FetchMessagesForm, ImportMessagesForm, RetryForm
 from app.web.m365.panel import label
-from app.web.m365.sandbox_page import sandbox_record
+from app.web.m365.sandbox_page import sandbox_record, unseen_here
 from app.web.pages import incident_or_404
 
 bp = Blueprint("m365", __name__)
@@ -73,7 +73,8 @@ def sandbox():
 
     state, source = _sandbox_record()
     return render_template("m365/sandbox.html", source=source,
-                           view=sandbox_view(state) if state is not None else None)
+                           view=sandbox_view(state, unseen_here()) if state is not None
+                           else None)
 
 
 @bp.get("/sandbox/file")
@@ -82,7 +83,8 @@ def sandbox_file():
     (in a tenant, the report's link goes to SharePoint instead)."""
     state, _source = _sandbox_record()
     drive, path = request.args.get("drive", ""), request.args.get("path", "")
-    content = state.file_bytes(drive, path) if drive and state is not None else None
+    allowed = drive and state is not None and not unseen_here().hides_file(path)
+    content = state.file_bytes(drive, path) if allowed else None
     if content is None:
         abort(404)
     response = send_file(BytesIO(content), as_attachment=True,

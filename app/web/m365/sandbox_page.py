@@ -11,7 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from flask import Flask
+from flask import Flask, current_app
+from flask_login import current_user
+
+from app.db import Session
+from app.m365.sandbox_host import Unseen, unseen_by
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,13 @@ def sandbox_record(app: Flask):
     path = _readable(setup.state_file) or _readable(settings.graph_sandbox_db)
     source = Source(True, setup.base_url, path, setup.state_file)
     return (standalone_state(path) if path else None), source
+
+
+def unseen_here() -> Unseen:
+    """What the signed-in person may not see on the sandbox page or download from it:
+    the same people who get 404 on a security incident see none of its cards, mail,
+    meetings, requests or files, nor the restricted reports folder (app.m365.sandbox_host)."""
+    return unseen_by(Session, current_user, current_app.extensions["installation"])
 
 
 def _readable(path: str | None) -> str | None:
