@@ -97,3 +97,74 @@ def test_the_contacts_page_lists_searches_and_syncs_on_request(app, browser, ses
     assert "person2@example.com" in page and "person1@example.com" not in page
     assert browser.client.post("/contacts/sync").status_code == 400  # no CSRF token
     assert session.scalar(select(func.count()).select_from(ContactSync)) == 1
+
+
+def press_sync(browser) -> str:
+    """Press "sync now" and return the page it leads back to."""
+    response = browser.submit("/contacts", "/contacts/sync")
+    assert response.status_code == 302
+    return browser.get(response.location).get_data(as_text=True)
+
+
+class Counting:
+    """The fake graph's list, counting how often the whole list is read."""
+
+    def __init__(self, graph):
+        self.graph, self.reads = graph, 0
+
+    def list_items(self, site_id, list_id, page_size=200):
+        self.reads += 1
+        yield from self.graph.list_items(site_id, list_id)
+
+
+def test_syncs_by_hand_are_one_at_a_time_and_one_per_few_minutes(
+        app, browser, session, fake_graph, frozen_clock, monkeypatch):
+    fake_graph.seed_list("contacts-site", "contacts", [row(1), row(2)])
+    counting = Counting(fake_graph)
+    app.extensions["graph_for_app"] = lambda: counting
+    browser.sign_in()
+    jobs = app.extensions["jobs"]
+    with monkeypatch.context() as held:  # the job waits in the queue meanwhile
+        held.setattr(jobs, "enqueue", lambda *args, **kwargs: True)
+        assert "Reading the contacts list" in press_sync(browser)
+        refused = press_sync(browser)  # still queued: not a second one
+        assert "already being read" in refused
+    assert sync(app) == "done"  # the job runs the sync that was asked for
+    refused = press_sync(browser)  # done, but started by hand a moment ago
+    assert "less than 5 minutes ago" in refused and "Try again in 5 minutes" in refused
+    assert counting.reads == 1
+    assert session.scalar(select(func.count()).select_from(ContactSync)) == 1
+    frozen_clock.advance(minutes=5, seconds=1)
+    assert "Reading the contacts list" in press_sync(browser)
+    drain(app)
+    assert counting.reads == 2
+
+
+def test_a_scheduled_sync_waits_for_one_already_running(app, session, fake_graph, frozen_clock):
+    fake_graph.seed_list("contacts-site", "contacts", [row(1)])
+    counting = Counting(fake_graph)
+    app.extensions["graph_for_app"] = lambda: counting
+    session.add(ContactSync(status="running", slot="active", skipped_rows=[]))
+    session.commit()
+    assert sync(app) == "running"  # the running one is left to finish
+    assert counting.reads == 0
+    frozen_clock.advance(minutes=31)  # its worker died: the slot is released
+    assert sync(app) == "done"
+    assert counting.reads == 1
+    session.expire_all()
+    first = session.scalars(select(ContactSync).order_by(ContactSync.id)).first()
+    assert first.status == "failed" and "did not finish" in first.error.lower()
+
+
+def test_a_failed_sync_keeps_no_secret_in_its_error(app, session, fake_graph, frozen_clock):
+    class Leaky:
+        def list_items(self, site_id, list_id, page_size=200):
+            yield from ()
+            raise GraphError("GET https://graph.example/items?$skiptoken=abc&token=T0pSecret "
+                             "failed", status=503)
+
+    app.extensions["graph_for_app"] = lambda: Leaky()
+    assert sync(app) == "failed"
+    session.expire_all()
+    last = session.scalars(select(ContactSync).order_by(ContactSync.id.desc())).first()
+    assert "T0pSecret" not in last.error and "failed" in last.error

@@ -260,3 +260,60 @@ def test_parse_when_reads_local_time_across_midnight_and_dst():
     with pytest.raises(RuleError, match="more than 30 days ago"):
         parse_when("2026-09-01 10:00", LONDON, now)
     assert parse_when("00:30", LONDON, now + timedelta(hours=1)).tzinfo is not None
+
+
+def participant_ids(session, reference: str) -> set[int]:
+    found = {p.user_id for p in session.scalars(select(Participant).where(
+        Participant.incident_id == incident(session, reference).id))}
+    session.commit()
+    return found
+
+
+def test_declining_an_offer_takes_back_the_access_it_gave(
+        app, browser, other_browser, session, bob, fake_graph, monkeypatch):
+    browser.sign_in(name="Ada Lovelace")
+    ref = browser.declare(title="Card data exposed", is_security="y")
+    drain(app)
+    url = f"/incidents/{ref}"
+    # Nothing is sent from here on: the membership work stays queued in the outbox.
+    monkeypatch.setattr(app.extensions["jobs"], "enqueue", lambda *args, **kwargs: True)
+    browser.submit(url, f"{url}/roles", {"role-role": "incident_lead",
+                                         "role-user": str(bob.id)})
+    assert bob.id in participant_ids(session, ref)
+    member_work = select(Delivery).where(Delivery.key.in_(
+        [f"{ref}/member/{bob.id}", f"{ref}/channel-member/{bob.id}"]))
+    assert session.scalars(member_work).all()  # queued to join the team
+    session.commit()
+    assert other_browser.get(url).status_code == 200
+    response = other_browser.submit(f"{url}/handovers/1", f"{url}/handovers/1/decline",
+                                    {"decline-reason": "On leave"})
+    assert response.status_code == 302
+    assert bob.id not in participant_ids(session, ref)
+    assert [(d.key, d.status) for d in session.scalars(member_work)] == []
+    session.commit()
+    assert other_browser.get(url).status_code == 404  # the offer was their only way in
+
+
+def test_a_withdrawn_or_replaced_offer_keeps_those_with_another_reason(
+        app, browser, other_browser, session, bob):
+    browser.sign_in(name="Ada Lovelace")
+    carol = User(entra_oid="dev-carol", name="Carol", email="carol@example.com")
+    session.add(carol)
+    session.commit()
+    ref = browser.declare()
+    url = f"/incidents/{ref}"
+    browser.submit(url, f"{url}/people", {"people-user": str(bob.id)})  # brought in
+    browser.submit(url, f"{url}/roles", {"role-role": "incident_lead",
+                                         "role-user": str(carol.id)})
+    browser.submit(url, f"{url}/roles", {"role-role": "incident_lead",
+                                         "role-user": str(bob.id)})  # replaces Carol's
+    assert carol.id not in participant_ids(session, ref)
+    assert browser.submit(f"{url}/handovers/2", f"{url}/handovers/2/withdraw"
+                          ).status_code == 302
+    assert bob.id in participant_ids(session, ref)  # brought in before the offer
+    browser.submit(url, f"{url}/roles", {"role-role": "comms_lead",
+                                         "role-user": str(carol.id)})  # filled at once
+    browser.submit(url, f"{url}/roles", {"role-role": "comms_lead",
+                                         "role-user": str(bob.id)})
+    other_browser.submit(f"{url}/handovers/3", f"{url}/handovers/3/decline", {})
+    assert {bob.id, carol.id} <= participant_ids(session, ref)  # Carol holds a role

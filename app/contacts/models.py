@@ -46,3 +46,7 @@ class ContactSync(Base):
     # the page can say which rows to fix in SharePoint and why.
     skipped_rows: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     error: Mapped[str | None] = mapped_column(Text)
+    # Started from the contacts page (at most one per MANUAL_GAP), not by the schedule.
+    by_hand: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # ACTIVE while queued or running, else None: unique, so one sync at a time.
+    slot: Mapped[str | None] = mapped_column(String(10), unique=True)

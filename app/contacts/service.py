@@ -16,12 +16,14 @@ of a service or role is kept.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.contacts.mapping import ContactRow, SkippedRow, to_contact
@@ -29,6 +31,7 @@ from app.contacts.models import Contact, ContactSync
 from app.core import clock
 from app.core.org import OrgSettings
 from app.core.read_ahead import read_ahead
+from app.core.redact import redact
 from app.incidents.models import Incident
 from graph.port import Graph, GraphError
 
@@ -43,12 +46,62 @@ def _batches(rows: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
+ACTIVE = "active"  # ContactSync.slot while queued or running: unique, one at a time
+MANUAL_GAP = timedelta(minutes=5)  # between syncs started by hand from the contacts page
+STALE = timedelta(minutes=30)  # a sync still holding the slot this long died unfinished
+
+
+class SyncRefused(Exception):
+    """A sync asked for by hand that cannot start now; `message` says why and when."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def request_sync(session: Session) -> ContactSync:
+    """Reserve the next sync for someone on the contacts page (the job then runs it):
+    refused while one is queued or running, and within MANUAL_GAP of the last one
+    started by hand, so clicking cannot pile reads of the whole list onto SharePoint."""
+    now = clock.now()
+    _release_stale(session, now)
+    if session.scalar(select(ContactSync.id).where(ContactSync.slot == ACTIVE)) is not None:
+        raise SyncRefused(_ALREADY)
+    last = session.scalar(select(ContactSync.started_at).where(ContactSync.by_hand)
+                          .order_by(ContactSync.started_at.desc()).limit(1))
+    if last is not None and now - last < MANUAL_GAP:
+        wait = max(1, math.ceil((MANUAL_GAP - (now - last)).total_seconds() / 60))
+        raise SyncRefused(
+            f"The contacts list was read by hand less than {_minutes(MANUAL_GAP)} ago. "
+            f"Try again in {_minutes(timedelta(minutes=wait))} (it is also read every "
+            "15 minutes).")
+    run = ContactSync(started_at=now, status="queued", by_hand=True, slot=ACTIVE,
+                      skipped_rows=[])
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError:  # someone else's request took the slot a moment ago
+        session.rollback()
+        raise SyncRefused(_ALREADY) from None
+    return run
+
+
+_ALREADY = ("The contacts list is already being read from SharePoint. Refresh this page "
+            "in a moment to see the result.")
+
+
+def _minutes(span: timedelta) -> str:
+    count = int(span.total_seconds() // 60)
+    return f"{count} minute{'s' if count != 1 else ''}"
+
+
 def sync(session: Session, graph: Graph, site_id: str, list_id: str,
          mapping: dict[str, str]) -> ContactSync:
-    started = clock.now()
-    run = ContactSync(started_at=started, status="running", skipped_rows=[])
-    session.add(run)
-    session.commit()
+    """Read the list, unless another sync holds the slot (then that one is returned)."""
+    run, mine = _claim(session)
+    if not mine:
+        return run
+    started = run.started_at
     try:
         # The next page is read while this batch is written: waiting on SharePoint and
         # writing overlap, and memory stays a page ahead.
@@ -64,10 +117,55 @@ def sync(session: Session, graph: Graph, site_id: str, list_id: str,
         run.people, run.status = count(session), "done"
     except GraphError as error:
         session.rollback()
-        run.status, run.error = "failed", f"Microsoft 365 answered: {error.message}"
-    run.finished_at = clock.now()
-    session.commit()
+        run.status, run.error = "failed", redact(f"Microsoft 365 answered: {error.message}")
+    except Exception as error:
+        session.rollback()
+        _finish(session, run, "failed", f"Unexpected error ({type(error).__name__}); "
+                                        "the details are in the server log.")
+        raise
+    _finish(session, run, run.status, run.error)
     return run
+
+
+def _finish(session: Session, run: ContactSync, status: str, error: str | None) -> None:
+    run.status, run.error = status, error
+    run.finished_at, run.slot = clock.now(), None
+    session.commit()
+
+
+def _claim(session: Session) -> tuple[ContactSync, bool]:
+    """(the sync to run, True), taking one queued from the contacts page or starting a
+    new one; (the one holding the slot, False) while another is running."""
+    now = clock.now()
+    _release_stale(session, now)
+    active = session.scalar(select(ContactSync).where(ContactSync.slot == ACTIVE))
+    if active is not None:
+        taken = session.execute(
+            update(ContactSync).where(ContactSync.id == active.id,
+                                      ContactSync.status == "queued")
+            .values(status="running", started_at=now)
+            .execution_options(synchronize_session=False)).rowcount
+        session.commit()
+        session.refresh(active)
+        return active, taken == 1
+    run = ContactSync(started_at=now, status="running", skipped_rows=[], slot=ACTIVE)
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError:  # another worker started one a moment ago
+        session.rollback()
+        return session.scalar(select(ContactSync).where(ContactSync.slot == ACTIVE)), False
+    return run, True
+
+
+def _release_stale(session: Session, now: datetime) -> None:
+    """A sync whose worker died keeps the slot only until STALE."""
+    session.execute(
+        update(ContactSync).where(ContactSync.slot == ACTIVE,
+                                  ContactSync.started_at < now - STALE)
+        .values(slot=None, status="failed", finished_at=now,
+                error="Did not finish (the worker reading it stopped).")
+        .execution_options(synchronize_session=False))
 
 
 def _note_skipped(run: ContactSync, skipped: list[SkippedRow]) -> None:

@@ -54,6 +54,13 @@ class ParticipantAdded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ParticipantRemoved(Event):
+    """Someone there only for a role offer they declined: Teams work to add them goes."""
+
+    user: User
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReviewBooked(Event):
     """The review meeting is planned: its Outlook invitation follows."""
 

@@ -24,6 +24,7 @@ from app.incidents.events import (
     Notice,
     NoticeList,
     ParticipantAdded,
+    ParticipantRemoved,
     ReviewBooked,
     StatusChanged,
     UpdatePosted,
@@ -97,6 +98,11 @@ def _participant_added(effects: M365Effects, session: Session, event: Participan
     plans.participant(session, effects.installation, event.incident, event.actor, event.user)
 
 
+def _participant_removed(_effects: M365Effects, session: Session, event: ParticipantRemoved
+                         ) -> None:
+    lifecycle.drop_member_work(session, event.incident, event.user)
+
+
 def _review_booked(effects: M365Effects, session: Session, event: ReviewBooked) -> None:
     installation, incident = effects.installation, event.incident
     if not installation.teams_enabled:
@@ -157,6 +163,7 @@ PLANS: dict[type[Event], Callable[[M365Effects, Session, Event], None]] = {
     StatusChanged: _status_changed,
     Changed: lambda *_: None,  # reports only
     ParticipantAdded: _participant_added,
+    ParticipantRemoved: _participant_removed,
     ReviewBooked: _review_booked,
     UpdatePosted: _update_posted,
     Notice: _notice,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -141,3 +141,14 @@ def _where(channel: TeamsChannel) -> dict:
     # as_app: the handler acts with the app's own token (app/m365/connect.py).
     return {"team_id": channel.team_id, "channel_id": channel.channel_id,
             "name": channel.name, "web_url": channel.web_url, "as_app": True}
+
+
+def drop_member_work(session: Session, incident: Incident, user) -> list[int]:
+    """Someone who is no longer a participant is not added to the incident's team or
+    private channel: that work, not yet sent, is removed (not cancelled, so bringing them
+    in later plans it afresh under the same keys). Returns the deliveries removed."""
+    keys = [delivery_keys.team_member(incident.reference, user.id),
+            delivery_keys.channel_member(incident.reference, user.id)]
+    return list(session.scalars(
+        delete(Delivery).where(Delivery.key.in_(keys), Delivery.status.in_((PENDING, FAILED)))
+        .returning(Delivery.id).execution_options(synchronize_session=False)))

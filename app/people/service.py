@@ -18,8 +18,14 @@ from app.core.org import OrgSettings
 from app.db import commit
 from app.incidents import delivery_keys, timeline
 from app.incidents import service as incidents
-from app.incidents.events import Changed, Effects, Notice, ParticipantAdded
-from app.incidents.models import Incident, Participant
+from app.incidents.events import (
+    Changed,
+    Effects,
+    Notice,
+    ParticipantAdded,
+    ParticipantRemoved,
+)
+from app.incidents.models import Incident, Participant, TimelineEntry
 from app.incidents.rules import RuleError
 from app.people.models import (
     ACCEPTED,
@@ -28,6 +34,9 @@ from app.people.models import (
     PENDING,
     RoleHandover,
 )
+
+# In a handover_offered entry's data: the offer made its person a participant.
+MADE_PARTICIPANT = "made_participant"
 
 
 def participants(session: Session, incident: Incident) -> Sequence[Participant]:
@@ -79,7 +88,8 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
     if current is not None and current.user_id == user.id:
         raise RuleError(f"{user.name} already holds this role.", "user")
     try:
-        _cancel_pending(session, incident, role_key, actor, "a new hand-over was asked for")
+        replaced = _cancel_pending(session, incident, role_key, actor,
+                                   "a new hand-over was asked for")
         if current is None or user.id == actor.id:
             incidents.assign(session, org, incident, actor, role_key, user)
             add_participant(session, effects, actor, incident, user, record=False)
@@ -89,13 +99,14 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
                                  from_user_id=current.user_id, to_user_id=user.id,
                                  requested_by=actor, requested_at=clock.now(), status=PENDING)
             session.add(offer)
-            add_participant(session, effects, actor, incident, user, record=False)
+            made = add_participant(session, effects, actor, incident, user, record=False)
             session.flush()
             _record(session, incident, actor, "handover_offered",
                     f"{actor.name} asked {user.name} to take over as {role.label.lower()} "
                     f"from {current.user.name}; {current.user.name} keeps the role until "
                     f"{user.name} accepts",
-                    {"role": role_key, "handover_id": offer.id, "to_user_id": user.id})
+                    {"role": role_key, "handover_id": offer.id, "to_user_id": user.id,
+                     MADE_PARTICIPANT: made})
             url = effects.installation.incident_url(incident.reference) + f"/handovers/{offer.id}"
             effects.publish(session, Notice(
                 incident=incident, actor=actor,
@@ -106,6 +117,9 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
                          "the role until you accept."),
                 link_text="Accept or decline in Incident Desk", url=url,
                 label="Hand-over request"))
+        for earlier in replaced:
+            if earlier.to_user_id != user.id:
+                _drop_if_only_offered(session, effects, actor, incident, earlier.to_user)
         _changed(session, effects, incident, actor)
         session.commit()
     except Exception:
@@ -165,6 +179,7 @@ def decline(session: Session, org: OrgSettings, effects: Effects, actor,
                 link_text="Open the incident",
                 url=effects.installation.incident_url(incident.reference),
                 teams=False, label="Hand-over declined"))
+        _drop_if_only_offered(session, effects, actor, incident, actor)
         _changed(session, effects, incident, actor)
         session.commit()
     except Exception:
@@ -181,7 +196,8 @@ def cancel(session: Session, org: OrgSettings, effects: Effects, actor,
         raise RuleError("Only the person who asked, or the current holder, can withdraw "
                         "this hand-over.")
     try:
-        _cancel_pending(session, incident, handover.role, actor, "withdrawn")
+        for withdrawn in _cancel_pending(session, incident, handover.role, actor, "withdrawn"):
+            _drop_if_only_offered(session, effects, actor, incident, withdrawn.to_user)
         _changed(session, effects, incident, actor)
         session.commit()
     except Exception:
@@ -189,15 +205,58 @@ def cancel(session: Session, org: OrgSettings, effects: Effects, actor,
         raise
 
 
-def _cancel_pending(session, incident, role_key, actor, why: str) -> None:
-    for handover in session.scalars(select(RoleHandover).where(
-            RoleHandover.incident_id == incident.id, RoleHandover.role == role_key,
-            RoleHandover.status == PENDING)):
+def _cancel_pending(session, incident, role_key, actor, why: str) -> list[RoleHandover]:
+    """Withdraw the role's open offers; returns them."""
+    cancelled = list(session.scalars(select(RoleHandover).where(
+        RoleHandover.incident_id == incident.id, RoleHandover.role == role_key,
+        RoleHandover.status == PENDING)))
+    for handover in cancelled:
         handover.status = CANCELLED
         handover.settled_at = clock.now()
         _record(session, incident, actor, "handover_cancelled",
                 f"Hand-over to {handover.to_user.name} withdrawn ({why})",
                 {"role": role_key, "handover_id": handover.id})
+    return cancelled
+
+
+def _drop_if_only_offered(session: Session, effects: Effects, actor, incident: Incident,
+                          user: User) -> bool:
+    """An offer that is settled without being accepted takes back the participant record
+    it made (and the Teams membership work queued for it), unless something else keeps
+    them in: they declared it, ever held a role, have another offer open, or were brought
+    in after the offer that made them one. Returns True if they were removed."""
+    participant = session.get(Participant, (incident.id, user.id))
+    if participant is None or incident.declared_by_id == user.id:
+        return False
+    if any(a.user_id == user.id for a in incident.roles):
+        return False
+    session.flush()
+    if session.scalar(select(RoleHandover.id).where(
+            RoleHandover.incident_id == incident.id, RoleHandover.to_user_id == user.id,
+            RoleHandover.status == PENDING).limit(1)) is not None:
+        return False
+    if not _made_by_an_offer(session, incident, user):
+        return False
+    session.delete(participant)
+    effects.publish(session, ParticipantRemoved(incident=incident, actor=actor, user=user))
+    return True
+
+
+def _made_by_an_offer(session: Session, incident: Incident, user: User) -> bool:
+    """Whether the latest entry that made `user` a participant is an offer (bringing
+    someone in records participant_added; an offer records whether it made them one)."""
+    entries = session.scalars(select(TimelineEntry).where(
+        TimelineEntry.incident_id == incident.id,
+        TimelineEntry.kind.in_(("participant_added", "handover_offered")))
+        .order_by(TimelineEntry.id.desc()))
+    for entry in entries:
+        data = entry.data or {}
+        if entry.kind == "participant_added" and data.get("user_id") == user.id:
+            return False
+        if entry.kind == "handover_offered" and data.get("to_user_id") == user.id \
+                and data.get(MADE_PARTICIPANT):
+            return True
+    return False
 
 
 def _check_open(handover: RoleHandover, incident: Incident) -> None:

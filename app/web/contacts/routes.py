@@ -51,10 +51,16 @@ def _people_page(text: str) -> list[service.Person]:
 
 @bp.post("/sync")
 def sync_now():
-    if SyncForm().validate_on_submit():
-        current_app.extensions["jobs"].enqueue("app.jobs.sync_contacts")
-        flash("Reading the contacts list from SharePoint. Refresh this page in a moment.",
-              "success")
-    else:
+    """Start a sync now: one at a time, and one by hand per few minutes (service)."""
+    if not SyncForm().validate_on_submit():
         flash("The form had expired. Try again.", "error")
+    else:
+        try:
+            service.request_sync(Session)
+        except service.SyncRefused as refused:
+            flash(refused.message, "error")
+        else:
+            current_app.extensions["jobs"].enqueue("app.jobs.sync_contacts")
+            flash("Reading the contacts list from SharePoint. Refresh this page in a moment.",
+                  "success")
     return redirect(url_for("contacts.list_contacts"))
