@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, g, redirect, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 
 from app import db
+from app.auth import sign_ins
 from app.cli import one_off_command
 from app.config import Settings
 from app.core import org as org_settings
-from app.core.log_lines import keep_records_on_one_line
+from app.core.log_lines import clean_every_log_record
 from app.core.timefmt import register_filters
 from app.extensions import csrf, login_manager
 from app.incidents.rules import STATUS_BY_KEY
 from app.m365.graph_setup import BUILT_IN, STANDALONE
+from app.web.json_bounds import BoundedJSONProvider
 from app.web.m365.panel import label as delivery_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -27,6 +28,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 def create_app(settings: Settings | None = None, **overrides) -> Flask:
     settings = settings or Settings()
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder="static")
+    app.json = BoundedJSONProvider(app)  # every JSON body's nesting is bounded
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -38,10 +40,11 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         SESSION_COOKIE_NAME="incident_desk_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_SECURE=settings.cookies_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        REMEMBER_COOKIE_SECURE=settings.cookies_secure,
+        # Also each sign-in's absolute lifetime, checked on the server (app/auth/sign_ins).
+        PERMANENT_SESSION_LIFETIME=sign_ins.LIFETIME,
         # A form left open through a long incident must still submit: the token lives
         # as long as the session, not the default hour.
         WTF_CSRF_TIME_LIMIT=None,
@@ -51,7 +54,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.extensions["settings"] = settings
     app.extensions["org"] = org_settings.load(settings.severity_scale, settings.org_config_path)
     app.logger.setLevel(logging.INFO)
-    keep_records_on_one_line()  # nothing logged from outside can forge a log line
+    clean_every_log_record()  # nothing logged can forge a line or show a secret
 
     app.jinja_loader = ChoiceLoader([
         FileSystemLoader(str(TEMPLATES)),

@@ -98,6 +98,12 @@ class Settings:
     working_hours: str = field(
         default_factory=lambda: os.environ.get("WORKING_HOURS", "10:00-18:00"))
     secure_cookies: bool = field(default_factory=lambda: _env_bool("SECURE_COOKIES", False))
+    # Dev sign-in (type any name, tick "administrator") only when asked for, as `make run`
+    # does, and never with a tenant: an installation forgetting a setting stays closed.
+    dev_sign_in: bool = field(default_factory=lambda: _env_bool("DEV_SIGN_IN", False))
+    # An API token stops working while its owner has not signed in for this many days.
+    api_token_sign_in_days: int = field(
+        default_factory=lambda: _env_count("API_TOKEN_SIGN_IN_DAYS", 30))
     # How many reverse proxies (TLS terminators, load balancers) stand in front: their
     # X-Forwarded-For/-Proto/-Host/-Port are believed, so links and the sign-in redirect
     # say https://your-host. 0 believes none (a client could forge them).
@@ -158,6 +164,10 @@ class Settings:
     # The organisation's report template: a .docx path in the reports library.
     report_template_path: str | None = field(
         default_factory=lambda: _env("M365_REPORT_TEMPLATE"))
+    # How many incidents one alert source may open in an hour (a source may set its own);
+    # alerts beyond it are grouped into one incident for that source.
+    alert_incidents_per_hour: int = field(
+        default_factory=lambda: _env_count("ALERT_INCIDENTS_PER_HOUR", 5))
 
     def __post_init__(self) -> None:
         if isinstance(self.archive_channels_after_days, bool) or not isinstance(
@@ -170,6 +180,7 @@ class Settings:
                 "ENTRA_AUTHORITY_HOST must be an https:// address such as "
                 f"https://login.microsoftonline.com, not {self.entra_authority_host!r}")
 
+        _refuse_partial_entra(self)
         if self.entra_ca_bundle and not os.path.isfile(self.entra_ca_bundle):
             raise ValueError(f"ENTRA_CA_BUNDLE must name a readable CA file (PEM), not "
                              f"{self.entra_ca_bundle!r}: no such file")
@@ -184,11 +195,33 @@ class Settings:
         return bool(self.entra_tenant_id and self.entra_client_id and self.entra_client_secret)
 
     @property
+    def cookies_secure(self) -> bool:
+        """Cookies only over https: asked for (SECURE_COOKIES), or implied by a real tenant
+        (Entra sends people back to an https address) or an https APP_BASE_URL."""
+        return (self.secure_cookies or self.entra_configured
+                or urlsplit(self.app_base_url).scheme == "https")
+
+    @property
     def graph_sandboxed(self) -> bool:
         """No tenant and no explicit Graph URL: talk to the built-in sandbox."""
         return not self.entra_configured and not self.graph_base_url
 
     @property
     def dev_sign_in_allowed(self) -> bool:
-        """Dev sign-in exists only while no real tenant is configured."""
-        return not self.entra_configured
+        """Dev sign-in exists only when DEV_SIGN_IN asks for it and no tenant is set."""
+        return self.dev_sign_in and not self.entra_tenant_id and not self.entra_configured
+
+
+ENTRA_VARIABLES = {"ENTRA_TENANT_ID": "entra_tenant_id", "ENTRA_CLIENT_ID": "entra_client_id",
+                   "ENTRA_CLIENT_SECRET": "entra_client_secret"}
+
+
+def _refuse_partial_entra(settings: Settings) -> None:
+    """Some but not all of the three: start-up stops rather than fall back to dev sign-in
+    (where anyone can be an administrator)."""
+    missing = [name for name, attr in ENTRA_VARIABLES.items() if not getattr(settings, attr)]
+    if missing and len(missing) < len(ENTRA_VARIABLES):
+        raise ValueError(
+            f"Microsoft Entra is only partly configured: missing {', '.join(missing)}. Set "
+            "all of ENTRA_TENANT_ID, ENTRA_CLIENT_ID and ENTRA_CLIENT_SECRET, or none (and "
+            "DEV_SIGN_IN=1 for dev sign-in on a laptop).")

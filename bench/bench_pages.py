@@ -52,7 +52,7 @@ def seed(database_url: str) -> tuple[str, str]:
     upgrade(database_url)
     app = create_app(Settings(database_url=database_url, redis_url=None,
                               background_sweep=False, graph_base_url="http://127.0.0.1:9/v1.0",
-                              graph_start_check=False))
+                              graph_start_check=False, dev_sign_in=True))
     org = app.extensions["org"]
     with app.app_context():
         user = User(entra_oid="dev-bench", name="Bench", email="bench@example.com")
@@ -131,7 +131,7 @@ def statements(database_url: str, reference: str) -> dict[str, int]:
 
     app = create_app(Settings(database_url=database_url, redis_url=None,
                               background_sweep=False, graph_base_url="http://127.0.0.1:9/v1.0",
-                              graph_start_check=False),
+                              graph_start_check=False, dev_sign_in=True),
                      TESTING=True)
     client = app.test_client()
     page = client.get("/sign-in").get_data(as_text=True)

@@ -80,7 +80,8 @@ def settings_for(database_url: str, graph_base_url: str, redis_url: str | None =
         app_base_url=APP_BASE_URL, entra_tenant_id=None, entra_client_id=None,
         entra_client_secret=None, admin_emails=frozenset(), security_emails=frozenset(),
         org_config_path=None, severity_scale="p123", timezone="Europe/London",
-        working_hours="10:00-18:00", secure_cookies=False)
+        working_hours="10:00-18:00", secure_cookies=False,
+        dev_sign_in=True)  # the benches sign people in with the development form
     values.update(overrides)
     return Settings(**values)
 
@@ -96,7 +97,8 @@ def worker_env(settings, workdir: Path) -> dict[str, str]:
            "M365_CONTACTS_LIST_ID": settings.contacts_list_id or "",
            "SECRET_KEY": settings.secret_key, "BACKGROUND_SWEEP": "false",
            "APP_BASE_URL": settings.app_base_url, "TIMEZONE": settings.timezone,
-           "INCIDENT_DESK_INSTANCE": str(workdir), "PYTHONPATH": str(ROOT)}
+           "INCIDENT_DESK_INSTANCE": str(workdir), "PYTHONPATH": str(ROOT),
+           "DEV_SIGN_IN": "1" if settings.dev_sign_in else ""}
     for name in ("M365_MAIL_FROM", "M365_SERVICE_ACCOUNT", "M365_TEAMS_WEBHOOK_URL",
                  "M365_REPORT_TEMPLATE", "ENTRA_TENANT_ID", "ENTRA_CLIENT_ID",
                  "ENTRA_CLIENT_SECRET", "INCIDENT_DESK_ORG_CONFIG"):
@@ -268,7 +270,7 @@ class SandboxedApp:
     with `redis_url`, in `rq worker` processes started here (BENCH_RQ_WORKERS, default 4;
     BENCH_RQ_WORKER_CLASS to pick the worker class)."""
 
-    def __init__(self, workdir: Workdir, redis_url: str | None):
+    def __init__(self, workdir: Workdir, redis_url: str | None, **overrides):
         from app import create_app
         from graph.sandbox import SandboxServer, seed_defaults
 
@@ -283,7 +285,7 @@ class SandboxedApp:
         # The administrator's part of the README: the person declaring is in the team.
         self.sandbox.state.add_team_member(SANDBOX_TEAM, "ada@example.com", owner=True)
         self.settings = settings_for(workdir.database_url, self.sandbox.graph_base_url,
-                                     redis_url=redis_url)
+                                     redis_url=redis_url, **overrides)
         self.app = create_app(self.settings, TESTING=True, SERVER_NAME="incident-desk.test")
         self.client = signed_in_client(self.app)
         self.workers: list[subprocess.Popen] = []

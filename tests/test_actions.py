@@ -69,6 +69,7 @@ def test_actions_across_incidents_and_overdue_ones_chased(app, browser, session,
     assert "Rotate the TLS certificate" in browser.get("/actions?state=mine").get_data(
         as_text=True)
     frozen_clock.value = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # a day late
+    browser.sign_in_again()
     page = browser.get("/actions?state=overdue").get_data(as_text=True)
     assert "Rotate the TLS certificate" in page and "Write the runbook" not in page
     with app.app_context():
@@ -88,6 +89,7 @@ def test_actions_across_incidents_and_overdue_ones_chased(app, browser, session,
     action = session.scalar(select(FollowUpAction).where(
         FollowUpAction.description == "Rotate the TLS certificate"))
     session.commit()
+    browser.sign_in_again()
     response = browser.submit(f"/incidents/{reference}/actions/{action.id}/edit", data={
         "description": action.description, "owner": str(ada.id), "due": ["24", "11", "2026"],
         "link": "", "status": "done"})

@@ -91,6 +91,7 @@ def test_the_sweep_archives_a_closed_incidents_channel_once_after_the_configured
         frozen_clock.value = closed_at + timedelta(days=days)
         assert sweep(app, session, WEEK) == 0
     assert len(lifecycle_deliveries(session)) == 1
+    browser.sign_in_again()
     page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
     assert "Archived</strong>" in page and "read-only in Teams" in page
 
@@ -171,6 +172,7 @@ def test_a_team_without_an_owner_fails_visibly_and_is_not_tried_again_and_again(
     assert archive.status == "failed" and "owner" in archive.last_error
     frozen_clock.advance(days=1)
     assert sweep(app, session, WEEK) == 0  # a person retries it from the page
+    browser.sign_in_again()
     page = browser.get(f"/incidents/{reference}").get_data(as_text=True)
     assert "Archive the Teams channel" in page and "Archived</strong>" not in page
     incident = session.scalar(select(Incident).where(Incident.reference == reference))
@@ -248,6 +250,7 @@ def test_closing_again_archives_again_a_week_after_that_closing(
     reopen(app, session, org, reference, monkeypatch)
     drain(app)
     frozen_clock.advance(hours=2)
+    browser.sign_in_again()
     url = f"/incidents/{reference}"
     for status, note in (("resolved", "Fixed for good"), ("closed", "")):
         browser.submit(url, f"{url}/status", {"status-status": status, "status-note": note})
