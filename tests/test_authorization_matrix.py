@@ -313,7 +313,8 @@ def restore_rows(engine, rows: list[tuple[Table, list[dict]]]) -> None:
                 conn.execute(table.insert(), records)
         if conn.dialect.name == "postgresql":  # ids go on from the restored ones
             for table, records in rows:
-                if records and "id" in table.c:
+                # Integer ids only: sign_ins' ids are digests, with no sequence.
+                if records and "id" in table.c and table.c.id.type.python_type is int:
                     conn.execute(text_sql(
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                         f"(SELECT max(id) FROM {table.name}))"))
