@@ -92,3 +92,38 @@ def moves_report_writes_and_back(url: str) -> None:
         assert back["major"].last_error == "refused" and back["running"].attempts == 2
     finally:
         engine.dispose()
+
+
+def test_tokens_from_before_expiry_get_a_months_notice(tmp_path):
+    """0020: a token made before tokens expired lasts 90 days from its creation, and at
+    least 30 days from the upgrade: an old token an alerting tool relies on is not cut
+    off the moment the new version starts."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    config = alembic_config(url)
+    command.upgrade(config, "0019")
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO users (id, entra_oid, name, email, is_admin, is_security,"
+                " created_at) VALUES (1, 'o', 'Ada', 'ada@example.com', false, false, :at)"),
+                {"at": now})
+            for token_id, age in ((1, 200), (2, 10)):
+                conn.execute(text(
+                    "INSERT INTO api_tokens (id, user_id, name, prefix, token_hash,"
+                    " created_at) VALUES (:id, 1, 'Grafana', 'idk_x', :hash, :at)"),
+                    {"id": token_id, "hash": f"h{token_id}",
+                     "at": now - timedelta(days=age)})
+        command.upgrade(config, "0020")
+        with engine.connect() as conn:
+            expires = dict(conn.execute(text("SELECT id, expires_at FROM api_tokens")).all())
+    finally:
+        engine.dispose()
+    expires = {k: datetime.fromisoformat(str(v)).replace(tzinfo=UTC) for k, v in expires.items()}
+    assert expires[1] - now > timedelta(days=29)  # 200 days old: a month's notice
+    assert timedelta(days=79) < expires[2] - now < timedelta(days=81)  # 90 from creation
