@@ -612,14 +612,18 @@ class GraphClient:
         except Conflict:
             return  # already a member
 
+    @staticmethod
+    def _channel_members(sdk, team_id: str, channel_id: str):
+        return sdk.teams.by_team_id(team_id).channels.by_channel_id(channel_id).members
+
     def add_channel_member(self, team_id: str, channel_id: str, user_id: str,
-                           owner: bool = False) -> None:
+                           owner: bool = False) -> str:
         member = self._member(user_id, owner)
         try:
-            self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
-                       .by_channel_id(channel_id).members.to_post_request_information(member))
+            raw = self._json(lambda sdk: self._channel_members(sdk, team_id, channel_id)
+                             .to_post_request_information(member))
         except Conflict:
-            return  # already a member
+            return ""  # already a member
         except (InvalidRequest, NotFound) as error:
             if not _about_the_user(error):
                 raise  # no such team or channel; a standard channel; a malformed request
@@ -628,6 +632,32 @@ class GraphClient:
                 f"channel takes only people who are already members of team {team_id} (add "
                 "them to the team first), with an enabled account.",
                 status=error.status, code=error.code) from error
+        return str(raw.get("id") or "")
+
+    def remove_channel_member(self, team_id: str, channel_id: str, user_id: str,
+                              membership_id: str = "") -> None:
+        try:
+            membership = membership_id or self._membership(team_id, channel_id, user_id)
+            if membership:
+                self._json(lambda sdk: self._channel_members(sdk, team_id, channel_id)
+                           .by_conversation_member_id(membership)
+                           .to_delete_request_information())
+        except NotFound:
+            return  # not in the channel (any more): what was asked
+
+    def _membership(self, team_id: str, channel_id: str, user_id: str) -> str:
+        """The id of `user_id`'s membership of the channel, "" if they are not in it
+        (matched on userId, or on email for a UPN, as Teams compares: ignoring case)."""
+        wanted = user_id.lower()
+        for page in self._pages(
+                lambda sdk: self._channel_members(sdk, team_id, channel_id)
+                .to_get_request_information(),
+                lambda sdk: self._channel_members(sdk, team_id, channel_id)):
+            for raw in page.get("value", []):
+                if wanted in ((raw.get("userId") or "").lower(),
+                              (raw.get("email") or "").lower()):
+                    return str(raw.get("id") or "")
+        return ""
 
     def get_channel(self, team_id: str, channel_id: str) -> Channel:
         return _channel(team_id, self._read(lambda sdk: sdk.teams.by_team_id(team_id).channels

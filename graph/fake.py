@@ -368,7 +368,7 @@ class FakeGraph:
                 "@odata.type": "#microsoft.graph.aadUserConversationMember"}
 
     def add_channel_member(self, team_id: str, channel_id: str, user_id: str,
-                           owner: bool = False) -> None:
+                           owner: bool = False) -> str:
         with self._lock:
             channel = self._channel(team_id, channel_id)
             if channel["membershipType"] != "private":
@@ -381,6 +381,23 @@ class FakeGraph:
                     f"team {team_id} (add them to the team first), with an enabled account.",
                     status=400, code="BadRequest")
             self._put_channel_member(channel_id, user_id, owner)
+            return self._channel_members[channel_id][user_id.lower()]["id"]
+
+    def remove_channel_member(self, team_id: str, channel_id: str, user_id: str,
+                              membership_id: str = "") -> None:
+        with self._lock:
+            try:
+                channel = self._channel(team_id, channel_id)
+            except NotFound:
+                return  # no channel: they are not in it
+            if channel["membershipType"] != "private":
+                raise InvalidRequest("Operation not supported for this Channel.", status=400,
+                                     code="BadRequest")
+            members = self._channel_members.get(channel_id, {})
+            gone = [key for key, member in members.items() if member["id"] == membership_id] \
+                if membership_id else [user_id.lower()]
+            for key in gone:
+                members.pop(key, None)
 
     def _set_archived(self, team_id: str, channel_id: str, archived: bool) -> None:
         """What the sandbox's archive and unarchive routes check, done at once (Graph's

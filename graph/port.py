@@ -316,13 +316,28 @@ class Graph(Protocol):
         """Add a person to the team; already a member is not an error."""
 
     def add_channel_member(self, team_id: str, channel_id: str, user_id: str,
-                           owner: bool = False) -> None:
+                           owner: bool = False) -> str:
         """Add a person to a private channel (POST /teams/{id}/channels/{id}/members, an
         aadUserConversationMember with `user@odata.bind`; roles ["owner"] or none).
         Already a member is not an error. The person must already be a member of the
         team (`add_team_member` first): otherwise InvalidRequest, as for a standard
         channel, whose members are the team's. NotFound if the team or channel is not
-        there."""
+        there. Returns the membership's id (the conversationMember's, which
+        `remove_channel_member` takes), "" if Graph's answer did not carry one."""
+
+    def remove_channel_member(self, team_id: str, channel_id: str, user_id: str,
+                              membership_id: str = "") -> None:
+        """Take a person out of a private channel, not out of the team (DELETE
+        /teams/{id}/channels/{id}/members/{membership-id}, 204 No Content; Graph allows
+        it only for private and shared channels). `membership_id` is what
+        `add_channel_member` returned; without it the membership is looked up first
+        (GET .../members). Not a member (any more) is not an error: Graph's 404, for a
+        membership (or a channel) that is gone, means they are not in it, which is what
+        was asked, as for a retry whose first answer was lost. InvalidRequest for a
+        standard channel, whose members are the team's. Needs ChannelMember.ReadWrite.All
+        (delegated, as one of the channel's owners) or ChannelMember.ReadWrite.All or
+        .Group (application).
+        https://learn.microsoft.com/graph/api/channel-delete-members"""
 
     def get_channel(self, team_id: str, channel_id: str) -> Channel:
         """One channel by id (GET /teams/{id}/channels/{id}), e.g. to see whether an

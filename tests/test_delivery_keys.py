@@ -13,6 +13,9 @@ def test_every_key_keeps_the_format_already_in_outboxes():
         f"{REF}/channel", f"{REF}/kickoff", f"{REF}/meeting", f"{REF}/broadcast"]
     assert keys.team_member(REF, 7) == f"{REF}/member/7"
     assert keys.channel_member(REF, 7) == f"{REF}/channel-member/7"
+    assert keys.channel_member_removal(REF, 7, 31) == f"{REF}/channel-member/7/removal/31"
+    assert keys.channel_member_taken_back(REF, 7, 31) == \
+        f"{REF}/channel-member/7/taken-back/31"
     assert keys.archive_channel(REF, 3) == f"{REF}/channel/archive/3"
     assert keys.unarchive_channel(REF, 9) == f"{REF}/channel/unarchive/9"
     assert keys.channel_read(REF, "ab12") == f"{REF}/read/ab12"

@@ -81,3 +81,41 @@ def test_a_security_declaration_tells_the_security_contacts_through_the_effects(
     mail = session.scalars(select(Delivery).where(
         Delivery.incident_id == incident.id, Delivery.kind == "mail.send")).all()
     assert [sorted(d.payload["to"] + d.payload["bcc"]) for d in mail] == [["soc@example.com"]]
+
+
+def test_someone_removed_is_taken_out_of_a_private_channel_they_were_put_in(
+        app, session, org, fake_graph):
+    """ParticipantRemoved: an add already delivered is undone by one removal after it
+    (acting as the service account, a channel owner); with no add delivered (a standard
+    channel has none) nothing is planned."""
+    from dataclasses import replace
+
+    from app.outbox import service as outbox
+    from app.outbox.models import DELIVERED
+
+    ada, bob = _person(session), _person(session, "Bob Ng", "bob@example.com")
+    effects = M365Effects({**app.extensions, "installation": replace(
+        app.extensions["installation"], service_account="desk@example.com")})
+    incident = incidents.declare(session, org, ada, title="Leaked key", description="",
+                                 severity="P2", is_security=True, effects=effects)
+    ref = incident.reference
+    added = outbox.add(session, key=f"{ref}/channel-member/{bob.id}",
+                       kind="teams.add_channel_member", incident=incident, actor=ada,
+                       payload={"team_id": "t", "channel_id": "c", "user_id": bob.entra_oid})
+    added.status = DELIVERED
+    session.flush()
+    removed = events.ParticipantRemoved(incident=incident, actor=bob, user=bob)
+    effects.publish(session, removed)
+    [removal] = session.scalars(select(Delivery).where(
+        Delivery.kind == "teams.remove_channel_member")).all()
+    assert removal.key == f"{ref}/channel-member/{bob.id}/removal/{added.id}"
+    assert removal.depends_on is added and removal.actor is None
+    assert removal.payload["user_id"] == bob.entra_oid
+    assert added.key == f"{ref}/channel-member/{bob.id}/taken-back/{added.id}"
+    effects.publish(session, removed)  # nothing delivered under the key any more
+    standard = incidents.declare(session, org, ada, title="Slow", description="",
+                                 severity="P3", effects=effects)
+    effects.publish(session, events.ParticipantRemoved(incident=standard, actor=bob, user=bob))
+    assert session.scalars(select(Delivery.id).where(
+        Delivery.kind == "teams.remove_channel_member")).all() == [removal.id]
+    session.rollback()

@@ -317,3 +317,80 @@ def test_a_withdrawn_or_replaced_offer_keeps_those_with_another_reason(
                                          "role-user": str(bob.id)})
     other_browser.submit(f"{url}/handovers/3", f"{url}/handovers/3/decline", {})
     assert {bob.id, carol.id} <= participant_ids(session, ref)  # Carol holds a role
+
+
+def test_declining_takes_them_out_of_the_private_channel_they_had_joined(
+        sandbox_app, session, frozen_clock):
+    """Through the real client and the sandbox: the offer's channel membership was
+    delivered before they declined, so it is taken back (the team membership stays)."""
+    from app.m365.sandbox_host import state_for
+    from tests.conftest import Browser
+
+    ada, bob = Browser(sandbox_app.test_client()), Browser(sandbox_app.test_client())
+    ada.sign_in(name="Ada Lovelace", email="ada@example.com")
+    bob.sign_in(name="Bob Ng", email="bob@example.com")
+    ref = ada.declare(title="Card data exposed", is_security="y")
+    drain(sandbox_app)
+    url = f"/incidents/{ref}"
+    bob_id = user(session, "bob@example.com").id
+    session.commit()
+    ada.submit(url, f"{url}/roles", {"role-role": "incident_lead", "role-user": str(bob_id)})
+    drain(sandbox_app)
+    state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
+    [channel] = [c for c in state.channels() if c["membershipType"] == "private"]
+
+    def in_channel() -> set[str]:
+        return {m["userId"] for m in state.channel_members(channel["id"])}
+
+    assert "bob@example.com" in in_channel()  # the offer's membership was delivered
+    response = bob.submit(f"{url}/handovers/1", f"{url}/handovers/1/decline",
+                          {"decline-reason": "On leave"})
+    assert response.status_code == 302
+    drain(sandbox_app)
+    assert "bob@example.com" not in in_channel()
+    assert {"ada@example.com", "incident-desk@example.org"} <= in_channel()
+    assert "bob@example.com" in {m["userId"] for m in state.members("incident-team")}
+    session.expire_all()
+    assert {d.status for d in session.scalars(select(Delivery).where(
+        Delivery.kind == "teams.remove_channel_member"))} == {"delivered"}
+    page = ada.get(url).get_data(as_text=True)
+    assert "Bob Ng no longer in the private channel" in page
+    ada.submit(url, f"{url}/people", {"people-user": str(bob_id)})  # brought back in
+    drain(sandbox_app)
+    assert "bob@example.com" in in_channel()
+
+
+def test_brought_back_before_the_removal_is_sent_they_simply_stay(
+        app, browser, other_browser, session, bob, fake_graph, monkeypatch):
+    browser.sign_in(name="Ada Lovelace")
+    ref = browser.declare(title="Card data exposed", is_security="y")
+    drain(app)
+    url = f"/incidents/{ref}"
+    browser.submit(url, f"{url}/roles", {"role-role": "incident_lead",
+                                         "role-user": str(bob.id)})
+    drain(app)
+    channel = session.scalar(select(Delivery).where(Delivery.key == f"{ref}/channel"))
+    channel_id = channel.result["channel_id"]
+    session.commit()
+    assert bob.entra_oid in {m["userId"] for m in fake_graph.channel_members(channel_id)}
+    monkeypatch.setattr(app.extensions["jobs"], "enqueue", lambda *args, **kwargs: True)
+    other_browser.submit(f"{url}/handovers/1", f"{url}/handovers/1/decline", {})
+    removal = select(Delivery.key, Delivery.status).where(
+        Delivery.kind == "teams.remove_channel_member")
+    assert session.execute(removal).all() == [
+        (f"{ref}/channel-member/{bob.id}/removal/{added_id(session, ref, bob)}", "pending")]
+    session.commit()
+    browser.submit(url, f"{url}/people", {"people-user": str(bob.id)})
+    assert session.execute(removal).all() == []  # withdrawn: the add is theirs again
+    assert session.scalar(select(Delivery.status).where(
+        Delivery.key == f"{ref}/channel-member/{bob.id}")) == "delivered"
+    session.commit()
+    monkeypatch.undo()
+    drain(app)
+    assert bob.entra_oid in {m["userId"] for m in fake_graph.channel_members(channel_id)}
+
+
+def added_id(session, ref: str, person: User) -> int:
+    return session.scalar(select(Delivery.id).where(
+        Delivery.kind == "teams.add_channel_member",
+        Delivery.key.startswith(f"{ref}/channel-member/{person.id}")))

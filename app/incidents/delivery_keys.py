@@ -32,6 +32,17 @@ def channel_member(reference: str, user_id: int) -> str:
     return f"{reference}/channel-member/{user_id}"
 
 
+def channel_member_removal(reference: str, user_id: int, added_id: int) -> str:
+    """Taking back the private-channel membership delivery `added_id` gave."""
+    return f"{channel_member(reference, user_id)}/removal/{added_id}"
+
+
+def channel_member_taken_back(reference: str, user_id: int, added_id: int) -> str:
+    """Where an add that was taken back is kept, so that bringing the person in again
+    plans a new add under `channel_member`."""
+    return f"{channel_member(reference, user_id)}/taken-back/{added_id}"
+
+
 def archive_channel(reference: str, closing: object) -> str:
     """One per closing (an incident reopened and closed again is archived again)."""
     return f"{reference}/channel/archive/{closing}"

@@ -95,12 +95,19 @@ def _status_changed(effects: M365Effects, session: Session, event: StatusChanged
 
 def _participant_added(effects: M365Effects, session: Session, event: ParticipantAdded
                        ) -> None:
+    removal = lifecycle.keep_in_channel(session, event.incident, event.user)
     plans.participant(session, effects.installation, event.incident, event.actor, event.user)
+    if removal is not None:
+        lifecycle.wait_for_removal(session, event.incident, event.user, removal)
 
 
-def _participant_removed(_effects: M365Effects, session: Session, event: ParticipantRemoved
+def _participant_removed(effects: M365Effects, session: Session, event: ParticipantRemoved
                          ) -> None:
     lifecycle.drop_member_work(session, event.incident, event.user)
+    if effects.installation.teams_enabled:  # access already given in Teams is taken back
+        lifecycle.take_back_channel(
+            session, event.incident, event.user,
+            as_service_account=bool(effects.installation.service_account))
 
 
 def _review_booked(effects: M365Effects, session: Session, event: ReviewBooked) -> None:

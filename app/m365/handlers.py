@@ -20,7 +20,7 @@ from app.documents.service import WRITE_KIND
 from app.incidents import timeline
 from app.incidents.events import Changed
 from app.incidents.models import Participant, TimelineEntry
-from app.m365 import plans
+from app.m365 import lifecycle, plans
 from app.m365.models import TeamsChannel
 from app.m365.report_handler import WriteReport
 from app.m365.send_mail import SendMail
@@ -256,14 +256,33 @@ class AddChannelMember:
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         p = attempt.delivery.payload
         try:
-            graph.add_channel_member(p["team_id"], p["channel_id"], p["user_id"])
+            membership = graph.add_channel_member(p["team_id"], p["channel_id"], p["user_id"])
         except InvalidRequest as error:
             raise_if_propagating(attempt, error)
             raise
-        return {"added": p["user_id"]}
+        # The membership's id: what taking them out again (RemoveChannelMember) deletes.
+        return {"added": p["user_id"], "membership_id": membership}
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
         """Nothing to record."""
+
+
+class RemoveChannelMember:
+    """Someone no longer working on a security incident leaves its private channel (not
+    the team), planned by app/m365/lifecycle.py after the add it undoes. Removing twice
+    is harmless: a membership already gone counts as removed."""
+
+    def send(self, graph: Graph, attempt: Attempt) -> dict:
+        p = attempt.delivery.payload
+        added = attempt.delivery.depends_on
+        membership = (added.result or {}).get("membership_id", "") if added else ""
+        graph.remove_channel_member(p["team_id"], p["channel_id"], p["user_id"],
+                                    membership_id=membership)
+        return {"removed": p["user_id"]}
+
+    def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
+        _lifecycle_entry(session, delivery, "teams_channel_member_removed",
+                         f"{delivery.payload['name']} no longer in the private channel")
 
 
 class ReadChannel:
@@ -430,6 +449,7 @@ HANDLERS = {
     plans.ADD_MEMBER: AddTeamMember(),
     plans.READ_CHANNEL: ReadChannel(),
     plans.ADD_CHANNEL_MEMBER: AddChannelMember(),
+    lifecycle.REMOVE_CHANNEL_MEMBER: RemoveChannelMember(),
     plans.ARCHIVE_CHANNEL: ArchiveChannel(),
     plans.UNARCHIVE_CHANNEL: UnarchiveChannel(),
     plans.MAIL: SendMail(),

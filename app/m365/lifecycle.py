@@ -35,12 +35,14 @@ from app.incidents.rules import CLOSED
 from app.m365 import plans
 from app.m365.models import TeamsChannel
 from app.outbox import service as outbox
-from app.outbox.models import CANCELLED, FAILED, PENDING, Delivery
+from app.outbox.models import CANCELLED, DELIVERED, FAILED, PENDING, SENDING, Delivery
 
 # Teams allows about 4 requests a second per app per team: a backlog (say every incident
 # closed before this existed) is worked through a batch a minute.
 ARCHIVE_BATCH = 20
 LIFECYCLE = (plans.ARCHIVE_CHANNEL, plans.UNARCHIVE_CHANNEL)
+# Taking someone out of a security incident's private channel (`take_back_channel`).
+REMOVE_CHANNEL_MEMBER = "teams.remove_channel_member"
 
 
 def archive_after(settings) -> timedelta | None:
@@ -152,3 +154,57 @@ def drop_member_work(session: Session, incident: Incident, user) -> list[int]:
     return list(session.scalars(
         delete(Delivery).where(Delivery.key.in_(keys), Delivery.status.in_((PENDING, FAILED)))
         .returning(Delivery.id).execution_options(synchronize_session=False)))
+
+
+def take_back_channel(session: Session, incident: Incident, user, *,
+                      as_service_account: bool) -> Delivery | None:
+    """Someone no longer a participant leaves the private channel an add already put
+    them in (or is putting them in): one removal, after that add, which the removal
+    finds the membership id in. Not the team: they may be in it for other reasons. The
+    add is kept under another key, so that bringing them in again adds them afresh.
+    Only a channel owner may remove: the service account (which co-owns every private
+    channel it makes) acts, as for the add; without one, whoever the add acted for.
+    Returns the removal, if one was planned. Call after `drop_member_work`."""
+    added = session.scalar(select(Delivery).where(
+        Delivery.key == delivery_keys.channel_member(incident.reference, user.id)))
+    if added is None or added.status not in (DELIVERED, SENDING):
+        return None
+    added.key = delivery_keys.channel_member_taken_back(incident.reference, user.id, added.id)
+    p = added.payload
+    return outbox.add(
+        session, key=delivery_keys.channel_member_removal(incident.reference, user.id, added.id),
+        kind=REMOVE_CHANNEL_MEMBER, incident=incident,
+        actor=None if as_service_account else added.actor, depends_on=added,
+        payload={"team_id": p["team_id"], "channel_id": p["channel_id"],
+                 "user_id": p["user_id"], "name": user.name,
+                 "label": f"Remove {user.name} from the private channel"})
+
+
+def keep_in_channel(session: Session, incident: Incident, user) -> Delivery | None:
+    """Brought in again: a removal never tried is withdrawn and the add it would have
+    undone is theirs again (they never left). Returns a removal that is being sent, or
+    was tried and may have got through, which a new add must wait for."""
+    latest = session.scalar(select(Delivery).where(
+        Delivery.incident_id == incident.id, Delivery.kind == REMOVE_CHANNEL_MEMBER,
+        Delivery.key.startswith(
+            f"{delivery_keys.channel_member(incident.reference, user.id)}/", autoescape=True))
+        .order_by(Delivery.id.desc()).limit(1))
+    if latest is None or latest.status not in (PENDING, SENDING):
+        return None
+    if latest.status == SENDING or latest.attempts:
+        return latest
+    added = latest.depends_on
+    session.delete(latest)
+    if added is not None:
+        added.key = delivery_keys.channel_member(incident.reference, user.id)
+    return None
+
+
+def wait_for_removal(session: Session, incident: Incident, user, removal: Delivery) -> None:
+    """The add just planned for someone brought in again goes after a removal that may
+    be under way (`keep_in_channel`), so that it is not undone by it."""
+    added = session.scalar(select(Delivery).where(
+        Delivery.key == delivery_keys.channel_member(incident.reference, user.id),
+        Delivery.status == PENDING))
+    if added is not None:
+        added.depends_on = removal

@@ -56,6 +56,11 @@ LIST_CHANNEL_MEMBERS = Requirement(
 ADD_CHANNEL_MEMBER = Requirement(("ChannelMember.ReadWrite.All",),
                                  ("ChannelMember.ReadWrite.All",),
                                  f"{API}/channel-post-members")
+# Application: ChannelMember.ReadWrite.Group is resource-specific consent, least privileged.
+REMOVE_CHANNEL_MEMBER = Requirement(("ChannelMember.ReadWrite.All",),
+                                    ("ChannelMember.ReadWrite.Group",
+                                     "ChannelMember.ReadWrite.All"),
+                                    f"{API}/channel-delete-members")
 GET_ME = Requirement(("User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All",
                       "Directory.Read.All"), (), f"{API}/user-get")
 SEND_MAIL = Requirement(("Mail.Send",), ("Mail.Send",), f"{API}/user-sendmail", mail=True)

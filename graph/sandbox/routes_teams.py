@@ -28,6 +28,13 @@ member to channel, and as reported where the documentation is silent:
 - POST .../channels/{id}/members only for a private channel (else 400 BadRequest
   "Operation not supported for this Channel."); someone not in the team: 400 BadRequest
   "User is not found in the team."; already a member: 201 again, roles as now sent.
+- DELETE .../channels/{id}/members/{membership-id} (channel-delete-members): 204 with no
+  body; the person leaves the channel, not the team. Only for a private channel (Graph:
+  private or shared; a standard one: 400 as for adding); a delegated caller must own the
+  channel (403); a membership id the channel does not have, or no longer has: 404
+  NotFound. Graph documents no refusal for removing a private channel's last owner
+  (Teams' own docs say another member is promoted), so the sandbox invents none; the app
+  only ever removes people it added as members.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from graph.sandbox.wire import (
     ApiError,
     Ctx,
     decode_token,
+    empty_response,
     encode_token,
     identity,
     iso,
@@ -483,6 +491,22 @@ def add_channel_member(ctx: Ctx, team: str, channel: str):
     return json_response({"@odata.context": context, **_public(member)}, 201)
 
 
+@permissions.requires(permissions.REMOVE_CHANNEL_MEMBER)
+def remove_channel_member(ctx: Ctx, team: str, channel: str, membership: str):
+    with ctx.state.tx() as tx:
+        found = channel_or_404(tx, team, channel)
+        if found.get("membershipType") != "private":
+            raise ApiError(400, "BadRequest", "Operation not supported for this Channel.")
+        teams_access.require_channel_owner(tx, team, found, ctx.principal)
+        member = next((m for m in tx.bodies("channel_member", scope=channel)
+                       if m["id"] == membership), None)
+        if member is None:
+            raise ApiError(404, "NotFound", f"Member {membership} was not found in channel "
+                                            f"{channel}.")
+        tx.delete("channel_member", f"{channel}/{member['user']}")
+    return empty_response(204)
+
+
 @permissions.requires(permissions.LIST_CHANNEL_MEMBERS)
 def list_channel_members(ctx: Ctx, team: str, channel: str):
     with ctx.state.read() as tx:
@@ -513,6 +537,8 @@ def rules() -> list[Rule]:
              methods=["GET"]),
         Rule(f"{channel}/members", endpoint=list_channel_members, methods=["GET"]),
         Rule(f"{channel}/members", endpoint=add_channel_member, methods=["POST"]),
+        Rule(f"{channel}/members/<membership>", endpoint=remove_channel_member,
+             methods=["DELETE"]),
         Rule(f"{base}/members", endpoint=list_members, methods=["GET"]),
         Rule(f"{base}/members", endpoint=add_member, methods=["POST"]),
     ]

@@ -5,9 +5,9 @@ with the application permission is not a member of anything and is not asked.
   private channel's messages, membership of that channel too. Private channels are listed
   only to their members (https://learn.microsoft.com/graph/api/channel-list: "private
   and shared channels ... only if the user is a member").
-- Adding team members needs a team owner; adding to a private channel, an owner of that
-  channel: a team owner who is not in it has no say (Teams' private channel rules,
-  https://learn.microsoft.com/microsoftteams/private-channels).
+- Adding team members needs a team owner; adding to (or removing from) a private
+  channel, an owner of that channel: a team owner who is not in it has no say (Teams'
+  private channel rules, https://learn.microsoft.com/microsoftteams/private-channels).
 - Someone just added is not visible for a while (`member_propagation` seconds): "stagger
   calls", https://learn.microsoft.com/graph/api/team-post-members.
 - Refusals are 403 Forbidden; the wording follows what Teams is reported to send.
@@ -83,7 +83,8 @@ def require_channel_owner(tx, team: str, channel: dict, principal: Principal | N
     own = channel_member(tx, channel["id"], principal.upn)
     if own is None or "owner" not in own.get("roles", []):
         raise ApiError(403, "Forbidden", f"User {principal.upn} is not an owner of channel "
-                                         f"{channel['id']}; only its owners can add members.")
+                                         f"{channel['id']}; only its owners can add or remove "
+                                         "members.")
 
 
 def refuse_app_posts(principal: Principal | None) -> None:

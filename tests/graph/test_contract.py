@@ -210,6 +210,32 @@ def test_a_standard_channel_takes_no_members_of_its_own(world):
     assert world.state.channel_members(channel.id) == []
 
 
+def test_a_channel_member_removed_leaves_the_channel_not_the_team(world):
+    """By the membership id the add returned, or by user id (an add whose answer did
+    not carry one); gone already, or the channel gone, is not an error."""
+    for user in (LEAD, "user-2", "user-3"):
+        world.graph.add_team_member(TEAM, user)
+    world.graph.add_team_member(TEAM, ACTOR, owner=True)
+    channel = world.graph.create_channel(TEAM, "sec-5", private_owner=LEAD, co_owners=[ACTOR])
+    membership = world.graph.add_channel_member(TEAM, channel.id, "user-2")
+    assert membership and membership == world.graph.add_channel_member(TEAM, channel.id,
+                                                                       "user-2")
+    world.graph.add_channel_member(TEAM, channel.id, "user-3")
+    world.graph.remove_channel_member(TEAM, channel.id, "user-2", membership_id=membership)
+    assert channel_members(world, channel.id) == {LEAD: ["owner"], ACTOR: ["owner"],
+                                                  "user-3": []}
+    world.graph.remove_channel_member(TEAM, channel.id, "user-2", membership_id=membership)
+    world.graph.remove_channel_member(TEAM, channel.id, "USER-3")  # looked up, any case
+    world.graph.remove_channel_member(TEAM, channel.id, "user-3")
+    world.graph.remove_channel_member(TEAM, "19:missing@thread.tacv2", "user-2")
+    assert channel_members(world, channel.id) == {LEAD: ["owner"], ACTOR: ["owner"]}
+    assert {"user-2", "user-3"} <= {m["userId"] for m in world.state.members(TEAM)}
+    standard = world.graph.create_channel(TEAM, "open-5")
+    with pytest.raises(InvalidRequest) as caught:
+        world.graph.remove_channel_member(TEAM, standard.id, "user-2")
+    assert caught.value.status == 400 and not caught.value.retryable
+
+
 # ---- Teams: archiving channels -----------------------------------------------------------
 # https://learn.microsoft.com/graph/api/channel-archive and .../channel-unarchive
 
@@ -888,7 +914,7 @@ def test_both_implement_every_port_method_with_its_signature():
 
     wanted = {name: inspect.signature(member) for name, member in vars(Graph).items()
               if callable(member) and not name.startswith("_")}
-    assert len(wanted) == 28
+    assert len(wanted) == 29
     for implementation in (FakeGraph, GraphClient):
         for name, signature in wanted.items():
             found = inspect.signature(getattr(implementation, name))

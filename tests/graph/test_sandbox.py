@@ -376,6 +376,67 @@ def test_adding_a_channel_member(sandbox, graph):
     assert len(graph.get(f"/teams/{TEAM}/channels/{standard}/members").json()["value"]) == 3
 
 
+def test_removing_a_channel_member(sandbox, graph):
+    """DELETE .../members/{membership-id}: 204, out of the channel but not the team; a
+    membership that is gone is 404; only the channel's owners; only private channels."""
+    add_to_team(graph, "lead@example.com", "user-2", "user-3")
+    channel = graph.post(f"/teams/{TEAM}/channels", json=private(
+        members=[member("lead@example.com"), member(ACTOR)])).json()["id"]
+    url = f"/teams/{TEAM}/channels/{channel}/members"
+    membership = graph.post(url, json=member("user-2", ())).json()["id"]
+    other = graph.post(url, json=member("user-3", ())).json()["id"]
+    user_2 = Http(sandbox, token="user-2")
+    error = error_of(user_2.delete(f"{url}/{other}"), 403, "Forbidden")  # not an owner
+    assert "not an owner of channel" in error["message"]
+    gone = graph.delete(f"{url}/{membership}")
+    assert gone.status_code == 204 and gone.content == b""
+    assert [m["userId"] for m in sandbox.state.channel_members(channel)] == \
+        ["lead@example.com", ACTOR, "user-3"]
+    assert [m["userId"] for m in graph.get(url).json()["value"]] == \
+        ["lead@example.com", ACTOR, "user-3"]
+    assert "user-2" in {m["userId"] for m in sandbox.state.members(TEAM)}  # still in the team
+    error_of(user_2.get(f"/teams/{TEAM}/channels/{channel}"), 404, "NotFound")  # hidden again
+    error = error_of(graph.delete(f"{url}/{membership}"), 404, "NotFound")  # gone already
+    assert membership in error["message"]
+    error_of(graph.delete(f"{url}/not-a-membership"), 404, "NotFound")
+    error_of(graph.delete(f"/teams/{TEAM}/channels/19:nope@thread.tacv2/members/{other}"),
+             404, "NotFound")
+    error_of(graph.delete(f"/teams/nope/channels/{channel}/members/{other}"), 404, "NotFound")
+    standard = new_channel(graph, "open")
+    error = error_of(graph.delete(f"/teams/{TEAM}/channels/{standard}/members/{other}"), 400,
+                     "BadRequest")
+    assert error["message"] == "Operation not supported for this Channel."
+    assert len(sandbox.state.channel_members(channel)) == 3
+
+
+def test_removing_a_channel_member_needs_channel_member_read_write(sandbox, graph):
+    """Delegated: ChannelMember.ReadWrite.All; application: .Group (resource-specific) or
+    .All, as https://learn.microsoft.com/graph/api/channel-delete-members lists."""
+    add_to_team(graph, "lead@example.com", "user-2")
+    channel = graph.post(f"/teams/{TEAM}/channels", json=private()).json()["id"]
+    url = f"/teams/{TEAM}/channels/{channel}/members"
+    lead = Http(sandbox, token="lead@example.com")
+    membership = lead.post(url, json=member("user-2", ())).json()["id"]
+
+    def bearer(token: str) -> Http:
+        caller = Http(sandbox, token=None)
+        caller.session.headers["Authorization"] = f"Bearer {token}"
+        return caller
+
+    narrow = bearer(sandbox.state.token_for("lead@example.com", CONTRACT_APP,
+                                            scopes=("ChannelMember.Read.All",)))
+    error = error_of(narrow.delete(f"{url}/{membership}"), 403, "Forbidden")
+    assert "ChannelMember.ReadWrite.All" in error["message"]
+    reader = bearer(sandbox.state.app_token(CONTRACT_APP, roles=("ChannelMember.Read.All",)))
+    error = error_of(reader.delete(f"{url}/{membership}"), 403, "Forbidden")
+    assert "ChannelMember.ReadWrite.Group" in error["message"]
+    resource = bearer(sandbox.state.app_token(CONTRACT_APP,
+                                              roles=("ChannelMember.ReadWrite.Group",)))
+    assert resource.delete(f"{url}/{membership}").status_code == 204
+    assert [m["userId"] for m in sandbox.state.channel_members(channel)] == \
+        ["lead@example.com"]
+
+
 # ---- Outlook -------------------------------------------------------------------------------
 
 
