@@ -42,7 +42,8 @@ DELEGATED = (
     Permission("TeamMember.ReadWrite.All", "add people brought into an incident to the "
                                            "team"),
     Permission("ChannelMember.ReadWrite.All", "add people to a security incident's private "
-                                              "channel"),
+                                              "channel, and take out those who are no "
+                                              "longer working on it"),
     Permission("Mail.ReadWrite", "save stakeholder email as a draft before sending it, so "
                                  "a retry never mails anyone twice; find and delete drafts "
                                  "left unsent"),

@@ -394,3 +394,44 @@ def added_id(session, ref: str, person: User) -> int:
     return session.scalar(select(Delivery.id).where(
         Delivery.kind == "teams.add_channel_member",
         Delivery.key.startswith(f"{ref}/channel-member/{person.id}")))
+
+
+def test_a_failed_removal_tried_again_after_they_were_brought_back_leaves_them_in(
+        app, browser, other_browser, session, bob, fake_graph, monkeypatch):
+    """The removal failed (Graph said no); Bob was brought in again and added afresh;
+    then someone presses Try again on the old removal: he is working on it now, so it
+    has nothing to do."""
+    from graph.port import GraphError
+
+    browser.sign_in(name="Ada Lovelace")
+    ref = browser.declare(title="Card data exposed", is_security="y")
+    drain(app)
+    url = f"/incidents/{ref}"
+    browser.submit(url, f"{url}/roles", {"role-role": "incident_lead",
+                                         "role-user": str(bob.id)})
+    drain(app)
+    channel_id = session.scalar(select(Delivery).where(
+        Delivery.key == f"{ref}/channel")).result["channel_id"]
+    session.commit()
+
+    def refused(*args, **kwargs):
+        raise GraphError("Forbidden", status=403, code="Forbidden")
+
+    monkeypatch.setattr(fake_graph, "remove_channel_member", refused)
+    other_browser.submit(f"{url}/handovers/1", f"{url}/handovers/1/decline", {})
+    drain(app)
+    removal = session.scalar(select(Delivery).where(
+        Delivery.kind == "teams.remove_channel_member"))
+    assert removal.status == "failed"
+    removal_id = removal.id
+    session.commit()
+    monkeypatch.undo()
+    browser.submit(url, f"{url}/people", {"people-user": str(bob.id)})  # brought back in
+    drain(app)
+    assert bob.entra_oid in {m["userId"] for m in fake_graph.channel_members(channel_id)}
+    response = browser.submit(url, f"{url}/deliveries/{removal_id}/retry", {})
+    assert response.status_code == 302
+    drain(app)
+    assert bob.entra_oid in {m["userId"] for m in fake_graph.channel_members(channel_id)}
+    session.expire_all()
+    assert session.get(Delivery, removal_id).status == "cancelled"

@@ -115,12 +115,12 @@ def _sandbox_service_account(app: Flask, email: str) -> None:
 
 
 def _as_owner(delivery: Delivery, installation) -> bool:
-    """Adding someone to the team takes a team owner, and to a private channel one of its
-    owners (Graph answers 403 to anyone else): the service account, which the README has
-    administrators make a team owner and which co-owns every private channel it makes.
-    Without one, the work is tried as the person who asked."""
-    return bool(installation.service_account) and delivery.kind in (plans.ADD_MEMBER,
-                                                                 plans.ADD_CHANNEL_MEMBER)
+    """Adding someone to the team takes a team owner, and adding to or removing from a
+    private channel one of its owners (Graph answers 403 to anyone else): the service
+    account, which the README has administrators make a team owner and which co-owns every
+    private channel it makes. Without one, the work is tried as the person who asked."""
+    return bool(installation.service_account) and delivery.kind in (
+        plans.ADD_MEMBER, plans.ADD_CHANNEL_MEMBER, plans.REMOVE_CHANNEL_MEMBER)
 
 
 def make_graph_for_app(app: Flask) -> Callable[[], Graph]:

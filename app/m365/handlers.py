@@ -13,7 +13,7 @@ from itertools import islice
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.core import clock
 from app.documents.service import WRITE_KIND
@@ -26,7 +26,7 @@ from app.m365.report_handler import WriteReport
 from app.m365.send_mail import SendMail
 from app.m365.teams_import import MAX_MESSAGES, store
 from app.outbox.models import Delivery
-from app.outbox.runner import Attempt
+from app.outbox.runner import Attempt, NothingToDo
 from graph.names import channel_name
 from graph.port import (
     Attendee,
@@ -274,6 +274,8 @@ class RemoveChannelMember:
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         p = attempt.delivery.payload
+        if _participant_again(attempt.delivery):  # brought back in since it was planned
+            raise NothingToDo
         added = attempt.delivery.depends_on
         membership = (added.result or {}).get("membership_id", "") if added else ""
         graph.remove_channel_member(p["team_id"], p["channel_id"], p["user_id"],
@@ -283,6 +285,13 @@ class RemoveChannelMember:
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
         _lifecycle_entry(session, delivery, "teams_channel_member_removed",
                          f"{delivery.payload['name']} no longer in the private channel")
+
+
+def _participant_again(delivery: Delivery) -> bool:
+    """Whether the person a removal takes out is working on the incident again (a failed
+    removal someone tries again after bringing them back must not take them out)."""
+    return object_session(delivery).get(
+        Participant, (delivery.incident_id, delivery.payload.get("person_id"))) is not None
 
 
 class ReadChannel:

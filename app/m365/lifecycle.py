@@ -41,8 +41,7 @@ from app.outbox.models import CANCELLED, DELIVERED, FAILED, PENDING, SENDING, De
 # closed before this existed) is worked through a batch a minute.
 ARCHIVE_BATCH = 20
 LIFECYCLE = (plans.ARCHIVE_CHANNEL, plans.UNARCHIVE_CHANNEL)
-# Taking someone out of a security incident's private channel (`take_back_channel`).
-REMOVE_CHANNEL_MEMBER = "teams.remove_channel_member"
+REMOVE_CHANNEL_MEMBER = plans.REMOVE_CHANNEL_MEMBER  # (`take_back_channel`)
 
 
 def archive_after(settings) -> timedelta | None:
@@ -176,7 +175,7 @@ def take_back_channel(session: Session, incident: Incident, user, *,
         kind=REMOVE_CHANNEL_MEMBER, incident=incident,
         actor=None if as_service_account else added.actor, depends_on=added,
         payload={"team_id": p["team_id"], "channel_id": p["channel_id"],
-                 "user_id": p["user_id"], "name": user.name,
+                 "user_id": p["user_id"], "person_id": user.id, "name": user.name,
                  "label": f"Remove {user.name} from the private channel"})
 
 

@@ -28,6 +28,7 @@ WEBHOOK = "teams.webhook"
 ADD_MEMBER = "teams.add_member"
 READ_CHANNEL = "teams.read_channel"
 ADD_CHANNEL_MEMBER = "teams.add_channel_member"
+REMOVE_CHANNEL_MEMBER = "teams.remove_channel_member"  # planned by lifecycle.take_back_channel
 ARCHIVE_CHANNEL = "teams.archive_channel"  # planned by app/m365/lifecycle.py
 UNARCHIVE_CHANNEL = "teams.unarchive_channel"
 EVENT = "outlook.event"

@@ -19,6 +19,7 @@ KIND_LABELS = {
     "teams.add_member": "Add to the Teams team",
     "teams.read_channel": "Read the channel's messages",
     "teams.add_channel_member": "Add to the private channel",
+    "teams.remove_channel_member": "Remove from the private channel",
     "teams.archive_channel": "Archive the Teams channel",
     "teams.unarchive_channel": "Unarchive the Teams channel",
     "outlook.event": "Review meeting (Outlook)",
