@@ -9,6 +9,9 @@ from flask import Flask, current_app, g, request, session
 
 HSTS = "max-age=31536000; includeSubDomains"
 PRIVATE = "private, no-store"
+# The same static file for everyone, but its answer may carry a session cookie: only the
+# person's own browser keeps it, asking again with its ETag (a 304) before using it.
+PRIVATE_STATIC = "private, no-cache"
 
 
 def is_personal(response) -> bool:
@@ -44,7 +47,8 @@ def register(app: Flask) -> None:
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )
         if is_personal(response):  # whatever the view asked for (/status says public)
-            response.headers["Cache-Control"] = PRIVATE
+            response.headers["Cache-Control"] = (
+                PRIVATE_STATIC if request.endpoint == "static" else PRIVATE)
         elif response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:  # the socket's scheme, or ProxyFix's from a trusted proxy

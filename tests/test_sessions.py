@@ -291,6 +291,19 @@ def test_any_response_for_a_signed_in_person_is_private(browser, url):
     assert browser.get(url).headers["Cache-Control"] == "private, no-store"
 
 
+def test_a_signed_in_persons_stylesheet_is_kept_by_their_browser(browser):
+    """The same file for everyone: their browser keeps it and asks again with its ETag
+    (a 304), rather than downloading the CSS and scripts on every page; no shared cache
+    keeps an answer that may carry their session cookie."""
+    browser.sign_in()
+    response = browser.get("/static/build/app.css")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    again = browser.client.get("/static/build/app.css",
+                               headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
 def test_a_response_setting_a_cookie_is_private(app):
     @app.get("/sets-a-cookie")
     def sets_a_cookie():
