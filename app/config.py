@@ -112,6 +112,15 @@ class Settings:
     app_base_url: str = field(
         default_factory=lambda: os.environ.get("APP_BASE_URL", "http://127.0.0.1:5000")
     )
+    # The Teams bot (app/bot, POST /api/messages). Without BOT_TENANT_ID it is the Graph
+    # sandbox's bot (graph/sandbox/seed.py) and trusts the sandbox's Bot Connector.
+    bot_enabled: bool = field(default_factory=lambda: _env_bool("BOT_ENABLED", True))
+    bot_app_id: str | None = field(default_factory=lambda: _env("BOT_APP_ID"))
+    bot_app_password: str | None = field(default_factory=lambda: _env("BOT_APP_PASSWORD"))
+    bot_tenant_id: str | None = field(default_factory=lambda: _env("BOT_TENANT_ID"))
+    bot_openid_metadata_url: str = field(
+        default_factory=lambda: _env("BOT_OPENID_METADATA_URL")
+        or "https://login.botframework.com/v1/.well-known/openidconfiguration")
     # Microsoft Graph: the real service once a tenant is configured, else the local sandbox.
     graph_base_url: str | None = field(
         default_factory=lambda: os.environ.get("GRAPH_BASE_URL") or None

@@ -32,6 +32,7 @@ from graph.sandbox import (
     entra,
     routes_calendar,
     routes_channel_archive,
+    routes_connector,
     routes_drives,
     routes_mail,
     routes_sites,
@@ -75,6 +76,7 @@ class SandboxApp:
             Rule("/_sandbox/token", endpoint=self.control_token, methods=["POST"]),
             Rule("/_sandbox/tenant", endpoint=self.control_tenant, methods=["GET", "POST"]),
             Rule("/_sandbox/seed", endpoint=self.control_seed, methods=["GET"]),
+            Rule("/_sandbox/connector", endpoint=self.control_connector, methods=["GET"]),
             Rule("/_sandbox/team-members", endpoint=self.control_team_members,
                  methods=["POST"]),
         ]
@@ -86,7 +88,7 @@ class SandboxApp:
             _tag(graph_rules, "graph") + _tag(routes_drives.upload_rules(), "upload")
             + _tag(routes_drives.download_rules(), "download")
             + _tag(routes_workflows.rules(), "webhook") + _tag(controls, "control")
-            + _tag(entra.rules(), "entra"),
+            + _tag(entra.rules(), "entra") + _tag(routes_connector.rules(), "connector"),
             strict_slashes=False, redirect_defaults=False, merge_slashes=False)
 
     def __call__(self, environ, start_response):
@@ -129,7 +131,7 @@ class SandboxApp:
                                                   "the request target.")
         if kind == "control" and failure is None:
             return func(request)
-        if kind == "entra" and failure is None:
+        if kind in ("entra", "connector") and failure is None:
             return func(request, self.state, **args)
         principal = None
         if kind == "graph" and failure is None:
@@ -276,6 +278,10 @@ class SandboxApp:
         from graph.sandbox.seed import seeded_ids
 
         return json_response(seeded_ids(self.state))
+
+    def control_connector(self, request: Request) -> Response:
+        """What bots sent through the Bot Connector (graph/sandbox/routes_connector.py)."""
+        return json_response({"value": routes_connector.sent_activities(self.state)[-200:]})
 
     def control_team_members(self, request: Request) -> Response:
         """{"upns": [...], "team_id": optional}: people join the seeded team (or that

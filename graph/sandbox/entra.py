@@ -37,6 +37,7 @@ from werkzeug.wrappers import Request, Response
 from graph.sandbox import directory
 from graph.sandbox.auth import ALGORITHM, GRAPH_RESOURCE, access_token, signing_key
 from graph.sandbox.limits import TenantLimits
+from graph.sandbox.routes_connector import CONNECTOR_SCOPE, bot_access_token
 from graph.sandbox.wire import TENANT_ID
 
 CODE_LIFETIME = 600  # seconds: "authorization codes are short lived, typically 10 minutes"
@@ -323,6 +324,11 @@ def _user_tokens(request: Request, key: str, app: dict, user: dict, wanted: list
 
 def _client_token(request: Request, key: str, app: dict, limits: TenantLimits) -> dict:
     scope = request.form.get("scope", "")
+    if scope.split() == [CONNECTOR_SCOPE] and app.get("bot"):  # a bot calling the connector
+        access, expires = bot_access_token(key, app, limits.token_lifetime)
+        return {"token_type": "Bearer", "expires_in": int(expires - time.time()),
+                "ext_expires_in": int(expires - time.time()), "access_token": access,
+                "_subject": app["client_id"]}
     if scope.split() != [f"{GRAPH_RESOURCE}/.default"]:
         raise EntraError("invalid_scope", 1002012, f"The provided value for scope {scope} is "
                          "not valid. Client credential flows must have a scope value with "

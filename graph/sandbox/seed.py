@@ -19,6 +19,10 @@ CLIENT_ID = "5a4db0c5-1d2e-4f00-9a7c-1ncidentdesk"
 CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox tenant's, not a real one
 SERVICE_ACCOUNT = "incident-desk@example.org"
 SHARED_MAILBOX = "incidents@example.org"
+# The bot's Entra app registration (Azure Bot resource) in the sandbox tenant: what
+# BOT_APP_ID / BOT_APP_PASSWORD default to when no tenant is configured.
+BOT_APP_ID = "b07a55e1-1d2e-4f00-9a7c-5a4db0b07de5"
+BOT_APP_PASSWORD = "sandbox-bot-password"  # noqa: S105 - the sandbox tenant's, not a real one
 
 CONTACTS = [
     {"Title": "Priya Shah", "Email": "priya.shah@example.org", "Service": "",
@@ -46,11 +50,22 @@ def register_incident_desk(state: SandboxState, client_id: str = CLIENT_ID,
     return app
 
 
+def register_bot(state: SandboxState, app_id: str = BOT_APP_ID,
+                 password: str = BOT_APP_PASSWORD) -> None:
+    """The bot's registration: no Graph permissions, only Bot Connector tokens."""
+    if state.app(app_id) is None:
+        state.add_app(app_id, password, "Incident Desk bot")
+    with state.tx() as tx:
+        found = tx.get("app", app_id)
+        tx.put("app", app_id, {**found, "bot": True})
+
+
 def seed_defaults(state: SandboxState) -> None:
     """Team "incident-team" (owned by the service account) with a "General" broadcast
     channel, site "contacts-site" with list "contacts" of sample contacts, drive
     "incident-reports" in its own site, and Incident Desk's app registration. Does
     nothing if the team is there already (a restarted sandbox keeps what it had)."""
+    register_bot(state)  # also into a sandbox seeded before the bot existed
     with state.read() as tx:
         if tx.get("team", TEAM_ID) is not None:
             return

@@ -396,7 +396,7 @@ class SandboxState:
     @staticmethod
     def _app_for(tx, client_id: str | None) -> dict:
         if client_id is None:
-            rows = tx.bodies("app")
+            rows = [row for row in tx.bodies("app") if not row.get("bot")]  # bots: no Graph
             if len(rows) != 1:
                 raise ValueError("name the app: the sandbox has "
                                  f"{len(rows)} app registrations")

@@ -1,0 +1,38 @@
+"""Who the bot is and whom it trusts: the configured Azure Bot, or the Graph sandbox's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    app_id: str
+    password: str
+    tenant_id: str
+    openid_metadata_url: str  # where the Bot Connector's signing keys are published
+    authority: str  # the Entra authority the bot gets its outbound tokens from
+    verify: bool | str = True  # the sandbox Entra's certificate file
+
+
+def identity_for(app) -> BotIdentity | None:
+    """The bot's identity, or None when the bot is off."""
+    settings = app.extensions["settings"]
+    if not settings.bot_enabled:
+        return None
+    if settings.bot_tenant_id:
+        if not (settings.bot_app_id and settings.bot_app_password):
+            return None
+        return BotIdentity(settings.bot_app_id, settings.bot_app_password,
+                           settings.bot_tenant_id, settings.bot_openid_metadata_url,
+                           f"{settings.entra_authority_host.rstrip('/')}/"
+                           f"{settings.bot_tenant_id}", settings.entra_verify)
+    from app.m365.sandbox_host import sandbox_for
+    from graph.sandbox.seed import BOT_APP_ID, BOT_APP_PASSWORD
+    from graph.sandbox.wire import TENANT_ID
+
+    server = sandbox_for(app)
+    return BotIdentity(settings.bot_app_id or BOT_APP_ID,
+                       settings.bot_app_password or BOT_APP_PASSWORD, TENANT_ID,
+                       f"{server.url}/v1/.well-known/openidconfiguration",
+                       f"{server.authority_host}/{TENANT_ID}", server.ca_file)
