@@ -114,6 +114,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(review_meetings_bp)
     app.register_blueprint(reporting_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    from app.bot.routes import bp as bot_bp
+
+    app.register_blueprint(bot_bp)  # the Teams bot's /api/messages
     errors.register(app)
     http_headers.register(app)
     reads.register(app)
