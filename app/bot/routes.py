@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.bot.adapter import FlaskActivityRequest, FlaskBotAdapter
 from app.bot.commands import IncidentDeskBot
-from app.bot.identity import identity_for
+from app.bot.identity import NOT_SET_UP, identity_for
 from app.bot.inbound import Rejected, authenticate
 from app.extensions import csrf
 
@@ -34,7 +34,9 @@ def _refuse(reason: str):
 def messages():
     identity = identity_for(current_app)
     if identity is None:
-        return jsonify({"error": "The Teams bot is not enabled."}), 404
+        settings = current_app.extensions["settings"]
+        return jsonify({"error": NOT_SET_UP if settings.bot_enabled
+                        else "The Teams bot is not enabled."}), 404
     if (request.content_length or 0) > MAX_ACTIVITY_BYTES:
         return jsonify({"error": "The activity is too large."}), 413
     raw = request.get_data(cache=False)[:MAX_ACTIVITY_BYTES + 1]

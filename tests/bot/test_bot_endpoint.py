@@ -11,6 +11,7 @@ import pytest
 from app import db
 from app.auth.models import User
 from app.incidents.models import Incident
+from app.m365.graph_setup import MICROSOFT, REAL_GRAPH, GraphSetup
 from graph.sandbox import routes_connector as connector
 from graph.sandbox.seed import BOT_APP_ID
 from graph.sandbox.wire import TENANT_ID
@@ -220,3 +221,18 @@ def test_bot_switched_off_answers_not_found(bot_app):
     application.extensions["settings"].bot_enabled = False
     answer = connector.deliver(sandbox.state, bot_url, _message(sandbox), _token(sandbox))
     assert answer.status_code == 404 and "not enabled" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("real", ["entra", "graph"])
+def test_with_a_real_tenant_and_no_bot_set_up_the_endpoint_trusts_nobody(bot_app, real):
+    """The sandbox's bot is for the built-in sandbox only: an installation with a real
+    tenant (Entra or Graph) and no BOT_* settings must not trust the sandbox's keys."""
+    application, bot_url, sandbox = bot_app
+    settings = application.extensions["settings"]
+    if real == "entra":
+        settings.entra_tenant_id = "11111111-2222-3333-4444-555555555555"
+    else:
+        application.extensions["graph_setup"] = GraphSetup(MICROSOFT, REAL_GRAPH)
+    answer = connector.deliver(sandbox.state, bot_url, _message(sandbox), _token(sandbox))
+    assert answer.status_code == 404 and "BOT_APP_ID" in answer.json()["error"]
+    assert connector.sent_activities(sandbox.state) == []
