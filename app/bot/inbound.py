@@ -1,12 +1,12 @@
 """Bot Connector authentication, as Microsoft documents it ("Authenticate requests from
 the Bot Connector service to your bot"): a bearer JWT signed with a key from the OpenID
-metadata's `jwks_uri`, `iss` https://api.botframework.com, `aud` the bot's app id, not
-expired, and a `serviceurl` claim equal to the activity's serviceUrl; then the tenant the
-activity names must be ours. The SDK's JwtTokenValidator checks signature, lifetime and
-audience; it hard-codes login.botframework.com's keys URL and checks neither issuer nor
-service URL, so the keys come from the configured metadata and the rest is checked here.
+metadata's `jwks_uri` and endorsed for the activity's channelId, `iss`
+https://api.botframework.com, `aud` the bot's app id, not expired, and a `serviceurl` claim
+equal to the activity's serviceUrl; then the tenant the activity names must be ours. The
+SDK's JwtTokenValidator checks signature, lifetime and audience; it hard-codes
+login.botframework.com's keys URL and checks neither issuer, endorsements nor service URL,
+so the keys come from the configured metadata and the rest is checked here.
 """
-
 from __future__ import annotations
 
 import threading
@@ -53,10 +53,14 @@ class BotConnectorValidator(JwtTokenValidator):
         super().__init__(AgentAuthConfiguration(client_id=identity.app_id,
                                                 tenant_id=identity.tenant_id))
         self.identity = identity
+        self.endorsements: list[str] = []  # of the key that signed the token
 
     async def _get_public_key_or_secret(self, token: str):
         uri = jwks_uri(self.identity.openid_metadata_url)
-        return await self._jwk_client_manager.get_signing_key(uri, get_unverified_header(token))
+        key = await self._jwk_client_manager.get_signing_key(uri, get_unverified_header(token))
+        # PyJWK keeps the key's JSON (its Bot Connector `endorsements`) only privately.
+        self.endorsements = list(getattr(key, "_jwk_data", {}).get("endorsements") or [])
+        return key
 
 
 def _tenants_of(activity: dict) -> set[str]:
@@ -75,10 +79,14 @@ async def authenticate(identity: BotIdentity, authorization: str, activity: dict
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Rejected("no bearer token")
+    validator = BotConnectorValidator(identity)
     try:
-        claims = await BotConnectorValidator(identity).validate_token(token.strip())
+        claims = await validator.validate_token(token.strip())
     except (PyJWTError, ValueError, KeyError) as exc:
         raise Rejected(f"token refused: {type(exc).__name__}: {exc}") from exc
+    if activity.get("channelId") not in validator.endorsements:
+        raise Rejected("token refused: its signing key is not endorsed for the activity's "
+                       "channel")
     if claims.claims.get("iss") != BOT_CONNECTOR_ISSUER:
         raise Rejected("token refused: the issuer is not the Bot Connector's")
     if claims.claims.get("serviceurl") != activity.get("serviceUrl"):

@@ -76,6 +76,14 @@ def test_wrong_issuer_is_refused(bot_app, caplog):
     assert "issuer" in _refused(bot_url, sandbox, _message(sandbox), token, caplog)
 
 
+def test_a_key_not_endorsed_for_the_activitys_channel_is_refused(bot_app, caplog):
+    """Microsoft's step: the signing key's endorsements must include the activity's
+    channelId (the sandbox's key is endorsed for msteams only)."""
+    _app, bot_url, sandbox = bot_app
+    activity = {**_message(sandbox), "channelId": "webchat"}
+    assert "endorse" in _refused(bot_url, sandbox, activity, _token(sandbox), caplog)
+
+
 def test_expired_token_is_refused(bot_app, caplog):
     _app, bot_url, sandbox = bot_app
     token = _token(sandbox, lifetime=-3600)  # beyond the SDK's five minutes' leeway
