@@ -1,5 +1,6 @@
 """Command-line tasks: `flask db-upgrade` applies the Alembic migrations; `flask m365-check`
-checks the Microsoft 365 set-up (exit code 0 when everything passes, 1 otherwise)."""
+checks the Microsoft 365 set-up (exit code 0 when everything passes, 1 otherwise); `flask
+teams-app` writes the Teams app package."""
 
 from __future__ import annotations
 
@@ -60,3 +61,21 @@ def register(app: Flask) -> None:
         report = run_check(current_app, timeout=timeout, budget=budget)
         click.echo(as_text(report))
         raise SystemExit(0 if report.all_passed else 1)
+
+    @app.cli.command("teams-app")
+    @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True),
+                  help="Where to write the .zip (default: its own name, here).")
+    def teams_app(out: str | None):
+        """Write the Teams app package (manifest and icons) for administrators to upload."""
+        from app.m365.graph_setup import BUILT_IN
+        from app.teams_app.identity import NotReady, identity_from
+        from app.teams_app.package import file_name, package_bytes
+
+        try:
+            identity = identity_from(current_app.extensions["settings"], built_in_sandbox=(
+                current_app.extensions["graph_setup"].kind == BUILT_IN))
+        except NotReady as problem:
+            raise click.ClickException(str(problem)) from None
+        path = Path(out or file_name(identity))
+        path.write_bytes(package_bytes(identity))
+        click.echo(f"wrote {path}")
