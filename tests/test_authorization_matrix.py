@@ -92,6 +92,11 @@ ROUTES: dict[str, Route] = {
     "status.page": route(PUBLIC, "GET", anonymous=200),
     "status.feed": route(PUBLIC, "GET", anonymous=200),
     "alerts.intake": route(SECRET, "POST"),
+    # No bot is set up in this world's app (not the built-in sandbox): 404 for all;
+    # tests/bot show the 401s for a missing, forged or other tenant's Bot Connector token.
+    "bot.messages": route(PUBLIC, "POST", anonymous=404),
+    "teams_app.privacy": route(PUBLIC, "GET", anonymous=200),  # linked from the manifest
+    "teams_app.terms": route(PUBLIC, "GET", anonymous=200),
     # signed-in
     "incidents.list_incidents": route(SIGNED_IN, "GET"),
     "incidents.declare": route(SIGNED_IN, "GET", "POST"),
@@ -112,6 +117,8 @@ ROUTES: dict[str, Route] = {
     "documents.template": route(ADMIN, "GET", "POST"),
     "documents.remove_template": route(ADMIN, "POST"),
     "alerts.sources": route(ADMIN, "GET", "POST"),
+    "teams_app.page": route(ADMIN, "GET"),
+    "teams_app.download": route(SANDBOX, "GET"),  # admins'; 404 until a bot is named
     "alerts.revoke": route(ADMIN, "POST"),
     "setup_check.page": route(ADMIN, "GET", "POST"),  # the POST runs the set-up check
     "catalogue.edit_service": route(ADMIN, "GET", "POST"),  # /services/new and .../edit

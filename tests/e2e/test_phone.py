@@ -36,6 +36,7 @@ NOT_PAGES = {  # GET rules that are not HTML pages for a person to read
     "documents.download": "a .docx download",
     "reporting.monthly": "a .docx download",
     "m365.sandbox_file": "a .docx download",
+    "teams_app.download": "the Teams app's .zip",
     "api.list_incidents": "JSON for API clients",
     "api.get_incident": "JSON for API clients",
 }

@@ -45,11 +45,11 @@ def page():
 @bp.get("/admin/teams-app/package.zip")
 @login_required
 def download():
-    _admin_only()
     try:
         identity = _identity()
     except NotReady:
-        abort(404)  # the page says why; there is nothing to download
+        abort(404)  # nothing to download for anyone; the page says what to set first
+    _admin_only()
     return Response(package_bytes(identity), mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{file_name(identity)}"',
         "Cache-Control": "no-store"})
