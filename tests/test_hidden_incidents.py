@@ -5,28 +5,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.auth.models import User
 from app.incidents import service
-
-
-class Statements:
-    """The SQL a request runs, with its parameters left out: the same list for two
-    requests means the same queries in the same order (counted, never timed)."""
-
-    def __init__(self, engine):
-        self.engine, self.seen = engine, []
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, _conn, _cursor, statement, *_args):
-        self.seen.append(re.sub(r"\s+", " ", statement).strip())
+from tests.statements import Statements
 
 
 def page_text(response) -> str:

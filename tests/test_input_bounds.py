@@ -13,7 +13,7 @@ import pkgutil
 
 import pytest
 from flask_wtf import FlaskForm
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, insert, select
 
 from app import web
 from app.auth.models import User
@@ -21,6 +21,7 @@ from app.auth.service import create_api_token
 from app.catalogue.service import NEW_SERVICES_PER_REQUEST, SERVICES_PER_INCIDENT
 from app.incidents.models import Incident, Service, TimelineEntry
 from app.web.forms import LimitedForm
+from tests.statements import Statements
 
 
 @pytest.fixture
@@ -38,23 +39,6 @@ def api(app, method, url, token, body=None, raw=None):
     elif body is not None:
         kwargs["json"] = body
     return app.test_client().open(url, method=method, **kwargs)
-
-
-class Statements:
-    """The SQL statements run inside the block."""
-
-    def __init__(self, engine):
-        self.engine, self.seen = engine, []
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, _conn, _cursor, statement, *_args):
-        self.seen.append(" ".join(statement.split()))
 
 
 def a_catalogue(session, size: int) -> None:
