@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from microsoft_agents.activity import Activity, ActivityTypes
-from microsoft_agents.hosting.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from microsoft_agents.hosting.core import CardFactory, MessageFactory, TurnContext
 from sqlalchemy import or_, select
 
 from app import db
@@ -78,17 +78,17 @@ def status_text(person: User, activity: Activity) -> str:
         f"- {i.reference} {i.title}: {i.status} ({i.severity})" for i in mine)
 
 
-class IncidentDeskBot(ActivityHandler):
-    async def on_message_activity(self, turn_context: TurnContext):
-        command = _command(turn_context.activity.text)
-        if command == "help" or not command:
-            reply = MessageFactory.attachment(CardFactory.adaptive_card(help_card()))
-        elif command == "status":
-            person = person_of(turn_context.activity)
-            reply = MessageFactory.text(SIGN_IN_FIRST if person is None
-                                        else status_text(person, turn_context.activity))
-        else:
-            reply = MessageFactory.text(f"I don't know '{command[:40]}'. Say help for what "
-                                        "I can do.")
-        reply.type = ActivityTypes.message
-        await turn_context.send_activity(reply)
+async def answer(turn_context: TurnContext) -> None:
+    """Reply to a message: the command it starts with, after any @mention."""
+    command = _command(turn_context.activity.text)
+    if command == "help" or not command:
+        reply = MessageFactory.attachment(CardFactory.adaptive_card(help_card()))
+    elif command == "status":
+        person = person_of(turn_context.activity)
+        reply = MessageFactory.text(SIGN_IN_FIRST if person is None
+                                    else status_text(person, turn_context.activity))
+    else:
+        reply = MessageFactory.text(f"I don't know '{command[:40]}'. Say help for what "
+                                    "I can do.")
+    reply.type = ActivityTypes.message
+    await turn_context.send_activity(reply)

@@ -13,9 +13,9 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 
 from app.bot.adapter import FlaskActivityRequest, FlaskBotAdapter
-from app.bot.commands import IncidentDeskBot
 from app.bot.identity import NOT_SET_UP, identity_for
 from app.bot.inbound import Rejected, authenticate
+from app.bot.turns import IncidentDeskBot
 from app.extensions import csrf
 
 MAX_ACTIVITY_BYTES = 256 * 1024  # Teams caps a message at about 100 KB (28 KB of text)
