@@ -306,3 +306,24 @@ def test_security_incident_is_hidden_from_others(browser, other_browser, app):
     admin = other_browser.__class__(app.test_client())
     admin.sign_in(name="Admin", email="admin@example.com", admin=True)
     assert admin.get(f"/incidents/{ref}").status_code == 200
+
+
+def test_show_all_renders_a_bounded_number_and_says_where_the_rest_is(app, browser, session,
+                                                                      monkeypatch):
+    from app.incidents import scribe
+    from app.web.incidents import routes
+
+    monkeypatch.setattr(routes, "TIMELINE_MOST", 6)
+    browser.sign_in()
+    ref = browser.declare()
+    inc = incident(session, ref)
+    author = session.scalar(select(User).where(User.email == "ada@example.com"))
+    for number in range(8):  # with "declared" and "role_assigned": 10 entries
+        scribe.add_entry(session, author, inc, text=f"Entry number {number:03d}",
+                         entry_type="event", effects=app.extensions["effects"])
+
+    whole = browser.get(f"/incidents/{ref}?timeline=all").get_data(as_text=True)
+    assert whole.count('class="app-timeline__entry') == 6
+    assert "Showing the latest 6 of 10 entries: the page shows at most 6." in whole
+    assert "?timeline_page=1" in whole and "Word report" in whole
+    assert "Show all" not in whole and "earlier entries" not in whole

@@ -103,6 +103,7 @@ def _page_forms(incident):
 
 
 TIMELINE_SHOWN = 100  # newest entries on the incident page; the rest behind one link
+TIMELINE_MOST = 2000  # what "show all" renders at most; beyond it, the report and the API
 
 
 def render_show(incident, status_code=200, **forms):
@@ -117,7 +118,8 @@ def render_show(incident, status_code=200, **forms):
         "incidents/show.html",
         incident=incident,
         timeline=service.latest_timeline(Session, incident,
-                                         None if whole_timeline else TIMELINE_SHOWN),
+                                         TIMELINE_MOST if whole_timeline else TIMELINE_SHOWN),
+        whole_timeline=whole_timeline,
         handovers=people.pending_handovers(Session, incident),
         neighbourhood=catalogue.neighbourhood(Session, incident),
         actions=actions.for_incident(Session, incident),
