@@ -183,6 +183,9 @@ def main() -> None:
     for (label, _d, took, pages, _p), (_l, _z, work, _n, _q) in ((results[0], results[3]),
                                                                  (results[1], results[2])):
         floor = pages * latency
+        if not floor or not work:
+            print(f"\n{label}: {took:.2f} s for {pages} pages (no latency: nothing to overlap)")
+            continue
         print(f"\n{label}: {took:.2f} s for {pages} pages of {count // max(pages, 1):,}; "
               f"pages x latency {floor:.2f} s; ratio {took / floor:.2f}. Without latency it "
               f"takes {work:.2f} s. One after the other, waiting and working would take "
