@@ -16,10 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import create_app
-from app.auth.models import ApiToken, User
+from app.auth.models import ApiToken, SignIn, User
 from app.auth.service import create_api_token
 from app.config import Settings
 from tests.conftest import Browser, end_app, make_settings
@@ -299,7 +299,20 @@ def test_a_session_cookie_copied_to_a_tenant_app_is_refused(migrated, redis_url,
         response = client.get("/incidents")
         assert response.status_code == 302 and "/sign-in" in response.location
     finally:
-        end_app(tenant)
+        end_app_keep_rows(tenant)
+    # The sign-in ended: the same cookie does not count again once dev sign-in does.
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(SignIn)
+                          .where(SignIn.ended_at.is_(None))) == 0
+    again = create_app(make_settings(migrated, redis_url=redis_url), TESTING=True,
+                       SERVER_NAME=DOMAIN)
+    try:
+        client = again.test_client()
+        client.set_cookie(SESSION_COOKIE, cookie, domain=DOMAIN)
+        response = client.get("/incidents")
+        assert response.status_code == 302 and "/sign-in" in response.location
+    finally:
+        end_app(again)
 
 
 def end_app_keep_rows(application) -> None:

@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.auth import service, sign_ins
 from app.auth.models import User
-from app.db import Session, read_only
+from app.db import Session, read_only, writing
 from app.extensions import csrf, login_manager
 from app.web.auth.forms import (
     DevSignInForm,
@@ -76,9 +76,12 @@ def _check_sign_in():
 @bp.before_app_request
 def _refuse_accounts_no_longer_granted():
     """A session of an account that no longer counts (dev sign-in once a tenant is set,
-    or with DEV_SIGN_IN off) is signed out before any view runs."""
+    or with DEV_SIGN_IN off) is signed out before any view runs, and its server-side
+    sign-in ends, so the cookie cannot count again if the account does."""
     if current_user.is_authenticated and service.account_refusal(current_user, _settings()):
-        logout_user()  # no write here: GET requests run in read-only transactions
+        with writing(Session):  # GET requests run in read-only transactions
+            sign_ins.end(Session, session.pop(SIGN_IN_KEY, None))  # no longer open anywhere
+        logout_user()
 
 
 def _begin_sign_in(user: User) -> None:
