@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.web.reporting.routes import bp as reporting_bp
     from app.web.review_meetings.routes import bp as review_meetings_bp
     from app.web.status.routes import bp as status_bp
+    from app.web.tab.routes import bp as tab_bp
     from app.web.teams_app.routes import bp as teams_app_bp
     from app.web.updates.routes import bp as updates_bp
 
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(actions_bp)
     app.register_blueprint(status_bp)
     app.register_blueprint(teams_app_bp)
+    app.register_blueprint(tab_bp)  # the incident as a Teams tab
     app.register_blueprint(review_meetings_bp)
     app.register_blueprint(reporting_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

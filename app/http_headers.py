@@ -32,17 +32,21 @@ def register(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         nonce = g.get("csp_nonce", "")
+        # Only the Teams tab's routes set this (app/web/tab: Teams' own hosts); every
+        # other page may be framed by no one.
+        ancestors = g.get("frame_ancestors") or "'none'"
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; "
             f"script-src 'self' 'nonce-{nonce}'; "
             "style-src 'self'; img-src 'self' data:; font-src 'self'; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+            f"connect-src 'self'; frame-ancestors {ancestors}; base-uri 'self'; "
             f"form-action 'self' {sign_in_origin}; object-src 'none'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if ancestors == "'none'":
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )

@@ -1,5 +1,5 @@
 // Compiles GOV.UK Frontend into app/static/build without the GOV.UK brand
-// (no GDS Transport font, no crown), and copies the component JavaScript.
+// (no GDS Transport font, no crown), and copies the component JavaScript and teams-js.
 import { mkdirSync, copyFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,4 +18,7 @@ const css = sass.compile(join(root, "app", "assets", "app.scss"), {
 });
 writeFileSync(join(out, "app.css"), css.css);
 copyFileSync(join(govuk, "govuk-frontend.min.js"), join(out, "govuk-frontend.min.js"));
+// Microsoft's teams-js for the Teams tab (templates/tab), served from here, never a CDN.
+copyFileSync(join(root, "node_modules", "@microsoft", "teams-js", "dist", "umd",
+                  "MicrosoftTeams.min.js"), join(out, "teams-js.min.js"));
 console.log("assets built into app/static/build");

@@ -97,6 +97,16 @@ ROUTES: dict[str, Route] = {
     "bot.messages": route(PUBLIC, "POST", anonymous=404),
     "teams_app.privacy": route(PUBLIC, "GET", anonymous=200),  # linked from the manifest
     "teams_app.terms": route(PUBLIC, "GET", anonymous=200),
+    # The Teams tab (app/web/tab) signs in with Teams SSO in a cookie of its own, so every
+    # session here is anonymous to it: its pages offer that sign-in (200), its forms and
+    # token post need their CSRF token (400), and with no tenant and no built-in sandbox
+    # there is no consent prompt (404). Who sees which incident: tests/test_tab.py.
+    "tab.config": route(PUBLIC, "GET", anonymous=200),
+    "tab.incident": route(PUBLIC, "GET", anonymous=200),
+    "tab.add_note": route(PUBLIC, "POST", anonymous=400),
+    "tab.sign_in": route(PUBLIC, "POST", anonymous=400),
+    "tab.consent": route(PUBLIC, "GET", anonymous=404),
+    "tab.consent_done": route(PUBLIC, "GET", anonymous=200),
     # signed-in
     "incidents.list_incidents": route(SIGNED_IN, "GET"),
     "incidents.declare": route(SIGNED_IN, "GET", "POST"),
@@ -119,6 +129,7 @@ ROUTES: dict[str, Route] = {
     "alerts.sources": route(ADMIN, "GET", "POST"),
     "teams_app.page": route(ADMIN, "GET"),
     "teams_app.download": route(SANDBOX, "GET"),  # admins'; 404 until a bot is named
+    "tab.sandbox_host": route(SANDBOX, "GET"),  # the tab in the sandbox's Teams host page
     "alerts.revoke": route(ADMIN, "POST"),
     "setup_check.page": route(ADMIN, "GET", "POST"),  # the POST runs the set-up check
     "catalogue.edit_service": route(ADMIN, "GET", "POST"),  # /services/new and .../edit

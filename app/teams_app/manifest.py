@@ -20,7 +20,7 @@ SCHEMA_URL = ("https://developer.microsoft.com/en-us/json-schemas/teams/"
               f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json")
 # Bump when what the app offers changes (commands, permissions, wording): Teams takes an
 # upload as an update only when its version is higher than the one installed.
-REVISION = 1
+REVISION = 2
 # Fixed forever: every installation's app id is derived in this namespace.
 _APP_ID_NAMESPACE = uuid.UUID("6b0f3f8e-2a41-5c1e-9d7a-1c1d3e4e5f60")
 ACCENT_COLOR = "#1d70b8"
@@ -28,6 +28,12 @@ COLOR_ICON = "color.png"
 OUTLINE_ICON = "outline.png"
 PRIVACY_PATH = "/teams-app/privacy"
 TERMS_PATH = "/teams-app/terms"
+# The incident as a channel tab (app/web/tab): Teams opens the configuration page when
+# someone adds the tab, filling in the channel's and team's ids, and the page hands Teams
+# the contentUrl of the incident chosen (the channel's own by default).
+TAB_ID = "incident"
+TAB_CONFIG_PATH = "/tab/config"
+TAB_CONFIG_QUERY = "?channel={channelId}&team={teamId}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ FULL_DESCRIPTION = (
     "channel; in that channel ask for its status, post an update to the channel and "
     "stakeholders, take a role (say 'lead me' or 'scribe me') and add notes to the "
     "incident's timeline. In a personal chat the bot lists your open incidents. "
+    "Pin an incident to its channel as a tab to see it and add notes without leaving "
+    "Teams, signed in with your Teams account. "
     "Everything is also on the Incident Desk website, where reports and reviews are written."
 )
 
@@ -138,6 +146,13 @@ def _content(identity: AppIdentity) -> dict:
                 {"scopes": ["team"], "commands": _commands(TEAM_COMMANDS)},
                 {"scopes": ["personal"], "commands": _commands(PERSONAL_COMMANDS)},
             ],
+        }],
+        "configurableTabs": [{
+            "id": TAB_ID,
+            "configurationUrl": base + TAB_CONFIG_PATH + TAB_CONFIG_QUERY,
+            "canUpdateConfiguration": True,
+            "scopes": ["team"],
+            "context": ["channelTab"],
         }],
         "validDomains": [host],
         "webApplicationInfo": {"id": entra_id, "resource": f"api://{host}/{entra_id}"},

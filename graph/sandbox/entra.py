@@ -1,8 +1,10 @@
 """Microsoft Entra, far enough for MSAL's real flows: OpenID discovery, the authorization
 endpoint (auth code with PKCE, `form_post` or `query`), and the token endpoint for the
-authorization_code, refresh_token and client_credentials grants.
+authorization_code, refresh_token, client_credentials and on-behalf-of grants, and the
+tenant's RS256 signing keys (`jwks_uri`) for the Teams tab's SSO token (teams_sso.py).
 https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
 https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
+https://learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow
 
 MSAL only talks to an https:// authority, so the sandbox serves these routes on a TLS
 listener of its own (graph/sandbox/server.py); the routes are the same WSGI app's.
@@ -38,6 +40,7 @@ from graph.sandbox import directory
 from graph.sandbox.auth import ALGORITHM, GRAPH_RESOURCE, access_token, signing_key
 from graph.sandbox.limits import TenantLimits
 from graph.sandbox.routes_connector import CONNECTOR_SCOPE, bot_access_token
+from graph.sandbox.teams_sso import OBO_GRANT, on_behalf_of_user, public_keys
 from graph.sandbox.wire import TENANT_ID
 
 CODE_LIFETIME = 600  # seconds: "authorization codes are short lived, typically 10 minutes"
@@ -46,9 +49,11 @@ OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
 
 
 class EntraError(Exception):
-    def __init__(self, error: str, code: int, description: str, status: int = 400):
+    def __init__(self, error: str, code: int, description: str, status: int = 400,
+                 suberror: str = ""):
         super().__init__(description)
         self.error, self.code, self.description, self.status = error, code, description, status
+        self.suberror = suberror  # e.g. "consent_required", as Entra adds to some errors
 
 
 def _issuer(request: Request, tenant: str) -> str:
@@ -62,7 +67,8 @@ def _error_response(error: EntraError) -> Response:
         "error": error.error, "error_description": f"AADSTS{error.code}: "
         f"{error.description} Trace ID: {trace} Timestamp: {now}",
         "error_codes": [error.code], "timestamp": now, "trace_id": trace,
-        "correlation_id": str(uuid.uuid4())}), status=error.status,
+        "correlation_id": str(uuid.uuid4()),
+        **({"suberror": error.suberror} if error.suberror else {})}), status=error.status,
         content_type="application/json; charset=utf-8")
 
 
@@ -108,6 +114,14 @@ def _consented(app: dict, wanted: list[str]) -> list[str]:
                          f"named '{app['display_name']}'. Send an interactive authorization "
                          f"request for this user and resource. (missing: {' '.join(missing)})")
     return list(app["delegated"])
+
+
+def _record_consent(tx, app: dict, wanted: list[str]) -> dict:
+    """`prompt=consent`: the sandbox tenant lets people consent to delegated permissions,
+    and its people always accept. Recorded for the app (the sandbox keeps consent per app,
+    not per person), as an administrator's consent would be."""
+    granted = sorted({*app["delegated"], *(s for s in wanted if s != ".default")})
+    return tx.put("app", app["client_id"], {**app, "delegated": granted})
 
 
 # ---- discovery -------------------------------------------------------------------------
@@ -176,6 +190,8 @@ def _sign_in(state, args) -> dict:
     wanted, oidc = _graph_scopes(args.get("scope", ""))
     with state.tx() as tx:
         app = _app(tx, args.get("client_id", ""))
+        if args.get("prompt") == "consent":  # the person accepts Entra's consent prompt
+            app = _record_consent(tx, app, wanted)
         _consented(app, wanted)
         user = directory.add_user(tx, hint, args.get("sandbox_name", ""))
         if not user.get("accountEnabled", True):
@@ -219,6 +235,8 @@ def token(request: Request, state, tenant: str) -> Response:
                 body = _redeem_refresh(request, tx, key, app, limits)
             elif grant == "client_credentials":
                 body = _client_token(request, key, app, limits)
+            elif grant == OBO_GRANT:
+                body = _on_behalf_of(request, tx, key, app, limits)
             else:
                 raise EntraError("unsupported_grant_type", 70003, f"The app requested an "
                                  f"unsupported grant type '{grant}'.")
@@ -322,6 +340,39 @@ def _user_tokens(request: Request, key: str, app: dict, user: dict, wanted: list
             "client_info": client_info, "_subject": user["userPrincipalName"]}
 
 
+def _on_behalf_of(request: Request, tx, key: str, app: dict, limits: TenantLimits) -> dict:
+    """The on-behalf-of grant: a Teams tab's SSO token for this app in, the person's Graph
+    tokens out, once they (or an administrator) consented to what is asked
+    (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow)."""
+    form = request.form
+    if form.get("requested_token_use") != "on_behalf_of":
+        raise EntraError("invalid_request", 900144, "The request body must contain the "
+                         "following parameter: 'requested_token_use'.")
+    try:
+        user = on_behalf_of_user(tx, form.get("assertion", ""), app["client_id"])
+    except ValueError as problem:
+        code, description = problem.args
+        raise EntraError("invalid_grant", code, description) from problem
+    wanted, oidc = _graph_scopes(form.get("scope", ""))
+    try:
+        return _user_tokens(request, key, app, user, wanted, limits, oidc=oidc)
+    except EntraError as error:
+        if error.code == 65001:
+            error.suberror = "consent_required"
+        raise
+
+
+def keys(request: Request, state, tenant: str) -> Response:
+    """The tenant's token signing keys (JWKS), as `jwks_uri` names them."""
+    try:
+        _tenant(tenant)
+    except EntraError as error:
+        return _error_response(error)
+    with state.tx() as tx:
+        body = public_keys(tx)
+    return Response(json.dumps(body), content_type="application/json; charset=utf-8")
+
+
 def _client_token(request: Request, key: str, app: dict, limits: TenantLimits) -> dict:
     scope = request.form.get("scope", "")
     if scope.split() == [CONNECTOR_SCOPE] and app.get("bot"):  # a bot calling the connector
@@ -342,7 +393,10 @@ def _client_token(request: Request, key: str, app: dict, limits: TenantLimits) -
 
 
 def rules() -> list[Rule]:
-    return [
+    from graph.sandbox import teams_host
+
+    return [*teams_host.rules(),
+        Rule("/<tenant>/discovery/v2.0/keys", endpoint=keys, methods=["GET"]),
         Rule("/<tenant>/v2.0/.well-known/openid-configuration", endpoint=discovery,
              methods=["GET"]),
         Rule("/<tenant>/oauth2/v2.0/authorize", endpoint=authorize, methods=["GET", "POST"]),

@@ -39,6 +39,8 @@ NOT_PAGES = {  # GET rules that are not HTML pages for a person to read
     "teams_app.download": "the Teams app's .zip",
     "api.list_incidents": "JSON for API clients",
     "api.get_incident": "JSON for API clients",
+    "tab.consent": "a redirect to Entra's consent prompt (the Teams tab's pop-up)",
+    "tab.sandbox_host": "a redirect to the Graph sandbox's Teams host page (not ours)",
 }
 LONG_WORD = "Supercalifragilisticexpialidocious-payments-gateway-eu-west-2-" + "x" * 40
 LONG_TITLE = f"Checkout failing for card payments across every region after {LONG_WORD}"

@@ -39,7 +39,8 @@ def page():
     https = urlsplit(identity.base_url).scheme == "https"
     return render_template("teams_app/page.html", problem=None, manifest=build(identity),
                            file_name=file_name(identity), permissions=RSC_PERMISSIONS,
-                           https=https)
+                           https=https, sandbox_tab=current_app.extensions[
+                               "graph_setup"].kind == BUILT_IN)
 
 
 @bp.get("/admin/teams-app/package.zip")

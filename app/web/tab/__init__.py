@@ -1,0 +1,1 @@
+"""The incident as a Teams channel tab, signed in with Teams single sign-on."""
