@@ -60,3 +60,47 @@ def test_two_deliveries_saving_a_new_persons_token_cache_at_once_both_succeed(ap
         assert check.query(TokenCache).count() == len(ids)
         person = check.get(User, ids[0])
         assert load_token_cache(check, person, "secret") in ("one", "two")
+
+
+def test_adding_to_the_log_conflicts_with_nothing(app, org, session):
+    """A note is an append: one added between another request's read and its write
+    neither is refused nor makes that request's status change "changed meanwhile"."""
+    from app.incidents import scribe
+    from app.incidents.models import TimelineEntry
+
+    engine, effects = app.extensions["db_engine"], app.extensions["effects"]
+    with OrmSession(engine) as setup:
+        setup.add(User(entra_oid="dev-y", name="Y", email="y@example.com"))
+        setup.commit()
+        actor = setup.scalar(select(User).where(User.entra_oid == "dev-y"))
+        reference = service.declare(setup, org, actor, title="Appends", description="",
+                                    severity="P2").reference
+
+    def mine(own):
+        actor = own.scalar(select(User).where(User.entra_oid == "dev-y"))
+        return actor, own.scalar(select(Incident).where(Incident.reference == reference))
+
+    with OrmSession(engine, expire_on_commit=False) as first, \
+            OrmSession(engine, expire_on_commit=False) as second:
+        actor_1, read_first = mine(first)
+        first.commit()  # read, as a page's form is, before the other request writes
+        actor_2, read_second = mine(second)
+        scribe.add_entry(second, actor_2, read_second, text="From the card",
+                         entry_type="event", effects=effects)
+        scribe.add_entry(first, actor_1, read_first, text="From the page",
+                         entry_type="event", effects=effects)
+        service.change_status(first, org, effects, actor_1, read_first, "identified", "")
+
+    def add(n: int) -> None:
+        with OrmSession(engine, expire_on_commit=False) as own:
+            actor, incident = mine(own)
+            scribe.add_entry(own, actor, incident, text=f"At once {n}", entry_type="event",
+                             effects=effects)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(add, range(16)))
+    texts = set(session.scalars(select(TimelineEntry.text).where(
+        TimelineEntry.kind == "note")))
+    assert {"From the card", "From the page"} | {f"At once {n}" for n in range(16)} <= texts
+    assert session.scalar(select(Incident.status).where(
+        Incident.reference == reference)) == "identified"

@@ -136,4 +136,4 @@ def chase_overdue(session: Session, effects: Effects, now: datetime | None = Non
 
 def _record(session, incident, actor, text: str) -> None:
     entry = timeline.record(incident, "action", text, author=actor, session=session)
-    incident.updated_at = entry.created_at
+    timeline.touch(session, incident, entry.created_at)

@@ -59,19 +59,24 @@ def request(session: Session, incident: Incident, kinds: Iterable[str], *, insta
              if not (kind == PUBLIC and incident.is_security)]  # never published (playbook 001)
     if not kinds:
         return []
-    if create:
+    def existing() -> list[ReportFile]:
+        return list(session.scalars(select(ReportFile).where(
+            ReportFile.incident_id == incident.id, ReportFile.kind.in_(kinds))
+            .order_by(ReportFile.id)))
+
+    reports = existing()  # after every change: usually they all exist already
+    missing = [kind for kind in kinds if kind not in {r.kind for r in reports}]
+    if create and missing:
         now = clock.now()
         day = now.astimezone(installation.timezone).date()
-        for kind in kinds:
+        for kind in missing:
             session.execute(
                 insert_for(session)(ReportFile).values(
                     incident_id=incident.id, kind=kind, folder=folder, created_at=now,
                     file_name=KINDS[kind].file_name(day, incident.reference))
                 .on_conflict_do_nothing(index_elements=[ReportFile.incident_id,
                                                         ReportFile.kind]))
-    reports = session.scalars(select(ReportFile).where(
-        ReportFile.incident_id == incident.id, ReportFile.kind.in_(kinds))
-        .order_by(ReportFile.id)).all()
+        reports = existing()
     for report in reports:
         # A report not written yet is written at once; a written one waits for the
         # changes to settle.

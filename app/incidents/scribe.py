@@ -63,7 +63,7 @@ def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_t
     _check(incident, text, entry_type)
     entry = timeline.record(incident, "note", text, author=actor, entry_type=entry_type,
                             occurred_at=occurred_at, session=session)
-    incident.updated_at = entry.created_at
+    timeline.touch(session, incident, entry.created_at)
     effects.publish(session, Changed(incident=incident, actor=actor))
     commit(session)
     return entry

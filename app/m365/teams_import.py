@@ -120,6 +120,6 @@ def import_messages(session: Session, effects: Effects, actor, incident: Inciden
                       "web_url": copy.web_url, "imported_by": actor.name})
             session.flush()
             copy.timeline_entry_id = entry.id
-        incident.updated_at = now
+        timeline.touch(session, incident, now)
         effects.publish(session, Changed(incident=incident, actor=actor))
     return len(chosen)

@@ -52,20 +52,26 @@ def request(session: Session, *, key: str, kind: str, payload: dict, incident,
     the runner sends it once more afterwards (runner: `requested_at`). Queued once the
     caller commits, at its due time. Returns the delivery's id."""
     now = clock.now()
-    made = session.execute(
-        insert_for(session)(Delivery).values(
-            key=key, kind=kind, payload=payload, status=PENDING,
-            incident_id=incident.id if incident is not None else None,
-            attempts=0, next_attempt_at=now, requested_at=now, pending_since=now,
-            progress={}, result={}, created_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=[Delivery.key])
-        .returning(Delivery.id)).scalar_one_or_none()
-    if made is not None:
-        _due(session, made, now)
-        return made
-    delivery = session.scalars(
-        select(Delivery).where(Delivery.key == key).with_for_update()
-        .execution_options(populate_existing=True)).one()
+
+    def existing() -> Delivery | None:
+        return session.scalars(
+            select(Delivery).where(Delivery.key == key).with_for_update()
+            .execution_options(populate_existing=True)).one_or_none()
+
+    delivery = existing()  # asked for before: the usual case, one statement
+    if delivery is None:
+        made = session.execute(
+            insert_for(session)(Delivery).values(
+                key=key, kind=kind, payload=payload, status=PENDING,
+                incident_id=incident.id if incident is not None else None,
+                attempts=0, next_attempt_at=now, requested_at=now, pending_since=now,
+                progress={}, result={}, created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=[Delivery.key])
+            .returning(Delivery.id)).scalar_one_or_none()
+        if made is not None:
+            _due(session, made, now)
+            return made
+        delivery = existing()  # made meanwhile by another transaction
     _requested_again(delivery, now, debounce, longest, settle)
     session.flush()
     if delivery.status == PENDING:
