@@ -26,7 +26,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-install: $(VENV)/.installed app/static/build/app.css
+install: $(VENV)/.installed app/static/build/app.css playground/node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ $(VENV)/.installed: pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Microsoft 365 Agents Playground, the Teams-like client tests/playground drives
+# (docs/teams-playground.md); pinned in its own package so the assets build stays small.
+playground/node_modules/.installed: playground/package.json playground/package-lock.json
+	cd playground && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 app/static/build/app.css: node_modules/.installed app/assets/app.scss scripts/build-assets.mjs

@@ -56,13 +56,14 @@ def _run(work):
 def deliver(delivery_id: int) -> str:
     """Deliver one outbox row to Microsoft 365."""
     from app.db import Session
-    from app.m365.handlers import HANDLERS
     from app.outbox.runner import deliver as run_delivery
 
     def work(app):
+        handlers, graph_for = _delivery_wiring(app)
+
         def run(one: int, next_here: list[int] | None) -> str:
-            return run_delivery(Session, one, graph_for=app.extensions["graph_for"],
-                                handlers=HANDLERS, pacer=app.extensions.get("pacer"),
+            return run_delivery(Session, one, graph_for=graph_for,
+                                handlers=handlers, pacer=app.extensions.get("pacer"),
                                 next_here=next_here)
 
         try:
@@ -71,6 +72,53 @@ def deliver(delivery_id: int) -> str:
             Session.remove()
 
     return _run(work)
+
+
+def _delivery_wiring(app: Flask):
+    """The handlers and the Graph each delivery gets, once per app: channel posts go
+    through the Teams app's bot where it is installed (app/bot/outbound.py, given to
+    PostToChannel here, the one place that knows both app.m365 and app.bot). Such a post
+    needs nobody's token, so its delegated Graph is only made if it is used (a fallback,
+    or a look-up after the app has left the team)."""
+    wiring = app.extensions.get("delivery_wiring")
+    if wiring is not None:
+        return wiring
+    from app.bot import card_updates
+    from app.bot.outbound import ConnectorPoster
+    from app.db import Session
+    from app.m365 import plans
+    from app.m365.handlers import HANDLERS, PostToChannel
+
+    handler = PostToChannel(bot=ConnectorPoster(app),
+                            app_graph=lambda: app.extensions["graph_for_app"]())
+
+    def graph_for(delivery):
+        base = app.extensions["graph_for"]  # looked up each time: tests may swap it
+        if delivery.kind == card_updates.KIND or (
+                delivery.kind == plans.POST and handler.bot_team(Session, delivery) is not None):
+            return _Deferred(lambda: base(delivery))
+        return base(delivery)
+
+    wiring = app.extensions["delivery_wiring"] = (
+        {**HANDLERS, plans.POST: handler, card_updates.KIND: card_updates.UpdatePostedCard(app)},
+        graph_for)
+    return wiring
+
+
+class _Deferred:
+    """A Graph made on first use: the person's token is read only if it is needed."""
+
+    def __init__(self, make):
+        self._make, self._graph = make, None
+
+    def ready(self) -> None:
+        if self._graph is not None:
+            self._graph.ready()
+
+    def __getattr__(self, name: str):
+        if self._graph is None:
+            self._graph = self._make()
+        return getattr(self._graph, name)
 
 
 CHAIN = 3  # deliveries one job runs at most: each call has its deadline, the job its timeout

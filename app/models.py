@@ -3,6 +3,7 @@
 from app.actions.models import FollowUpAction
 from app.alerts.models import AlertRecord, AlertSource
 from app.auth.models import ApiToken, TokenCache, User
+from app.bot.models import BotInstallation
 from app.catalogue.models import EscalationStep, Supplier
 from app.contacts.models import Contact, ContactSync
 from app.documents.models import ReportFile, ReportTemplate, Review
@@ -26,6 +27,7 @@ __all__ = [
     "AlertRecord",
     "AlertSource",
     "ApiToken",
+    "BotInstallation",
     "ChannelMessageCopy",
     "Contact",
     "ContactSync",

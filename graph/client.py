@@ -44,6 +44,7 @@ from graph.port import (
     MAX_MAIL_RECIPIENTS,
     SIMPLE_UPLOAD_LIMIT,
     Card,
+    CardMarker,
     Channel,
     ChannelMessage,
     Conflict,
@@ -557,6 +558,24 @@ class GraphClient:
             rows = page.get("value", [])
             for raw in rows:
                 if any(a.get("id") == attachment_id for a in raw.get("attachments") or []):
+                    return _message(raw)
+            if since is None or all((_when(raw.get("createdDateTime")) or since) < since
+                                    for raw in rows):
+                return None
+        return None
+
+    def find_card_message(self, team_id: str, channel_id: str, marker: CardMarker,
+                          since: datetime | None = None) -> ChannelMessage | None:
+        """As find_message, matching the card's content instead of its attachment id."""
+        def first(sdk):
+            messages = self._messages(sdk, team_id, channel_id)
+            return messages.to_get_request_information(self._query(
+                messages, "MessagesRequestBuilderGetQueryParameters", top=RECENT_MESSAGES))
+
+        for page in self._pages(first, lambda sdk: self._messages(sdk, team_id, channel_id)):
+            rows = page.get("value", [])
+            for raw in rows:
+                if any(marker.carried_by(a) for a in raw.get("attachments") or []):
                     return _message(raw)
             if since is None or all((_when(raw.get("createdDateTime")) or since) < since
                                     for raw in rows):

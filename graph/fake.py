@@ -25,6 +25,7 @@ from graph.port import (
     MAX_MAIL_RECIPIENTS,
     SIMPLE_UPLOAD_LIMIT,
     Card,
+    CardMarker,
     Channel,
     ChannelMessage,
     Conflict,
@@ -341,6 +342,21 @@ class FakeGraph:
                 rows = [m for m in rows if _parse(m["createdDateTime"]) >= since]
             for raw in reversed(rows):
                 if any(a["id"] == attachment_id for a in raw["attachments"]):
+                    return self._as_message(raw)
+        return None
+
+    def find_card_message(self, team_id: str, channel_id: str, marker: CardMarker,
+                          since: datetime | None = None) -> ChannelMessage | None:
+        with self._lock:
+            self._channel(team_id, channel_id)
+            rows = [m for m in self._messages if m["channel_id"] == channel_id
+                    and m["replyToId"] is None]
+            if since is None:
+                rows = rows[-RECENT_MESSAGES:]
+            else:
+                rows = [m for m in rows if _parse(m["createdDateTime"]) >= since]
+            for raw in reversed(rows):
+                if any(marker.carried_by(a) for a in raw["attachments"]):
                     return self._as_message(raw)
         return None
 

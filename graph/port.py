@@ -11,6 +11,7 @@ one that needs a person.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -120,6 +121,29 @@ class Channel:
     membership_type: str = "standard"
     # Archived: read-only, nobody can post in it until it is unarchived (`isArchived`).
     is_archived: bool = False
+
+
+@dataclass(frozen=True)
+class CardMarker:
+    """What recognises a card an earlier attempt posted when the post's own ids are not
+    ours to choose (a bot's post through the Bot Connector): `value` at `path` inside
+    an Adaptive Card attachment's content (a JSON string, as Graph returns it)."""
+
+    path: tuple[str, ...]
+    value: str
+
+    def carried_by(self, attachment: dict) -> bool:
+        if attachment.get("contentType") != CARD_CONTENT_TYPE:
+            return False
+        try:
+            node = json.loads(attachment.get("content") or "")
+        except (TypeError, ValueError):
+            return False
+        for step in self.path:
+            if not isinstance(node, dict):
+                return False
+            node = node.get(step)
+        return isinstance(node, str) and node == self.value
 
 
 @dataclass(frozen=True)
@@ -304,6 +328,13 @@ class Graph(Protocol):
         """A message (or reply) carrying a card with this attachment id, if one was posted.
         Pages back through the channel to `since` (when the work was first tried): in a
         busy channel the earlier post may be far down the list."""
+
+    def find_card_message(self, team_id: str, channel_id: str, marker: CardMarker,
+                          since: datetime | None = None) -> ChannelMessage | None:
+        """A top-level message whose card carries `marker`, paging back to `since` as
+        find_message does. With an app-only token Graph allows this with
+        ChannelMessage.Read.All, or the team-scoped ChannelMessage.Read.Group granted by
+        installing the Teams app in the team; otherwise 403."""
 
     def channel_messages(self, team_id: str, channel_id: str,
                          since: datetime | None = None,

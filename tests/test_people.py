@@ -59,7 +59,11 @@ def test_a_hand_over_waits_for_the_new_holder_to_accept(
     [mail] = [m for m in fake_graph.mails() if "bob@example.com" in m["to"]]
     assert "please take over as incident lead" in mail["subject"]
     assert f"{url}/handovers/1" in mail["html"]
-    assert any(f"{url}/handovers/1" in str(m["attachments"]) for m in fake_graph.messages())
+    [card] = [str(m["attachments"]) for m in fake_graph.messages()
+              if f"{url}/handovers/1" in str(m["attachments"])]
+    # The email says "you"; the channel's card is read by everyone, so it names Bob.
+    assert "asks you" in mail["html"] and "asks you" not in card
+    assert "asks Bob Ng to take over as incident lead" in card
 
     page = other_browser.get(f"{url}/handovers/1").get_data(as_text=True)
     assert "Take over as incident lead?" in page and "Ada Lovelace" in page

@@ -35,6 +35,9 @@ class User(UserMixin, Base):
     sign_in_name: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Their Teams user id (a `29:` MRI), learnt from what the bot receives from them
+    # (app/bot/teams_people.py): whom a live card names for automatic refreshes.
+    teams_user_id: Mapped[str | None] = mapped_column(String(200))
 
     api_tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 

@@ -4,8 +4,11 @@ configured Entra, trusting the sandbox Entra's certificate when that is the auth
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
+import jwt
 from microsoft_agents.authentication.msal import MsalAuth
 from microsoft_agents.hosting.core import AgentAuthConfiguration
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity, Connections
@@ -44,6 +47,24 @@ class BotMsalAuth(MsalAuth):
                                                 client_secret=identity.password,
                                                 authority=identity.authority))
         self.identity = identity
+        self._ready: dict[tuple, tuple[str, float]] = {}  # (resource, scopes) -> token, exp
+
+    async def get_access_token(self, resource_url: str, scopes: list[str],
+                               force_refresh: bool = False) -> str:
+        """The SDK asks for the connector token at the start of every turn; MSAL's cache
+        answers, but only after a hop to a worker thread of a new pool each turn. A
+        token with over five minutes left is given straight from here."""
+        key = (resource_url, tuple(scopes))
+        cached = self._ready.get(key)
+        if cached and not force_refresh and cached[1] - time.time() > TOKEN_MARGIN:
+            return cached[0]
+        token = await super().get_access_token(resource_url, scopes, force_refresh)
+        try:
+            expires = float(jwt.decode(token, options={"verify_signature": False})["exp"])
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+            expires = 0.0  # not a JWT we can read: ask MSAL every time
+        self._ready[key] = (token, expires)
+        return token
 
     def _create_client_application(self, tenant_id: str | None = None):
         return ConfidentialClientApplication(
@@ -52,11 +73,26 @@ class BotMsalAuth(MsalAuth):
             http_client=entra_http(self.identity.verify))
 
 
+TOKEN_MARGIN = 300.0  # seconds: a token this close to expiry is fetched afresh
+_auths: dict[BotIdentity, BotMsalAuth] = {}
+_auths_lock = threading.Lock()
+
+
+def auth_for(identity: BotIdentity) -> BotMsalAuth:
+    """One MSAL app per bot per process, so its token cache outlives the request: a new
+    one per turn rediscovered the tenant and fetched a token over TLS every time (about
+    a quarter of each invoke's time)."""
+    with _auths_lock:
+        if identity not in _auths:
+            _auths[identity] = BotMsalAuth(identity)
+        return _auths[identity]
+
+
 class BotConnections(Connections):
     """One connection: the bot's own app registration."""
 
     def __init__(self, identity: BotIdentity):
-        self.provider = BotMsalAuth(identity)
+        self.provider = auth_for(identity)
 
     def get_connection(self, connection_name: str):
         return self.provider

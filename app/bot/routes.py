@@ -48,14 +48,19 @@ def messages():
         body = None
     if not isinstance(body, dict):
         return jsonify({"error": "The body must be a JSON activity."}), 400
+    headers = dict(request.headers)
+    adapter = FlaskBotAdapter(identity, current_app.logger)
+
+    async def turn():
+        """Authenticated, then the turn: one event loop for both."""
+        claims = await authenticate(identity, headers.get("Authorization", ""), body)
+        return await adapter.process_request(FlaskActivityRequest(headers, body, claims),
+                                             IncidentDeskBot())
+
     try:
-        claims = asyncio.run(authenticate(identity, request.headers.get("Authorization", ""),
-                                          body))
+        answer = asyncio.run(turn())
     except Rejected as refusal:
         return _refuse(str(refusal))
-    adapter = FlaskBotAdapter(identity, current_app.logger)
-    answer = asyncio.run(adapter.process_request(
-        FlaskActivityRequest(dict(request.headers), body, claims), IncidentDeskBot()))
     if answer.status_code == 401:
         return _refuse("the SDK refused the activity")
     if answer.body is None:

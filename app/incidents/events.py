@@ -94,6 +94,9 @@ class Notice(Event):
     teams: bool = True
     label: str = "Notice"
     show_title: bool = True
+    # What the channel's card says, where the email's "you" would be wrong for everyone
+    # else reading the channel (a hand-over offered to one person). None: `message`.
+    channel_message: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

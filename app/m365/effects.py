@@ -139,7 +139,8 @@ def _update_posted(effects: M365Effects, session: Session, event: UpdatePosted) 
                    incident=incident, actor=event.actor,
                    depends_on=lifecycle.posting_prerequisite(session, incident),
                    payload={"channel": "incident", "html": cards.summary_html(facts),
-                            "card": card, "label": f"Update ({label.lower()}) to Teams"})
+                            "card": card, "card_kind": "update",
+                            "label": f"Update ({label.lower()}) to Teams"})
     mail_plan.queue(session, installation, incident, event.actor, key=key,
                     recipients=update.recipients, subject=mail.subject(facts, label),
                     html=mail.body(facts, label, update.message, author, url),
@@ -150,7 +151,8 @@ def _notice(effects: M365Effects, session: Session, event: Notice) -> None:
     notices.notify(session, effects.installation, event.incident, event.actor, key=event.key,
                    to=event.to, subject=event.subject, message=event.message,
                    link_text=event.link_text, url=event.url, teams=event.teams,
-                   label=event.label, show_title=event.show_title)
+                   label=event.label, show_title=event.show_title,
+                   channel_message=event.channel_message)
 
 
 def _notice_list(effects: M365Effects, session: Session, event: NoticeList) -> None:

@@ -8,6 +8,7 @@ own idempotency keys.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from itertools import islice
 
@@ -21,6 +22,7 @@ from app.incidents import timeline
 from app.incidents.events import Changed
 from app.incidents.models import Participant, TimelineEntry
 from app.m365 import lifecycle, plans
+from app.m365.bot_posts import BotGone, BotPost, BotPoster
 from app.m365.models import TeamsChannel
 from app.m365.report_handler import WriteReport
 from app.m365.send_mail import SendMail
@@ -180,9 +182,23 @@ def _channel_result(channel: Channel) -> dict:
 
 
 class PostToChannel:
-    """A card (with a short HTML summary) in the incident's channel or another one."""
+    """A card (with a short HTML summary) in the incident's channel or another one: sent
+    by the Teams app's bot where the app is installed in the team (`bot`, given by
+    app/jobs.py), needing nobody's token, else through Graph as a person. A private
+    channel (a security incident's) stays on Graph for now.
+
+    Exactly once on both paths: an attempt that may have posted (attempt.ambiguous) is
+    looked for on each path tried (`tried_via` in its progress, saved before a bot send;
+    none saved means Graph) before anything is sent again: a Graph post by its card's
+    attachment id, a bot's by the marker its card carries (the Bot Connector cannot list
+    activities), through Graph with the app's own token (`app_graph`), which the
+    team-scoped ChannelMessage.Read.Group of the installed app allows."""
 
     paces_itself = True  # books its turn after looking for an earlier post
+
+    def __init__(self, bot: BotPoster | None = None,
+                 app_graph: Callable[[], Graph] | None = None):
+        self.bot, self.app_graph = bot, app_graph
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         delivery = attempt.delivery
@@ -196,21 +212,100 @@ class PostToChannel:
                                       {"type": "Action.OpenUrl", "title": "Open the channel",
                                        "url": web_url}]
         card_id = attachment_id(delivery.key)
+        recorded = delivery.progress.get(TRIED_VIA)
+        tried = list(recorded) if recorded is not None else (
+            [GRAPH] if attempt.ambiguous or delivery.attempts > 1 else [])
         if attempt.ambiguous:
-            earlier = graph.find_message(
-                team, channel, card_id,
-                since=delivery.created_at - timedelta(minutes=5))  # allow for clock skew
+            earlier = self._earlier(graph, delivery, team, channel, card_id, tried)
             if earlier is not None:
-                return {"message_id": earlier.id, "web_url": earlier.web_url,
-                        "channel_id": channel, "found_earlier": True}
+                return earlier
+        session = object_session(delivery)
+        if self._by_bot(session, attempt, team):
+            if BOT not in tried:
+                tried.append(BOT)
+                attempt.checkpoint(**{TRIED_VIA: tried})  # before a send that may land
+            attempt.pace()
+            try:
+                posted = self.bot.post(session, BotPost(
+                    team, channel, content, p.get("card_kind") or "notice",
+                    delivery.incident_id, delivery.key, p.get("html") or ""))
+            except BotGone:
+                pass  # its installation is marked removed: the Graph way, now
+            else:
+                return {"message_id": posted.message_id, "web_url": posted.web_url,
+                        "channel_id": channel, "via": BOT}
+        if recorded is not None or BOT in tried:
+            if GRAPH not in tried:
+                tried.append(GRAPH)
+            attempt.checkpoint(**{TRIED_VIA: tried})
         attempt.pace()  # after any look-up: a slow one cannot make the post late for its slot
         message = graph.post_message(team, channel, p["html"], cards=[Card(card_id, content)])
-        return {"message_id": message.id, "web_url": message.web_url, "channel_id": channel}
+        return {"message_id": message.id, "web_url": message.web_url, "channel_id": channel,
+                "via": GRAPH}
+
+    def _by_bot(self, session: Session | None, attempt: Attempt, team: str) -> bool:
+        if self.bot is None or session is None or self._private(attempt.delivery):
+            return False
+        return self.bot.can_post(session, team)
+
+    def bot_team(self, session: Session, delivery: Delivery) -> str | None:
+        """The team this post would go to as the bot, or None (the Graph way)."""
+        if self.bot is None or self._private(delivery):
+            return None
+        try:
+            team, _channel = self._where_of(delivery)
+        except InvalidRequest:
+            return None
+        return team if self.bot.can_post(session, team) else None
+
+    @staticmethod
+    def _private(delivery: Delivery) -> bool:
+        """A security incident's channel is private: how bots may post in private
+        channels has changed over time, so these stay on the delegated path."""
+        if delivery.payload.get("channel") != "incident":
+            return False
+        prerequisite = delivery.depends_on
+        return bool(getattr(delivery.incident, "is_security", False)) or (
+            prerequisite is not None
+            and (prerequisite.result or {}).get("membership_type") == "private")
+
+    def _earlier(self, graph: Graph, delivery: Delivery, team: str, channel: str,
+                 card_id: str, tried: list[str]) -> dict | None:
+        """The post an earlier attempt made, on the paths it may have taken (latest
+        first), or None."""
+        since = delivery.created_at - timedelta(minutes=5)  # allow for clock skew
+        for via in reversed(tried):
+            if via == BOT and self.bot is not None:
+                found = self._bot_post(graph, team, channel, self.bot.marker(delivery.key),
+                                       since)
+            elif via == GRAPH:
+                found = graph.find_message(team, channel, card_id, since=since)
+            else:
+                continue
+            if found is not None:
+                return {"message_id": found.id, "web_url": found.web_url,
+                        "channel_id": channel, "found_earlier": True, "via": via}
+        return None
+
+    def _bot_post(self, graph: Graph, team: str, channel: str, marker, since):
+        """The bot's post, read with the app's own token (the installed app's RSC); if
+        the app has left the team since (403: no RSC), as the person instead."""
+        if self.app_graph is not None:
+            try:
+                return self.app_graph().find_card_message(team, channel, marker, since=since)
+            except GraphError as error:
+                if error.status != 403:
+                    raise
+        return graph.find_card_message(team, channel, marker, since=since)
 
     def _where(self, attempt: Attempt) -> tuple[str, str]:
-        p = attempt.delivery.payload
+        return self._where_of(attempt.delivery)
+
+    @staticmethod
+    def _where_of(delivery: Delivery) -> tuple[str, str]:
+        p = delivery.payload
         if p.get("channel") == "incident":
-            prerequisite = attempt.delivery.depends_on
+            prerequisite = delivery.depends_on
             if prerequisite is not None and prerequisite.result.get("channel_id"):
                 return prerequisite.result["team_id"], prerequisite.result["channel_id"]
             raise InvalidRequest("The incident has no Teams channel yet.", status=400)
@@ -218,6 +313,10 @@ class PostToChannel:
 
     def apply(self, session: Session, delivery: Delivery, result: dict) -> None:
         """Nothing to record: the status update itself is on the timeline already."""
+
+
+TRIED_VIA = "tried_via"  # a post's progress: the paths its attempts took (bot, graph)
+BOT, GRAPH = "bot", "graph"
 
 
 class PostViaWebhook:

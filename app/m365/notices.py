@@ -8,6 +8,7 @@ in cards.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
@@ -24,7 +25,8 @@ from app.outbox.models import Delivery
 
 def notify(session: Session, installation: Installation, incident: Incident, actor, *, key: str,
            to: Sequence[str], subject: str, message: str, link_text: str, url: str,
-           teams: bool = True, label: str = "Notice", show_title: bool = True) -> None:
+           teams: bool = True, label: str = "Notice", show_title: bool = True,
+           channel_message: str | None = None) -> None:
     """Queue the email (and Teams card) in the caller's transaction. `show_title` False
     keeps the incident's title out of the email (a restricted incident's title can say
     too much in a forwarded message)."""
@@ -34,9 +36,10 @@ def notify(session: Session, installation: Installation, incident: Incident, act
                 body=html, label=label, show_title=show_title)
     if teams:
         body = [cards.rich(cards.run(subject, weight="Bolder")),
-                cards.rich(cards.run(message), spacing="Small")]
+                cards.rich(cards.run(channel_message or message), spacing="Small")]
         _queue_card(session, installation, incident, actor, key=key, heading=subject,
-                    card=cards.card(body, [cards.open_url(link_text, url)]), label=label)
+                    card=cards.card(body, [cards.open_url(link_text, url)]), label=label,
+                    live=_handover_card(key))
 
 
 def notify_list(session: Session, installation: Installation, incident: Incident, actor, *,
@@ -69,7 +72,8 @@ def notify_list(session: Session, installation: Installation, incident: Incident
                  {"type": "ActionSet", "spacing": "Small",
                   "actions": [cards.open_url(i.link_text, i.url)]}]
     _queue_card(session, installation, incident, actor, key=key, heading=heading,
-                card=cards.card(body, [cards.open_url("Open the incident", url)]), label=label)
+                card=cards.card(body, [cards.open_url("Open the incident", url)]), label=label,
+                live=_reminders_card(key))
 
 
 def _queue_mail(session: Session, installation: Installation, incident: Incident, actor, *,
@@ -89,15 +93,34 @@ def _queue_mail(session: Session, installation: Installation, incident: Incident
                     html=html, label=lambda _batch: f"{label} email")
 
 
+_HANDOVER_KEY = re.compile(r"/handover/(\d+)$")  # delivery_keys.handover
+_REMINDERS_KEY = re.compile(r"/reminders/\d+$")  # delivery_keys.reminders
+
+
+def _handover_card(key: str) -> dict | None:
+    """A hand-over request's card is live where the bot posts it (accept, decline)."""
+    match = _HANDOVER_KEY.search(key)
+    return {"card_kind": "handover", "card_context": {"handover_id": int(match[1])}} \
+        if match else None
+
+
+def _reminders_card(key: str) -> dict | None:
+    """A reminders card is live where the bot posts it (snooze; its rows share `key`)."""
+    return {"card_kind": "reminders", "card_context": {"notice_key": key}} \
+        if _REMINDERS_KEY.search(key) else None
+
+
 def _queue_card(session: Session, installation: Installation, incident: Incident, actor, *,
                 key: str,
-                heading: str, card: dict, label: str) -> None:
+                heading: str, card: dict, label: str, live: dict | None = None) -> None:
+    """`live` ({"card_kind", "card_context"}) says which live card the bot may make of it
+    (app/bot/live_cards.py); the Graph path ignores it."""
     channel = _channel(session, incident) if installation.teams_enabled else None
     if channel is not None:
         outbox.add(session, key=delivery_keys.teams_part(key), kind=plans.POST, incident=incident,
                    actor=actor, depends_on=channel,
                    payload={"channel": "incident", "html": f"<p>{escape(heading)}</p>",
-                            "card": card, "label": f"{label} in Teams"})
+                            "card": card, "label": f"{label} in Teams", **(live or {})})
 
 
 def meeting_body(url: str) -> str:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -278,6 +279,7 @@ def sandbox_view(state, unseen: Unseen | None = None) -> dict:
         "channels": list(reversed(channels)),
         "channel_names": {c["id"]: c["displayName"] for c in channels},
         "messages": messages,
+        "app_posts": _app_posts(state, unseen, {c["id"]: c["displayName"] for c in channels}),
         "mails": shown(state.mails()),
         "files": shown(state.files()),
         "meetings": shown(state.meetings()),
@@ -287,6 +289,35 @@ def sandbox_view(state, unseen: Unseen | None = None) -> dict:
                   ("authorization_code", "refresh_token", "client_credentials")},
         "refused": _refusals(state.requests()),
     }
+
+
+MAX_APP_POSTS = 100
+
+
+def _app_posts(state, unseen: Unseen, channel_names: dict[str, str]) -> list[dict]:
+    """What the Teams app's bot sent through the sandbox's Bot Connector (new threads in
+    channels, replies to commands, card updates), newest first, the last MAX_APP_POSTS."""
+    from graph.sandbox.routes_connector import sent_activities
+
+    posts = []
+    for sent in reversed(sent_activities(state)[-MAX_APP_POSTS:]):
+        if unseen.hides(sent):
+            continue
+        activity = sent.get("activity") or {}
+        channel = sent.get("channel_id") or str(sent.get("conversation_id", "")).split(";")[0]
+        cards = [_card_view({"content": json.dumps(a.get("content") or {})})
+                 for a in activity.get("attachments") or []
+                 if isinstance(a, dict)
+                 and a.get("contentType") == "application/vnd.microsoft.card.adaptive"]
+        posts.append({
+            "where": channel_names.get(channel) or ("a channel" if sent.get("channel_id")
+                                                     else "a chat"),
+            "what": "updated a card" if sent.get("updated") else (
+                "replied" if sent.get("reply_to_id") else "posted"),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sent["at"]))
+            if isinstance(sent.get("at"), int | float) else "", "cards": cards,
+            "text": str(activity.get("text") or "")[:2000]})
+    return posts
 
 
 def _refusals(requests: list[dict]) -> dict[int, int]:

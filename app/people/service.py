@@ -115,6 +115,10 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
                 message=(f"{actor.name} asks you to take over as {role.label.lower()} for "
                          f"{incident.reference}: {incident.title}. {current.user.name} keeps "
                          "the role until you accept."),
+                channel_message=(f"{actor.name} asks {user.name} to take over as "
+                                 f"{role.label.lower()} for {incident.reference}: "
+                                 f"{incident.title}. {current.user.name} keeps the role "
+                                 f"until {user.name} accepts."),
                 link_text="Accept or decline in Incident Desk", url=url,
                 label="Hand-over request"))
         for earlier in replaced:

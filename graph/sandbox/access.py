@@ -10,12 +10,15 @@ permission (graph/sandbox/auth.py), before the route runs.
   role in the token works on every mailbox.
 - A person may use another mailbox (a shared one) only with Send As or Full Access on it
   (https://learn.microsoft.com/graph/outlook-send-mail-from-other-user).
+- Resource-specific consent (ChannelMessage.Read.Group): granted to an app in one team by
+  installing the Teams app there (graph/sandbox/teams_apps.py); without it, or the
+  tenant-wide role, Graph's 403.
 - `/me` means nothing to an app on its own: 400, as Graph answers.
 """
 
 from __future__ import annotations
 
-from graph.sandbox import directory
+from graph.sandbox import directory, teams_apps
 from graph.sandbox.auth import Principal, Requirement
 from graph.sandbox.wire import ApiError
 
@@ -28,9 +31,21 @@ def authorise(tx, principal: Principal, requirement: Requirement, method: str,
     if requirement.mail:
         _mailbox(tx, principal, requirement, args)
         return
+    if _team_consent(tx, principal, requirement, args):
+        return
     held = requirement.check(principal)
     if held == "Sites.Selected":
         _selected_site(tx, principal, method, args)
+
+
+def _team_consent(tx, principal: Principal, requirement: Requirement, args: dict) -> bool:
+    """An app without the tenant-wide role may hold the team-scoped RSC permission the
+    Teams app's installation in this team granted it."""
+    if principal.delegated or not requirement.resource_specific or \
+            principal.holds(requirement.application):
+        return False
+    return teams_apps.rsc_granted(tx, args.get("team"), principal.app_id,
+                                  requirement.resource_specific) is not None
 
 
 def _mailbox(tx, principal: Principal, requirement: Requirement, args: dict) -> None:

@@ -79,6 +79,7 @@ class SandboxApp:
             Rule("/_sandbox/connector", endpoint=self.control_connector, methods=["GET"]),
             Rule("/_sandbox/team-members", endpoint=self.control_team_members,
                  methods=["POST"]),
+            Rule("/_sandbox/teams-app", endpoint=self.control_teams_app, methods=["POST"]),
         ]
         graph_rules = [rule for module in (routes_teams, routes_mail, routes_calendar,
                                            routes_sites, routes_drives,
@@ -131,7 +132,9 @@ class SandboxApp:
                                                   "the request target.")
         if kind == "control" and failure is None:
             return func(request)
-        if kind in ("entra", "connector") and failure is None:
+        if kind == "connector" and failure is None:
+            return self._connector(request, func, args, started, request_id)
+        if kind == "entra" and failure is None:
             return func(request, self.state, **args)
         principal = None
         if kind == "graph" and failure is None:
@@ -205,6 +208,30 @@ class SandboxApp:
             return self._error(request, self._fault_error("504"), request_id)
         return response
 
+    def _connector(self, request: Request, func, args: dict, started: float,
+                   request_id: str) -> Response:
+        """A Bot Connector call, with the same faults as Graph's (a bot's send can be
+        throttled, fail, hang or lose its answer after it was applied), logged as
+        `connector` requests."""
+        fault = self.faults.pick(request.method, request.full_path.rstrip("?")) \
+            if request.path.startswith("/v3/") else None  # never the signing keys
+        if fault in ("429", "503", "504"):
+            error = self._fault_error(fault)
+            response = json_response({"error": {"code": error.code, "message":
+                                                error.message}}, error.status, error.headers)
+        elif fault == "timeout":
+            time.sleep(self.faults.hang)
+            self._log(request, "connector", 0, "", started, fault, request_id)
+            raise _Dropped
+        else:
+            response = func(request, self.state, **args)
+            if fault == "lost_response":  # applied; the bot never hears of it
+                response = json_response({"error": {"code": "GatewayTimeout", "message":
+                                                    "The request timed out."}}, 504)
+        self._log(request, "connector", response.status_code, "", started, fault,
+                  request_id)
+        return response
+
     def _fault_error(self, fault: str) -> ApiError:
         retry = {"Retry-After": f"{self.faults.retry_after:g}"}
         if fault == "429":  # https://learn.microsoft.com/graph/throttling (sample response)
@@ -225,7 +252,7 @@ class SandboxApp:
         return json_response(body, error.status, error.headers)
 
     def _log(self, request, kind, status, actor, started, fault, request_id) -> None:
-        if kind not in ("graph", "upload", "webhook"):
+        if kind not in ("graph", "upload", "webhook", "connector"):
             return
         self.state.log_request({
             "request_id": request_id, "method": request.method,
@@ -298,6 +325,36 @@ class SandboxApp:
             return json_response({"members": added})
         except ValueError as exc:
             return json_response(error_body("BadRequest", str(exc), str(uuid.uuid4())), 400)
+
+    def control_teams_app(self, request: Request) -> Response:
+        """{"action": "install" | "uninstall", "team_id": optional (the seeded team),
+        "bot_url": optional}: a team owner adds the Incident Desk Teams app to the team or
+        removes it (graph/sandbox/teams_apps.py: the bot's roster and the RSC grants);
+        with `bot_url`, the bot is told by a signed installationUpdate, as Teams does."""
+        from graph.sandbox import teams_apps
+        from graph.sandbox.seed import BOT_APP_ID, TEAM_ID, install_teams_app
+
+        body = _control_body(request)
+        action, team = body.get("action"), str(body.get("team_id") or TEAM_ID)[:200]
+        bot_url = body.get("bot_url")
+        if action not in ("install", "uninstall") or (
+                bot_url is not None and not (isinstance(bot_url, str) and len(bot_url) < 2000
+                                             and bot_url.startswith(("http://", "https://")))):
+            return json_response(error_body("BadRequest", "action: install or uninstall; "
+                                            "bot_url: an http(s) URL.", str(uuid.uuid4())), 400)
+        try:
+            found = install_teams_app(self.state, team) if action == "install" else \
+                teams_apps.uninstall(self.state, team)
+        except ValueError as exc:
+            return json_response(error_body("BadRequest", str(exc), str(uuid.uuid4())), 400)
+        told = None
+        if bot_url:
+            answer = teams_apps.deliver_installation(
+                self.state, bot_url, team, "add" if action == "install" else "remove",
+                service_url=request.host_url, bot_id=BOT_APP_ID)
+            told = answer.status_code
+        return json_response({"installed": bool(found and found.get("installed")),
+                              "team_id": team, "bot_answered": told})
 
     def control_tenant(self, request: Request) -> Response:
         """The tenant's limits and delays (graph/sandbox/limits.py); POST changes some."""

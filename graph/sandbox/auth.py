@@ -92,6 +92,8 @@ class Requirement:
             raise ApiError(403, "ErrorAccessDenied",
                            "Access is denied. Check credentials and try again.")
         kind = "scope" if principal.delegated else "role"
+        if not principal.delegated:
+            wanted = (*wanted, *self.resource_specific)
         raise ApiError(403, "Forbidden",
                        f"Missing {kind} permissions on the request. API requires one of "
                        f"'{', '.join(wanted)}'. {kind.capitalize()}s on the request "

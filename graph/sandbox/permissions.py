@@ -37,12 +37,14 @@ POST_MESSAGE = Requirement(("ChannelMessage.Send", "Group.ReadWrite.All"),
                            ("Teamwork.Migrate.All",), f"{API}/channel-post-messages")
 POST_REPLY = Requirement(("ChannelMessage.Send", "Group.ReadWrite.All"),
                          ("Teamwork.Migrate.All",), f"{API}/chatmessage-post-replies")
-READ_MESSAGES = Requirement(("ChannelMessage.Read.All",),
-                            ("ChannelMessage.Read.Group", "ChannelMessage.Read.All"),
-                            f"{API}/channel-list-messages")
-READ_REPLIES = Requirement(("ChannelMessage.Read.All",),
-                           ("ChannelMessage.Read.Group", "ChannelMessage.Read.All"),
-                           f"{API}/chatmessage-list-replies")
+# Application: ChannelMessage.Read.Group is resource-specific consent, held only in a team
+# the Teams app is installed in (graph/sandbox/teams_apps.py), never in a token.
+READ_MESSAGES = Requirement(("ChannelMessage.Read.All",), ("ChannelMessage.Read.All",),
+                            f"{API}/channel-list-messages",
+                            resource_specific=("ChannelMessage.Read.Group",))
+READ_REPLIES = Requirement(("ChannelMessage.Read.All",), ("ChannelMessage.Read.All",),
+                           f"{API}/chatmessage-list-replies",
+                           resource_specific=("ChannelMessage.Read.Group",))
 LIST_TEAM_MEMBERS = Requirement(
     ("TeamMember.Read.All", "TeamMember.ReadWrite.All"),
     ("TeamMember.Read.Group", "TeamMember.Read.All", "TeamMember.ReadWrite.All"),

@@ -7,10 +7,11 @@ kept in its state (beside its Entra's key), so the bot checks them exactly as it
 login.botframework.com's. `deliver` posts a signed activity to a bot the way Teams does.
 https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication
 
-Outbound (bot to connector): `/v3/conversations/{id}/activities[/{activityId}]` (send,
-reply, update) need a bearer token from the sandbox's Entra for
-`https://api.botframework.com/.default`, as the connector requires; what the bot sent is
-stored (kind `connector_activity`, `sent_activities`).
+Outbound (bot to connector): `/v3/conversations` (a new thread in a channel of a team
+the app is installed in, which also appears as a Graph channel message) and
+`/v3/conversations/{id}/activities[/{activityId}]` (send, reply, update) need a bearer
+token from the sandbox's Entra for `https://api.botframework.com/.default`, as the
+connector requires; what the bot sent is stored (kind `connector_activity`, `sent_activities`).
 """
 
 from __future__ import annotations
@@ -200,6 +201,96 @@ def reply_or_update(request: Request, state, conversation_id: str,
     return _store(request, state, conversation_id, activity_id)
 
 
+BOT_NOT_IN_ROSTER = ("BotNotInConversationRoster", "The bot is not part of the "
+                     "conversation roster.")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _json({"error": {"code": code, "message": message}}, status)
+
+
+def create_conversation(request: Request, state) -> Response:
+    """`POST /v3/conversations`: a bot starting a new thread in a channel of a team its app
+    is installed in (`isGroup`, `channelData.channel.id`, the first `activity`), as
+    Microsoft documents proactive channel messages
+    (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages).
+    Answers `{"id": "<channel>;messageid=<id>", "activityId": "<id>"}`; the post is also a
+    channel message Graph lists, from the bot's application identity, its cards as
+    attachments with JSON string content (graph/sandbox/teams_apps.py has the roster).
+    A bot not in the team's roster: 403 BotNotInConversationRoster; an unknown channel:
+    404 ConversationNotFound."""
+    from graph.sandbox import teams_apps
+
+    caller = _caller(request, state)
+    if isinstance(caller, Response):
+        return caller
+    try:
+        body = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        body = None
+    channel_data = body.get("channelData") if isinstance(body, dict) else None
+    channel = (channel_data or {}).get("channel") if isinstance(channel_data, dict) else None
+    channel_id = channel.get("id") if isinstance(channel, dict) else None
+    activity = body.get("activity") if isinstance(body, dict) else None
+    if not body or not body.get("isGroup") or not isinstance(channel_id, str) \
+            or not isinstance(activity, dict) or activity.get("type") != "message":
+        return _error(400, "BadArgument", "A channel conversation needs isGroup, "
+                                          "channelData.channel.id and a message activity.")
+    attachments = activity.get("attachments") or []
+    if not isinstance(attachments, list) or not all(isinstance(a, dict) for a in attachments):
+        return _error(400, "BadArgument", "Activity attachments must be a list.")
+    with state.tx() as tx:
+        team = teams_apps.team_of_channel(tx, channel_id)
+        if team is None:
+            return _error(404, "ConversationNotFound", "Conversation not found.")
+        if not teams_apps.bot_in_team(tx, team, caller):
+            return _error(403, *BOT_NOT_IN_ROSTER)
+        message_id = _channel_message(tx, team, channel_id, caller, activity, attachments)
+        conversation_id = f"{channel_id};messageid={message_id}"
+        tx.put("connector_activity", message_id, {
+            "id": message_id, "conversation_id": conversation_id, "reply_to_id": None,
+            "updated": False, "sent_by": caller, "activity": activity, "at": time.time(),
+            "team_id": team, "channel_id": channel_id, "new_conversation": True},
+            scope=conversation_id)
+    return _json({"id": conversation_id, "activityId": message_id}, 201)
+
+
+def _channel_message(tx, team: str, channel: str, bot_id: str, activity: dict,
+                     attachments: list[dict]) -> str:
+    """The bot's post as Graph shows it (a channel message from the bot's application
+    identity; each card an attachment whose content is a JSON string)."""
+    from graph.sandbox.wire import iso, utc_now
+
+    floor = int(utc_now().timestamp() * 1000)  # Teams' ids are epoch milliseconds
+    message_id = str(tx.next_number("message", floor=floor))
+    now = iso()
+    cards = [{"id": str(uuid.uuid4()), "contentType": a.get("contentType"),
+              "contentUrl": a.get("contentUrl"), "content": json.dumps(a.get("content"))
+              if not isinstance(a.get("content"), str) else a["content"],
+              "name": a.get("name"), "thumbnailUrl": None, "teamsAppId": None}
+             for a in attachments]
+    text = str(activity.get("text") or "")
+    tx.put("message", message_id, {
+        "id": message_id, "replyToId": None, "etag": message_id, "messageType": "message",
+        "createdDateTime": now, "lastModifiedDateTime": now, "lastEditedDateTime": None,
+        "deletedDateTime": None, "subject": None, "summary": activity.get("summary"),
+        "chatId": None, "importance": "normal", "locale": "en-us",
+        "webUrl": (f"https://teams.microsoft.com/l/message/{channel}/{message_id}?groupId="
+                   f"{team}&tenantId={TENANT_ID}&createdTime={message_id}"
+                   f"&parentMessageId={message_id}"),
+        "policyViolation": None, "eventDetail": None,
+        "from": {"application": {
+            "@odata.type": "#microsoft.graph.teamworkApplicationIdentity", "id": bot_id,
+            "displayName": "Incident Desk",  # the Teams app's name, as Teams shows it
+            "applicationIdentityType": "bot"}, "device": None, "user": None},
+        "body": {"contentType": "html", "content": text + "".join(
+            f'<attachment id="{c["id"]}"></attachment>' for c in cards)},
+        "channelIdentity": {"teamId": team, "channelId": channel},
+        "attachments": cards, "mentions": [], "reactions": [], "via": "bot"},
+        scope=channel, parent="")
+    return message_id
+
+
 def sent_activities(state, conversation_id: str | None = None) -> list[dict]:
     with state.read() as tx:
         found = tx.bodies("connector_activity", **(
@@ -211,6 +302,7 @@ def rules() -> list[Rule]:
     return [
         Rule("/v1/.well-known/openidconfiguration", endpoint=metadata, methods=["GET"]),
         Rule("/v1/.well-known/keys", endpoint=keys, methods=["GET"]),
+        Rule("/v3/conversations", endpoint=create_conversation, methods=["POST"]),
         Rule("/v3/conversations/<conversation_id>/activities", endpoint=send,
              methods=["POST"]),
         Rule("/v3/conversations/<conversation_id>/activities/<activity_id>",

@@ -61,10 +61,11 @@ def register_bot(state: SandboxState, app_id: str = BOT_APP_ID,
 
 
 def seed_defaults(state: SandboxState) -> None:
-    """Team "incident-team" (owned by the service account) with a "General" broadcast
-    channel, site "contacts-site" with list "contacts" of sample contacts, drive
-    "incident-reports" in its own site, and Incident Desk's app registration. Does
-    nothing if the team is there already (a restarted sandbox keeps what it had)."""
+    """Team "incident-team" (owned by the service account, the Teams app installed in
+    it) with a "General" broadcast channel, site "contacts-site" with list "contacts" of
+    sample contacts, drive "incident-reports" in its own site, and Incident Desk's app
+    registration. Does nothing if the team is there already (a restarted sandbox keeps
+    what it had)."""
     register_bot(state)  # also into a sandbox seeded before the bot existed
     with state.read() as tx:
         if tx.get("team", TEAM_ID) is not None:
@@ -80,6 +81,17 @@ def seed_defaults(state: SandboxState) -> None:
     state.add_site(REPORTS_SITE_ID, "Incident reports")
     state.add_drive(DRIVE_ID, "Incident reports", site_id=REPORTS_SITE_ID)
     register_incident_desk(state)
+    install_teams_app(state)
+
+
+def install_teams_app(state: SandboxState, team_id: str = TEAM_ID) -> dict:
+    """The Incident Desk Teams app added to the team, as the README has a team owner do:
+    the bot joins its roster, and the RSC permissions go to Incident Desk's registration
+    (whose app-only token reads the team's messages) and to the bot's (which the sandbox's
+    manifest names as webApplicationInfo, app/teams_app/identity.py)."""
+    from graph.sandbox import teams_apps
+
+    return teams_apps.install(state, team_id, BOT_APP_ID, (CLIENT_ID, BOT_APP_ID))
 
 
 SANDBOX_MARK = "incident-desk-graph-sandbox"  # how a client knows it reached this sandbox

@@ -135,6 +135,12 @@ def test_connector_refuses_a_bot_without_a_token(bot_app):
     assert connector.sent_activities(sandbox.state) == []
 
 
+def _card_text(reply) -> str:
+    """The replied card's text runs (commands answer with cards: tests/bot/test_commands.py)."""
+    [attachment] = reply["activity"]["attachments"]
+    return json.dumps(attachment["content"], ensure_ascii=False)
+
+
 def _known_person(application) -> User:
     with application.app_context():
         person = User(entra_oid=OID, tenant_id=TENANT_ID, name="Ada", email="ada@example.org")
@@ -158,9 +164,9 @@ def test_status_in_personal_chat(bot_app, known):
                                _token(sandbox))
     assert answer.status_code in (200, 202), answer.text
     [reply] = connector.sent_activities(sandbox.state)
-    text = reply["activity"]["text"]
+    text = _card_text(reply)
     if known:
-        assert "INC-2026-0007 Payments down: investigating (P1)" in text
+        assert "INC-2026-0007 Payments down" in text and "Investigating" in text
         assert "INC-2026-0008" not in text  # resolved: not open
     else:
         assert "sign in to Incident Desk once" in text
@@ -174,7 +180,7 @@ def test_a_person_of_another_tenant_with_the_same_object_id_is_unknown(bot_app):
         db.Session.commit()
     connector.deliver(sandbox.state, bot_url, _message(sandbox, "status"), _token(sandbox))
     [reply] = connector.sent_activities(sandbox.state)
-    assert "sign in to Incident Desk once" in reply["activity"]["text"]
+    assert "sign in to Incident Desk once" in _card_text(reply)
 
 
 def test_oversized_and_malformed_bodies_are_clear_refusals(bot_app):
@@ -203,7 +209,8 @@ def test_status_in_an_incident_channel(bot_app):
                         channel_id="19:inc-0007@thread.tacv2", team_id="incident-team")
     connector.deliver(sandbox.state, bot_url, activity, _token(sandbox))
     [reply] = connector.sent_activities(sandbox.state)
-    assert reply["activity"]["text"] == "INC-2026-0007 Payments down: investigating (P1)"
+    text = _card_text(reply)
+    assert "INC-2026-0007 · P1" in text and "Payments down" in text and "Investigating" in text
 
 
 def test_connector_updates_what_the_bot_sent(bot_app):

@@ -360,6 +360,22 @@ def test_a_posted_card_is_found_again_by_its_attachment_id(world):
     assert world.graph.find_message(TEAM, channel.id, "k-3") is None  # not top level
 
 
+def test_a_card_is_found_again_by_a_marker_in_its_content(world):
+    """How a bot's post is recognised: the card's content carries the delivery key."""
+    from graph.port import CardMarker
+
+    channel = world.graph.create_channel(TEAM, "marked")
+    marked = {**card(), "refresh": {"action": {"data": {"key": "k/1"}}}}
+    posted = world.graph.post_message(TEAM, channel.id, "<p>a</p>", [Card("a-1", marked)])
+    world.graph.post_message(TEAM, channel.id, "<p>b</p>", [Card("a-2", card())])
+    path = ("refresh", "action", "data", "key")
+    assert world.graph.find_card_message(TEAM, channel.id, CardMarker(path, "k/1")).id == \
+        posted.id
+    assert world.graph.find_card_message(TEAM, channel.id, CardMarker(path, "k/2")) is None
+    assert world.graph.find_card_message(
+        TEAM, channel.id, CardMarker(("refresh", "action"), "k/1")) is None  # not a string
+
+
 def test_find_message_looks_at_the_last_fifty_or_back_to_since(world):
     channel = world.graph.create_channel(TEAM, "busy")
     old = world.graph.post_message(TEAM, channel.id, "old", [Card("old", card())])
@@ -914,7 +930,7 @@ def test_both_implement_every_port_method_with_its_signature():
 
     wanted = {name: inspect.signature(member) for name, member in vars(Graph).items()
               if callable(member) and not name.startswith("_")}
-    assert len(wanted) == 29
+    assert len(wanted) == 30
     for implementation in (FakeGraph, GraphClient):
         for name, signature in wanted.items():
             found = inspect.signature(getattr(implementation, name))

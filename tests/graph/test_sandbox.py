@@ -940,9 +940,13 @@ def test_python_m_graph_sandbox_serves_the_default_tenant(tmp_path):
         items = requests.get(f"{base}/v1.0/sites/contacts-site/lists/contacts/items",
                              timeout=5, headers=auth).json()["value"]  # Sites.Selected
         assert len(items) == 5
-        refused = requests.get(  # the app alone may not read channel messages
-            f"{base}/v1.0/teams/incident-team/channels/19:general@thread.tacv2/messages",
-            timeout=5, headers=auth)
+        messages = f"{base}/v1.0/teams/incident-team/channels/19:general@thread.tacv2/messages"
+        # The Teams app is installed in the seeded team: its RSC lets the app read there.
+        assert requests.get(messages, timeout=5, headers=auth).status_code == 200
+        removed = requests.post(f"{base}/_sandbox/teams-app", json={"action": "uninstall"},
+                                timeout=5)
+        assert removed.status_code == 200 and removed.json()["installed"] is False
+        refused = requests.get(messages, timeout=5, headers=auth)  # the app alone may not
         assert refused.status_code == 403
     finally:
         process.terminate()
