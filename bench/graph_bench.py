@@ -200,7 +200,14 @@ class ExternalSandbox:
         db = workdir.path / "sandbox.db"
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
             [sys.executable, "-m", "graph.sandbox", "--port", str(port), "--db", str(db)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.authority_host = self.ca_file = ""
+        for line in self.process.stdout:  # its Entra (a TLS listener of its own): the bot's
+            if line.startswith("Entra: "):
+                fields = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
+                self.authority_host, self.ca_file = fields["authority"], fields["ca_file"]
+                break
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # drain
         self.url = f"http://127.0.0.1:{port}"
         self.graph_base_url = f"{self.url}/v1.0"
         deadline = time.monotonic() + 30

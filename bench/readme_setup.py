@@ -96,7 +96,9 @@ def descendants(pid: int) -> list[int]:
 class Deployment:
     """The README's processes on a fresh database, Redis queue and sandbox."""
 
-    def __init__(self, workdir: Workdir, redis_url: str):
+    def __init__(self, workdir: Workdir, redis_url: str, extra_env=None):
+        """`extra_env(sandbox)`: more environment for the README's processes, once the
+        sandbox's addresses are known (a bench's BOT_* settings)."""
         if not workdir.database_url.startswith("postgresql"):
             raise SystemExit("the README's production set-up is PostgreSQL: set "
                              "BENCH_DATABASE_URL=postgresql+psycopg://...")
@@ -106,7 +108,8 @@ class Deployment:
         self.settings = settings_for(workdir.database_url, self.sandbox.graph_base_url,
                                      redis_url=redis_url)
         self.env = {**worker_env(self.settings, workdir.path),
-                    "PATH": f"{ROOT / '.venv/bin'}{os.pathsep}{os.environ['PATH']}"}
+                    "PATH": f"{ROOT / '.venv/bin'}{os.pathsep}{os.environ['PATH']}",
+                    **(extra_env(self.sandbox) if extra_env else {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen] = {}
