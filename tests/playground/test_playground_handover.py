@@ -132,7 +132,7 @@ def test_a_handover_accepted_and_the_incident_resolved_from_the_cards(
     try:
         text = card.inner_text()
         assert "Grace Hopper: please take over as incident lead" in text
-        assert "Ada Lovelace keeps the role until you accept." in text  # as emailed to her
+        assert "Ada Lovelace keeps the role until Grace Hopper accepts." in text
         with page.expect_request(lambda r: INVOKE in r.url) as pressed:
             card.get_by_role("button", name="Show what I can do").click()
         card.get_by_role("button", name="Take a role").wait_for()
