@@ -66,6 +66,25 @@ def _run(make_coroutine):
     return outcome["value"]
 
 
+async def _with_client(identity: BotIdentity, service_url: str, call):
+    """`call(client)` on a connector client with the bot's token, its session closed
+    after; no token from Entra is a retryable GraphError."""
+    try:
+        token = await auth_for(identity).get_access_token(CONNECTOR_RESOURCE,
+                                                       [CONNECTOR_SCOPE])
+    except ValueError as error:  # MSAL's answer had no token (Entra down, or refused)
+        raise GraphError("The bot could not get its Bot Connector token from Entra "
+                         "(check BOT_APP_ID, BOT_APP_PASSWORD and BOT_TENANT_ID); "
+                         "trying again shortly.", status=503, code="BotToken") from error
+    timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT)
+    session = aiohttp.ClientSession(base_url=service_url, timeout=timeout, headers={
+        "Accept": "application/json", "Content-Type": "application/json"})
+    try:
+        return await call(ConnectorClient(service_url, token, session=session))
+    finally:
+        await session.close()
+
+
 def _retry_after(headers) -> float | None:
     value = (headers or {}).get("Retry-After") if headers is not None else None
     try:
@@ -161,21 +180,8 @@ class ConnectorPoster:
 
     @staticmethod
     async def _create(identity: BotIdentity, service_url: str, parameters):
-        try:
-            token = await auth_for(identity).get_access_token(CONNECTOR_RESOURCE,
-                                                           [CONNECTOR_SCOPE])
-        except ValueError as error:  # MSAL's answer had no token (Entra down, or refused)
-            raise GraphError("The bot could not get its Bot Connector token from Entra "
-                             "(check BOT_APP_ID, BOT_APP_PASSWORD and BOT_TENANT_ID); "
-                             "trying again shortly.", status=503, code="BotToken") from error
-        timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT)
-        session = aiohttp.ClientSession(base_url=service_url, timeout=timeout, headers={
-            "Accept": "application/json", "Content-Type": "application/json"})
-        client = ConnectorClient(service_url, token, session=session)
-        try:
-            return await client.conversations.create_conversation(parameters)
-        finally:
-            await session.close()
+        return await _with_client(identity, service_url, lambda client:
+                                  client.conversations.create_conversation(parameters))
 
     def update(self, service_url: str, conversation_id: str, activity_id: str,
                activity: Activity) -> None:
@@ -206,17 +212,9 @@ class ConnectorPoster:
     @staticmethod
     async def _update(identity: BotIdentity, service_url: str, conversation_id: str,
                       activity_id: str, activity: Activity):
-        token = await auth_for(identity).get_access_token(CONNECTOR_RESOURCE,
-                                                       [CONNECTOR_SCOPE])
-        timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT)
-        session = aiohttp.ClientSession(base_url=service_url, timeout=timeout, headers={
-            "Accept": "application/json", "Content-Type": "application/json"})
-        client = ConnectorClient(service_url, token, session=session)
-        try:
-            return await client.conversations.update_activity(conversation_id, activity_id,
-                                                              activity)
-        finally:
-            await session.close()
+        return await _with_client(identity, service_url, lambda client:
+                                  client.conversations.update_activity(
+                                      conversation_id, activity_id, activity))
 
     @staticmethod
     def _refused(session: Session, row: BotInstallation, error) -> None:

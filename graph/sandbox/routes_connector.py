@@ -166,15 +166,22 @@ def _caller(request: Request, state) -> str | Response:
     return claims["appid"]
 
 
-def _store(request: Request, state, conversation_id: str, reply_to: str | None,
-           activity_id: str | None = None) -> Response:
+def _caller_and_body(request: Request, state) -> tuple[str | Response, object]:
+    """The calling bot (or the connector's 401) and the JSON body (None if not JSON)."""
     caller = _caller(request, state)
     if isinstance(caller, Response):
-        return caller
+        return caller, None
     try:
-        body = json.loads(request.get_data() or b"{}")
+        return caller, json.loads(request.get_data() or b"{}")
     except ValueError:
-        body = None
+        return caller, None
+
+
+def _store(request: Request, state, conversation_id: str, reply_to: str | None,
+           activity_id: str | None = None) -> Response:
+    caller, body = _caller_and_body(request, state)
+    if isinstance(caller, Response):
+        return caller
     if not isinstance(body, dict) or not body.get("type"):
         return _json({"error": {"code": "BadArgument", "message": "Activity type is "
                                 "required."}}, 400)
@@ -221,13 +228,9 @@ def create_conversation(request: Request, state) -> Response:
     404 ConversationNotFound."""
     from graph.sandbox import teams_apps
 
-    caller = _caller(request, state)
+    caller, body = _caller_and_body(request, state)
     if isinstance(caller, Response):
         return caller
-    try:
-        body = json.loads(request.get_data() or b"{}")
-    except ValueError:
-        body = None
     channel_data = body.get("channelData") if isinstance(body, dict) else None
     channel = (channel_data or {}).get("channel") if isinstance(channel_data, dict) else None
     channel_id = channel.get("id") if isinstance(channel, dict) else None
