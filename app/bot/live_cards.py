@@ -111,7 +111,7 @@ def actionable(session: Session, card: dict, *, kind: str, incident_id: int, key
 def _with_refresh(card: dict, data: dict, mris: dict[str, str], *, button: bool = True
                   ) -> dict:
     refresh_action = {"type": "Action.Execute", "verb": REFRESH, "title": "Refresh",
-                      "data": {k: v for k, v in data.items() if k != "mris"}}
+                      "data": dict(data)}
     refresh = {"action": refresh_action}
     if mris:
         refresh["userIds"] = list(mris.values())[:MAX_REFRESH_USERS]
@@ -171,8 +171,7 @@ def live_view(session: Session, org: OrgSettings, installation, person: User, da
         card["body"].insert(0, cards.rich(cards.run(notice, weight="Bolder", color="good")))
     if data.get("kind") in WORKING_KINDS:
         card["body"] += _actions_for(session, org, person, incident, data)
-    clean = {k: v for k, v in data.items() if k != "mris"}
-    return _with_refresh(card, clean, mris or {}, button=False)
+    return _with_refresh(card, data, mris or {}, button=False)
 
 
 def view_for_everyone(session: Session, org: OrgSettings, installation, incident: Incident,
@@ -200,8 +199,7 @@ def view_for_everyone(session: Session, org: OrgSettings, installation, incident
 def refreshed_for_everyone(session: Session, org: OrgSettings, installation,
                            incident: Incident, data: dict, mris: dict[str, str]) -> dict:
     card = view_for_everyone(session, org, installation, incident, data)
-    clean = {k: v for k, v in data.items() if k != "mris"}
-    return _with_refresh(card, clean, mris)
+    return _with_refresh(card, data, mris)
 
 
 def _update_card(session, incident, facts, url, data) -> dict:
