@@ -15,6 +15,7 @@ from microsoft_agents.hosting.core.authorization import ClaimsIdentity, Connecti
 from microsoft_agents.hosting.core.http import HttpAdapterBase
 from msal import ConfidentialClientApplication
 
+from app.bot import sdk_user_agent
 from app.bot.identity import BotIdentity
 from graph.tokens import entra_http
 
@@ -111,6 +112,7 @@ class FlaskBotAdapter(HttpAdapterBase):
     """HttpAdapterBase with a turn error that is logged, not shown to the person."""
 
     def __init__(self, identity: BotIdentity, logger):
+        sdk_user_agent.install()
         super().__init__(connection_manager=BotConnections(identity))
 
         async def on_turn_error(context, error: Exception) -> None:

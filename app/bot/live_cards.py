@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -125,26 +125,27 @@ def _with_refresh(card: dict, data: dict, mris: dict[str, str], *, button: bool 
 
 def refresh_users(session: Session, incident: Incident) -> dict[str, str]:
     """{user id: Teams user id} of the incident's people whose Teams id is known, at
-    most 60 (Teams' limit), the people holding roles first."""
-    people = people_ids(session, incident)
+    most 60 (Teams' limit), the people holding roles first. One query: every card press
+    asks (bench/bench_card_actions.py)."""
     holders = {a.user_id for a in incident.roles if a.released_at is None}
+    people = people_query(incident, holders)
     rows = session.execute(select(User.id, User.teams_user_id).where(
         User.id.in_(people), User.teams_user_id.is_not(None))).all()
     rows.sort(key=lambda row: (row[0] not in holders, row[0]))
     return {str(uid): mri for uid, mri in rows[:MAX_REFRESH_USERS]}
 
 
-def people_ids(session: Session, incident: Incident) -> set[int]:
-    """Who the incident's cards refresh for: its declarer, role holders, participants and
-    the people offered a role."""
-    ids = {a.user_id for a in incident.roles if a.released_at is None}
-    if incident.declared_by_id:
-        ids.add(incident.declared_by_id)
-    ids |= set(session.scalars(select(Participant.user_id).where(
-        Participant.incident_id == incident.id)))
-    ids |= set(session.scalars(select(RoleHandover.to_user_id).where(
-        RoleHandover.incident_id == incident.id, RoleHandover.status == PENDING)))
-    return ids
+def people_query(incident: Incident, holders: set[int]):
+    """Who the incident's cards refresh for, as a subquery of user ids: its declarer,
+    role holders (`holders`, loaded with the incident), participants and the people
+    offered a role."""
+    known = [*holders, *([incident.declared_by_id] if incident.declared_by_id else [])]
+    return union(
+        select(Participant.user_id).where(Participant.incident_id == incident.id),
+        select(RoleHandover.to_user_id).where(RoleHandover.incident_id == incident.id,
+                                              RoleHandover.status == PENDING),
+        select(User.id).where(User.id.in_(known or [-1])),
+    )
 
 
 # ---- a person's view -----------------------------------------------------------------------

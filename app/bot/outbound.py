@@ -16,7 +16,7 @@ status 0, which may have posted, so the outbox looks for it before sending again
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import threading
 from urllib.parse import quote
 
@@ -27,48 +27,45 @@ from microsoft_agents.hosting.core.connector.client import ConnectorClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.bot import installations, live_cards
+from app.bot import connector_runtime, installations, live_cards, sdk_user_agent
 from app.bot.adapter import auth_for
 from app.bot.identity import BotIdentity, identity_for
 from app.bot.models import BotInstallation
 from app.m365.bot_posts import BotGone, BotPost, Posted
 from graph.port import CARD_CONTENT_TYPE, CardMarker, GraphError, InvalidRequest
 
+log = logging.getLogger(__name__)
 CONNECTOR_RESOURCE = "https://api.botframework.com"
 CONNECTOR_SCOPE = f"{CONNECTOR_RESOURCE}/.default"
-SEND_TIMEOUT = 10.0  # seconds, as graph/client.py gives a channel post
 # Where live_cards.actionable puts the delivery key: a repeat is recognised by it.
 MARKER_PATH = ("refresh", "action", "data", "delivery_key")
 
 
-def _run(make_coroutine):
-    """Run the SDK's coroutine from sync code: on this thread, or on a helper thread
-    when this one already runs an event loop (a job run inside a bot turn)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make_coroutine())
-    outcome: dict = {}
+def warm(app: Flask) -> threading.Thread | None:
+    """In a new worker process, before its first job: the bot's token from Entra (MSAL's
+    tenant discovery, then the token, which this process keeps until near expiry) and
+    the connector's event loop, so the first card a worker posts does not wait for them.
+    In the background: a worker with Entra out of reach still starts at once."""
+    identity = identity_for(app)
+    if identity is None:
+        return None
 
-    def work():
+    def fetch() -> None:
         try:
-            outcome["value"] = asyncio.run(make_coroutine())
-        except BaseException as exc:  # handed back to the caller
-            outcome["error"] = exc
+            connector_runtime.run(lambda: auth_for(identity).get_access_token(
+                CONNECTOR_RESOURCE, [CONNECTOR_SCOPE]))
+        except Exception as error:  # the first send asks again, and says why it cannot
+            log.info("bot: no token ahead of the first send (%s)", type(error).__name__)
 
-    helper = threading.Thread(target=work, name="bot-send", daemon=True)
+    sdk_user_agent.install()
+    helper = threading.Thread(target=fetch, name="bot-warm", daemon=True)
     helper.start()
-    helper.join(SEND_TIMEOUT * 3)
-    if "error" in outcome:
-        raise outcome["error"]
-    if "value" not in outcome:
-        raise GraphError("The Bot Connector did not answer in time.", status=0)
-    return outcome["value"]
+    return helper
 
 
 async def _with_client(identity: BotIdentity, service_url: str, call):
-    """`call(client)` on a connector client with the bot's token, its session closed
-    after; no token from Entra is a retryable GraphError."""
+    """`call(client)` on a connector client with the bot's token, on the process's open
+    session to that connector; no token from Entra is a retryable GraphError."""
     try:
         token = await auth_for(identity).get_access_token(CONNECTOR_RESOURCE,
                                                        [CONNECTOR_SCOPE])
@@ -76,13 +73,9 @@ async def _with_client(identity: BotIdentity, service_url: str, call):
         raise GraphError("The bot could not get its Bot Connector token from Entra "
                          "(check BOT_APP_ID, BOT_APP_PASSWORD and BOT_TENANT_ID); "
                          "trying again shortly.", status=503, code="BotToken") from error
-    timeout = aiohttp.ClientTimeout(total=SEND_TIMEOUT)
-    session = aiohttp.ClientSession(base_url=service_url, timeout=timeout, headers={
-        "Accept": "application/json", "Content-Type": "application/json"})
-    try:
-        return await call(ConnectorClient(service_url, token, session=session))
-    finally:
-        await session.close()
+    sdk_user_agent.install()
+    session = connector_runtime.session(service_url, identity.app_id)  # kept open
+    return await call(ConnectorClient(service_url, token, session=session))
 
 
 def _retry_after(headers) -> float | None:
@@ -168,7 +161,7 @@ class ConnectorPoster:
                               text_format="xml" if post.html else None, attachments=[
                 {"contentType": CARD_CONTENT_TYPE, "content": card}]))
         try:
-            answer = _run(lambda: self._create(identity, service_url, parameters))
+            answer = connector_runtime.run(lambda: self._create(identity, service_url, parameters))
         except aiohttp.ClientResponseError as error:
             self._refused(session, row, error)
             raise AssertionError("unreachable") from error
@@ -194,8 +187,8 @@ class ConnectorPoster:
         if self._built_in_sandbox():
             service_url = self._sandbox_url()
         try:
-            _run(lambda: self._update(identity, service_url, conversation_id, activity_id,
-                                      activity))
+            connector_runtime.run(lambda: self._update(identity, service_url, conversation_id,
+                                                       activity_id, activity))
         except aiohttp.ClientResponseError as error:
             status, retry_after = error.status, _retry_after(error.headers)
             if status == 429 or status >= 500:

@@ -48,10 +48,11 @@ def key_of(incident: Incident, kind: str) -> str:
 
 
 def request(session: Session, incident: Incident, kinds: Iterable[str], *, installation,
-            outbox: Outbox, create: bool = True) -> list[int]:
-    """Mark these reports of `incident` out of date (creating them if `create`); returns
-    the ids of the reports asked for. Nothing happens where reports are not kept (no
-    SharePoint drive, or a security incident without a restricted folder)."""
+            outbox: Outbox, create: bool | Iterable[str] = True) -> list[int]:
+    """Mark these reports of `incident` out of date (creating the missing ones if
+    `create`, or those of them `create` names); returns the ids of the reports asked
+    for. Nothing happens where reports are not kept (no SharePoint drive, or a security
+    incident without a restricted folder)."""
     folder = installation.reports_folder_for(incident.is_security)
     if folder is None:
         return []
@@ -65,8 +66,10 @@ def request(session: Session, incident: Incident, kinds: Iterable[str], *, insta
             .order_by(ReportFile.id)))
 
     reports = existing()  # after every change: usually they all exist already
-    missing = [kind for kind in kinds if kind not in {r.kind for r in reports}]
-    if create and missing:
+    creatable = set(kinds) if create is True else set(create or ())
+    missing = [kind for kind in kinds
+               if kind not in {r.kind for r in reports} and kind in creatable]
+    if missing:
         now = clock.now()
         day = now.astimezone(installation.timezone).date()
         for kind in missing:
@@ -134,10 +137,11 @@ def follow_change(session: Session, installation, org, incident: Incident, *, ou
     (closing a major incident) are due."""
     create, refresh = _kinds(incident, org, closing=closing,
                              review_final=not declared and _review_is_final(session, incident))
-    request(session, incident, create, installation=installation, outbox=outbox)
-    if not declared:  # a new incident has nothing else to refresh
-        request(session, incident, [k for k in refresh if k not in create],
-                installation=installation, outbox=outbox, create=False)
+    # A new incident has nothing else to refresh. One look for them all: every change
+    # (each card press, each log entry) comes through here.
+    others = [] if declared else [k for k in refresh if k not in create]
+    request(session, incident, [*create, *others], installation=installation,
+            outbox=outbox, create=create)
 
 
 def _review_is_final(session, incident: Incident) -> bool:
