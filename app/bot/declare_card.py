@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import uuid
 
 from flask import current_app
 from microsoft_agents.activity import Activity, ActivityTypes
@@ -23,7 +25,7 @@ from app.catalogue.service import NEW_SERVICES_PER_REQUEST, SERVICES_PER_INCIDEN
 from app.core.org import OrgSettings
 from app.incidents import service
 from app.incidents.models import Service
-from app.incidents.rules import RuleError
+from app.incidents.rules import AlreadyDeclared, RuleError
 from app.m365.cards import card, rich, run
 
 VERB = "declare"
@@ -36,6 +38,8 @@ CARD = "application/vnd.microsoft.card.adaptive"
 UPDATE_TIMEOUT = 2.0  # seconds the shared card's update may take within the invoke
 log = logging.getLogger(__name__)
 FIELDS = ("title", "severity", "description", "services", "new_services")
+KEY = "declare_key"  # the card's one-use key (service.declare): the same card declares once
+_KEY_SHAPE = re.compile(r"^[0-9a-f]{32}$")
 
 
 def declare_card(org: OrgSettings, title: str = "", *, values: dict | None = None,
@@ -98,7 +102,14 @@ def declare_card(org: OrgSettings, title: str = "", *, values: dict | None = Non
              rich(run("Only the people working on it and administrators will be able to "
                       "see it.", isSubtle=True), spacing="Small")]
     return card(body, [{"type": "Action.Execute", "verb": VERB, "title": "Declare incident",
-                        "style": "positive", "data": {"card": VERB}}])
+                        "style": "positive",
+                        "data": {"card": VERB, KEY: key_of(values) or uuid.uuid4().hex}}])
+
+
+def key_of(data: dict) -> str | None:
+    """The card's one-use key as it came back, None if it is not one we made."""
+    value = data.get(KEY)
+    return value if isinstance(value, str) and _KEY_SHAPE.match(value) else None
 
 
 def sign_in_url(installation) -> str:
@@ -176,7 +187,9 @@ async def declare(turn, person, data: dict) -> dict:
     if not errors:
         try:
             incident = service.declare(db.Session, org, person, effects=current_app.extensions[
-                "effects"], **fields)
+                "effects"], declare_key=key_of(data), **fields)
+        except AlreadyDeclared as done:
+            return card_response(declared_already(org, installation, person, done.incident))
         except RuleError as error:
             errors[error.field if error.field in FIELDS else "form"] = error.message
         except StaleDataError:
@@ -191,6 +204,21 @@ async def declare(turn, person, data: dict) -> dict:
                 org, incident, url, heading=f"{incident.reference} declared. You are the "
                                             "incident lead until you hand over."))
     return card_response(declare_card(org, values=data, errors=errors))
+
+
+def declared_already(org: OrgSettings, installation, person, incident, *,
+                     used: str = "card") -> dict:
+    """A second press of a card (or dialog form: `used`) that declared: the incident it
+    made, to whoever may see it; a security incident they are not on is only said to
+    exist."""
+    if not service.can_view(person, incident):
+        return replies.notice(f"This {used} was used to declare a security incident or data "
+                              "breach already: only the people working on it can see it.",
+                              heading="Declared already", attention=False)
+    by = incident.declared_by.name if incident.declared_by else "someone"
+    return replies.incident_card(org, incident, installation.incident_url(incident.reference),
+                                 heading=f"{incident.reference} was declared from this "
+                                         f"{used} already, by {by}.")
 
 
 def _declared_for_everyone(org: OrgSettings, incident, url: str, person) -> dict:

@@ -79,6 +79,9 @@ class Incident(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     version: Mapped[int] = mapped_column(default=1)
+    # The one-use key of the form or card it was declared from (service.declare).
+    declare_key: Mapped[str | None] = mapped_column(
+        String(64), unique=True)
 
     declared_by: Mapped[User | None] = relationship()
     services: Mapped[list[Service]] = relationship(

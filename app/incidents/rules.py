@@ -71,6 +71,15 @@ class RuleError(ValueError):
             form.form_errors.append(self.message)
 
 
+class AlreadyDeclared(RuleError):
+    """The form or card was used to declare already (service.declare's `declare_key`):
+    `incident` is what it declared, for the caller to show to whoever may see it."""
+
+    def __init__(self, incident):
+        super().__init__(f"This was declared already, as {incident.reference}.")
+        self.incident = incident
+
+
 def next_statuses(current: str) -> tuple[str, ...]:
     return TRANSITIONS.get(current, ())
 

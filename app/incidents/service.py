@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from app.auth.models import User
@@ -35,6 +36,7 @@ from app.incidents.rules import (
     OPEN_STATUSES,
     RESOLVED,
     STATUS_BY_KEY,
+    AlreadyDeclared,
     RuleError,
     check_transition,
     format_reference,
@@ -204,16 +206,21 @@ def declare(
     take_lead: bool = True,
     effects: Effects | None = None,
     commit: bool = True,
+    declare_key: str | None = None,
 ) -> Incident:
     """Open an incident and publish `Declared` to `effects` (its Teams channel,
     announcements and reports follow in this transaction); without `effects`, nothing
     follows (tests of the rules alone). `commit` False leaves the commit to the caller
-    (alert intake records the alert with it)."""
+    (alert intake records the alert with it). `declare_key`, the one-use key of the form
+    or card pressed: pressed again (a double click, two people on one card, at once or
+    later), AlreadyDeclared names the incident it made, and nothing new is declared."""
     title = " ".join(title.split())
     if not title:
         raise RuleError("Enter a title.", "title")
     if org.severity(severity) is None:
         raise RuleError("Choose a severity from the list.", "severity")
+    if declare_key:
+        _refuse_if_declared(session, declare_key)
     now = clock.now()
     try:
         services = _resolve_services(session, service_ids, new_services)
@@ -230,6 +237,7 @@ def declare(
             # Empty, not unloaded: appending the first entries must not query for them.
             timeline=[],
             roles=[],
+            declare_key=declare_key or None,
         )
         _allocate_reference(session, incident, now.year)
         _record(
@@ -249,10 +257,21 @@ def declare(
             session.commit()
         else:
             session.flush()
+    except IntegrityError:
+        session.rollback()
+        if declare_key:  # pressed twice at the same moment: the other press declared it
+            _refuse_if_declared(session, declare_key)
+        raise
     except Exception:
         session.rollback()
         raise
     return incident
+
+
+def _refuse_if_declared(session: Session, declare_key: str) -> None:
+    earlier = session.scalar(select(Incident).where(Incident.declare_key == declare_key))
+    if earlier is not None:
+        raise AlreadyDeclared(earlier)
 
 
 def change_status(

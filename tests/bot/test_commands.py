@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import db
 from app.auth.models import User
@@ -657,3 +657,40 @@ def test_a_security_incident_declared_from_a_channel_card_shows_nobody_else_its_
     everyone = texts(shared["activity"]["attachments"][0]["content"])
     assert "Declared by Ada as a security incident" in everyone
     assert "Leaked key" not in everyone and "SEC-" not in everyone
+
+
+def test_the_same_declare_card_declares_once_however_often_it_is_pressed(bot_app):
+    """A double press, or a second person on the same shared card: one incident, and the
+    second press is shown it (a security incident only to those who may see it)."""
+    application, *_ = bot_app
+    person(application)
+    person(application, BOB, "Bob")
+    _asked, [posted] = send(bot_app, f"{AT} declare Payments down", channel=CHANNEL)
+    form = posted["activity"]["attachments"][0]["content"]
+    [button] = [a for a in actions(form) if a.get("verb") == "declare"]
+    key = button["data"][declare_card.KEY]
+    assert len(key) == 32
+    data = {**button["data"], "title": "Payments down", "severity": "P2"}
+    first = press(bot_app, "declare", data, channel=CHANNEL)
+    again = press(bot_app, "declare", data, channel=CHANNEL, oid=BOB)
+    with application.app_context():
+        [row] = db.Session.scalars(select(Incident)).all()
+        assert row.declare_key == key
+    assert f"{row.reference} declared. You are the incident lead" in texts(first)
+    assert f"{row.reference} was declared from this card already, by Ada." in texts(again)
+    # A new card is a new key: the next incident is declared.
+    _asked, sent = send(bot_app, f"{AT} declare Disk full", channel=CHANNEL)
+    [button] = [a for a in actions(sent[-1]["activity"]["attachments"][0]["content"])
+                if a.get("verb") == "declare"]
+    assert button["data"][declare_card.KEY] != key
+    secret = press(bot_app, "declare", {**button["data"], "title": "Key leaked",
+                                        "severity": "P1", "is_security": "true"},
+                   channel=CHANNEL)
+    assert "declared. You are the incident lead" in texts(secret)
+    refused = press(bot_app, "declare", {**button["data"], "title": "Key leaked",
+                                         "severity": "P1", "is_security": "true"},
+                    channel=CHANNEL, oid=BOB)
+    assert "only the people working on it can see it" in texts(refused)
+    assert "Key leaked" not in json.dumps(refused) and "SEC-" not in json.dumps(refused)
+    with application.app_context():
+        assert db.Session.scalar(select(func.count()).select_from(Incident)) == 2

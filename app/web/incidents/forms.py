@@ -22,7 +22,14 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from app.catalogue.service import NEW_SERVICES_PER_REQUEST, SERVICES_PER_INCIDENT
@@ -106,6 +113,10 @@ class DeclareForm(_IncidentFields):
         "This is a security incident or a data breach",
         widget=GovCheckboxInput(),
     )
+    # The page's one-use key (incidents.service.declare): the form sent twice (a double
+    # click, the browser's resend) shows the incident it declared, not a second one.
+    declare_key = StringField(widget=HiddenInput(), validators=[
+        Optional(), Regexp(r"^[0-9a-f]{32}$", message="Reload the page and declare again.")])
     submit = SubmitField("Declare incident", widget=GovSubmitInput())
 
 

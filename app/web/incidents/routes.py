@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,7 +16,7 @@ from app.core import clock
 from app.db import Session
 from app.documents.kinds import KINDS
 from app.incidents import scribe, service
-from app.incidents.rules import STATUS_BY_KEY, RuleError, next_statuses
+from app.incidents.rules import STATUS_BY_KEY, AlreadyDeclared, RuleError, next_statuses
 from app.people import service as people
 from app.reminders import service as reminder_service
 from app.web import paging
@@ -74,6 +76,8 @@ def list_incidents():
 def declare():
     form = DeclareForm()
     form.set_choices(_org(), service.all_services(Session))
+    if not form.declare_key.data:
+        form.declare_key.data = uuid.uuid4().hex
     if form.validate_on_submit():
         try:
             incident = service.declare(
@@ -81,8 +85,14 @@ def declare():
                 title=form.title.data, description=form.description.data or "",
                 severity=form.severity.data, service_ids=form.services.data or [],
                 new_services=form.new_service_names(), is_security=form.is_security.data,
-                effects=_effects(),
+                effects=_effects(), declare_key=form.declare_key.data,
             )
+        except AlreadyDeclared as done:
+            if service.can_view(current_user, done.incident):
+                flash(f"This form declared {done.incident.reference} already: here it is.",
+                      "success")
+                return redirect(url_for("incidents.show", reference=done.incident.reference))
+            form.form_errors.append("This form declared an incident already.")
         except RuleError as error:
             error.attach_to(form)
         else:
