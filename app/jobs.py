@@ -35,8 +35,11 @@ def warm() -> Flask:
     """Build the app and load msgraph before the first job (app.worker), so that job
     does not pay seconds for them."""
     import graph.client  # noqa: F401  (msgraph and kiota: seconds to import)
+    from app.bot import outbound
 
-    return _application()
+    app = _application()
+    outbound.warm(app)  # the bot's token, fetched in the background
+    return app
 
 
 def preload() -> Flask:
@@ -86,13 +89,19 @@ def _delivery_wiring(app: Flask):
     from app.bot import card_updates
     from app.bot.outbound import ConnectorPoster
     from app.db import Session
-    from app.m365 import plans
-    from app.m365.handlers import HANDLERS, PostToChannel
+    from app.m365 import activity_feed, plans, tab_pins
+    from app.m365.handlers import HANDLERS, CreateChannel, PostToChannel
 
-    handler = PostToChannel(bot=ConnectorPoster(app),
-                            app_graph=lambda: app.extensions["graph_for_app"]())
+    poster = ConnectorPoster(app)
+    handler = PostToChannel(bot=poster, app_graph=lambda: app.extensions["graph_for_app"]())
+    # The incident's tab in the channels it makes, where the app is installed (the bot's
+    # record of that) and a package can be built for this installation.
+    pins = tab_pins.TabPins(installed=poster.can_post, tab_app=lambda: _tab_app(app),
+                            sandbox_package=tab_pins.sandbox_package(app))
 
     def graph_for(delivery):
+        if delivery.kind == activity_feed.KIND:  # the app's own token, read when sent
+            return _Deferred(lambda: app.extensions["graph_for_app"]())
         base = app.extensions["graph_for"]  # looked up each time: tests may swap it
         if delivery.kind == card_updates.KIND or (
                 delivery.kind == plans.POST and handler.bot_team(Session, delivery) is not None):
@@ -100,9 +109,27 @@ def _delivery_wiring(app: Flask):
         return base(delivery)
 
     wiring = app.extensions["delivery_wiring"] = (
-        {**HANDLERS, plans.POST: handler, card_updates.KIND: card_updates.UpdatePostedCard(app)},
+        {**HANDLERS, plans.POST: handler, card_updates.KIND: card_updates.UpdatePostedCard(app),
+         plans.CREATE_CHANNEL: CreateChannel(pins=pins), tab_pins.PIN_TAB: tab_pins.PinTab(pins),
+         activity_feed.KIND: activity_feed.SendActivity()},
         graph_for)
     return wiring
+
+
+def _tab_app(app: Flask):
+    """The Teams app's manifest id and address (app/teams_app), None where no package can
+    be built (no bot set up): then there is no app to pin."""
+    from app.m365.graph_setup import BUILT_IN
+    from app.m365.tab_pins import TabApp
+    from app.teams_app.identity import NotReady, identity_from
+    from app.teams_app.manifest import app_id
+
+    try:
+        identity = identity_from(app.extensions["settings"], built_in_sandbox=(
+            app.extensions["graph_setup"].kind == BUILT_IN))
+    except NotReady:
+        return None
+    return TabApp(external_id=app_id(identity), base_url=identity.base_url)
 
 
 class _Deferred:

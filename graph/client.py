@@ -43,6 +43,8 @@ from graph.port import (
     DELIVERY_PROPERTY,
     MAX_MAIL_RECIPIENTS,
     SIMPLE_UPLOAD_LIMIT,
+    ActivityNotification,
+    AppNotInstalled,
     Card,
     CardMarker,
     Channel,
@@ -52,6 +54,7 @@ from graph.port import (
     Event,
     EventRequest,
     GraphError,
+    InstalledApp,
     InvalidRequest,
     ListItem,
     Locked,
@@ -59,6 +62,8 @@ from graph.port import (
     Meeting,
     NotFound,
     Sender,
+    Tab,
+    TabRequest,
     TeamMember,
     UploadSession,
 )
@@ -299,6 +304,20 @@ def _odata_text(value: str) -> str:
 def _user_bind(user_id: str) -> str:
     """`user@odata.bind` for an object id or UPN (a quote in an OData key is doubled)."""
     return "https://graph.microsoft.com/v1.0/users('{}')".format(user_id.replace("'", "''"))
+
+
+def _teams_app_bind(teams_app_id: str) -> str:
+    """`teamsApp@odata.bind`: the app catalog's teamsApp, as channel-post-tabs shows it."""
+    return f"https://graph.microsoft.com/v1.0/appCatalogs/teamsApps/{quote(teams_app_id)}"
+
+
+def _tab(raw: dict) -> Tab:
+    configuration = raw.get("configuration") or {}
+    return Tab(id=str(raw.get("id") or ""), display_name=raw.get("displayName") or "",
+               teams_app_id=(raw.get("teamsApp") or {}).get("id") or "",
+               entity_id=configuration.get("entityId") or "",
+               content_url=configuration.get("contentUrl") or "",
+               web_url=raw.get("webUrl") or "")
 
 
 def _about_the_user(error: GraphError) -> bool:
@@ -697,6 +716,64 @@ class GraphClient:
         self._json(lambda sdk: sdk.teams.by_team_id(team_id).channels
                    .by_channel_id(channel_id).unarchive.to_post_request_information())
 
+    # ---- Teams apps and tabs ---------------------------------------------------------------
+
+    def find_installed_app(self, team_id: str, external_id: str) -> InstalledApp | None:
+        wanted = f"teamsApp/externalId eq '{_odata_text(external_id)}'"
+
+        def installed(sdk):
+            return sdk.teams.by_team_id(team_id).installed_apps
+
+        def first(sdk):
+            return installed(sdk).to_get_request_information(self._query(
+                installed(sdk), "InstalledAppsRequestBuilderGetQueryParameters",
+                expand=["teamsApp"], filter=wanted))
+
+        for page in self._pages(first, installed):
+            for raw in page.get("value", []):
+                app = raw.get("teamsApp") or {}
+                if (app.get("externalId") or "").lower() == external_id.lower() and app.get("id"):
+                    return InstalledApp(installation_id=str(raw.get("id") or ""),
+                                        teams_app_id=app["id"],
+                                        external_id=app.get("externalId") or "",
+                                        display_name=app.get("displayName") or "")
+        return None
+
+    @staticmethod
+    def _tabs(sdk, team_id: str, channel_id: str):
+        return sdk.teams.by_team_id(team_id).channels.by_channel_id(channel_id).tabs
+
+    def list_tabs(self, team_id: str, channel_id: str, teams_app_id: str = "") -> list[Tab]:
+        wanted = f"teamsApp/id eq '{_odata_text(teams_app_id)}'" if teams_app_id else None
+
+        def first(sdk):
+            tabs = self._tabs(sdk, team_id, channel_id)
+            return tabs.to_get_request_information(self._query(
+                tabs, "TabsRequestBuilderGetQueryParameters", expand=["teamsApp"],
+                filter=wanted))
+
+        found = [_tab(raw) for page in self._pages(
+            first, lambda sdk: self._tabs(sdk, team_id, channel_id))
+            for raw in page.get("value", [])]
+        return [t for t in found if not teams_app_id or t.teams_app_id == teams_app_id]
+
+    def pin_tab(self, team_id: str, channel_id: str, tab: TabRequest) -> Tab:
+        from msgraph.generated.models.teams_tab import TeamsTab
+        from msgraph.generated.models.teams_tab_configuration import TeamsTabConfiguration
+
+        # The bind goes on the tab itself: inside `configuration` Graph answers "The
+        # navigation bind for the teamsApp was missing in request" (msgraph-sdk-dotnet#2448).
+        body = TeamsTab(
+            display_name=tab.display_name,
+            configuration=TeamsTabConfiguration(
+                entity_id=tab.entity_id, content_url=tab.content_url,
+                website_url=tab.website_url or None, remove_url=tab.remove_url or None),
+            additional_data={"teamsApp@odata.bind": _teams_app_bind(tab.teams_app_id)})
+        raw = self._json(lambda sdk: self._tabs(sdk, team_id, channel_id)
+                         .to_post_request_information(body))
+        pinned = _tab(raw)
+        return pinned if pinned.teams_app_id else replace(pinned, teams_app_id=tab.teams_app_id)
+
     # ---- Outlook ---------------------------------------------------------------------------
 
     @staticmethod
@@ -1017,3 +1094,45 @@ class GraphClient:
 
     def cancel_upload_session(self, session: UploadSession) -> None:
         self._raw("DELETE", session.upload_url)
+
+    # ---- the Teams activity feed -----------------------------------------------------------
+
+    def send_activity_notification(self, user_id: str,
+                                   notification: ActivityNotification) -> None:
+        """https://learn.microsoft.com/graph/api/userteamwork-sendactivitynotification: a
+        text topic with its Teams link, the manifest's activity type and its parameters."""
+        from msgraph.generated.models.item_body import ItemBody
+        from msgraph.generated.models.key_value_pair import KeyValuePair
+        from msgraph.generated.models.teamwork_activity_topic import TeamworkActivityTopic
+        from msgraph.generated.models.teamwork_activity_topic_source import (
+            TeamworkActivityTopicSource,
+        )
+        from msgraph.generated.users.item.teamwork.send_activity_notification import (
+            send_activity_notification_post_request_body as module,
+        )
+
+        body = module.SendActivityNotificationPostRequestBody(
+            topic=TeamworkActivityTopic(source=TeamworkActivityTopicSource.Text,
+                                        value=notification.topic_text,
+                                        web_url=notification.web_url),
+            activity_type=notification.activity_type,
+            chain_id=notification.chain_id,
+            preview_text=ItemBody(content=notification.preview),
+            template_parameters=[KeyValuePair(name=name, value=value)
+                                 for name, value in notification.parameters])
+        try:
+            self._json(lambda sdk: sdk.users.by_user_id(user_id).teamwork
+                       .send_activity_notification.to_post_request_information(body))
+        except GraphError as error:
+            if error.status == 403 and _app_not_installed(error):
+                raise AppNotInstalled(error.message, status=403, code=error.code) from error
+            raise
+
+
+def _app_not_installed(error: GraphError) -> bool:
+    """Graph's refusal for a recipient without the Teams app, as Teams words it ("...
+    is not authorized to generate custom text notifications ... Ensure that the expected
+    Teams app is installed in the target scope"), as opposed to a missing permission
+    ("Missing role permissions on the request ...")."""
+    text = error.message.lower()
+    return "custom text notifications" in text or "app is installed in the target scope" in text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,11 @@ from graph.port import (
     CARD_CONTENT_TYPE,
     DELIVERY_PROPERTY,
     MAX_MAIL_RECIPIENTS,
+    MAX_PREVIEW_TEXT,
     SIMPLE_UPLOAD_LIMIT,
+    TEAMS_LINK,
+    ActivityNotification,
+    AppNotInstalled,
     Card,
     CardMarker,
     Channel,
@@ -33,6 +38,7 @@ from graph.port import (
     Event,
     EventRequest,
     GraphError,
+    InstalledApp,
     InvalidRequest,
     ListItem,
     Locked,
@@ -40,6 +46,8 @@ from graph.port import (
     Meeting,
     NotFound,
     Sender,
+    Tab,
+    TabRequest,
     TeamMember,
     UploadSession,
 )
@@ -92,6 +100,12 @@ class FakeGraph:
             self._drives: dict[str, dict[str, dict]] = {}  # id -> lowercased path -> file
             self._open_files: dict[tuple[str, str], datetime | None] = {}  # -> expiry or None
             self._upload_sessions: dict[str, tuple[str, str]] = {}  # url -> drive, path
+            self._personal_apps: dict[str, dict] = {}  # user id -> the app installed for them
+            self._activity: list[dict] = []  # activity feed notifications sent
+            # team -> the Teams app installed in it: {installation_id, teams_app_id, ...}
+            self._installed: dict[str, dict] = {}
+            self._channel_apps: set[str] = set()  # private channels the app was added to
+            self._tabs: dict[str, list[dict]] = {}  # channel id -> its tabs
 
     # ---- set-up ----------------------------------------------------------------------------
 
@@ -443,6 +457,99 @@ class FakeGraph:
     def unarchive_channel(self, team_id: str, channel_id: str) -> None:
         self._set_archived(team_id, channel_id, False)
 
+    # ---- Teams apps and tabs (the sandbox's rules: graph/sandbox/routes_tabs.py) ------------
+
+    def install_app(self, team_id: str, external_id: str, display_name: str = "Incident Desk",
+                    teams_app_id: str | None = None) -> str:
+        """A team owner adds the app (uploaded with manifest id `external_id`) to the
+        team; returns its app catalog id. A private channel gets it only once someone adds
+        it there (`add_app_to_channel`)."""
+        with self._lock:
+            self._team(team_id)
+            teams_app_id = teams_app_id or str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                          f"catalog:{external_id}"))
+            self._installed[team_id] = {"installation_id": f"{team_id}##{teams_app_id}",
+                                        "teams_app_id": teams_app_id,
+                                        "external_id": external_id,
+                                        "display_name": display_name}
+            return teams_app_id
+
+    def uninstall_app(self, team_id: str) -> None:
+        with self._lock:
+            self._installed.pop(team_id, None)
+
+    def add_app_to_channel(self, team_id: str, channel_id: str) -> None:
+        """A channel owner adds the installed app to a private channel in Teams."""
+        with self._lock:
+            self._channel(team_id, channel_id)
+            self._channel_apps.add(channel_id)
+
+    def tabs(self, channel_id: str | None = None) -> list[dict]:
+        """Pinned tabs, as the sandbox's state reader gives them (with `channel_id`)."""
+        with self._lock:
+            return [_copy(t) for c, rows in self._tabs.items() for t in rows
+                    if channel_id is None or c == channel_id]
+
+    def find_installed_app(self, team_id: str, external_id: str) -> InstalledApp | None:
+        with self._lock:
+            self._team(team_id)
+            found = self._installed.get(team_id)
+            if found is None or found["external_id"].lower() != external_id.lower():
+                return None
+            return InstalledApp(found["installation_id"], found["teams_app_id"],
+                                found["external_id"], found["display_name"])
+
+    def _app_may_use(self, team_id: str, channel_id: str) -> None:
+        """The app is available in a standard channel of its team, in a private one once
+        added there (the sandbox answers an app-only caller so: graph/sandbox/routes_tabs)."""
+        channel = self._channel(team_id, channel_id)
+        if channel["membershipType"] == "private" and channel_id not in self._channel_apps:
+            raise GraphError(f"The app is not enabled in this channel ({channel_id}): add it "
+                             "to the private channel first.", status=403, code="Forbidden")
+
+    @staticmethod
+    def _as_tab(raw: dict) -> Tab:
+        return Tab(id=raw["id"], display_name=raw["displayName"],
+                   teams_app_id=raw["teamsApp"]["id"],
+                   entity_id=raw["configuration"].get("entityId") or "",
+                   content_url=raw["configuration"].get("contentUrl") or "",
+                   web_url=raw["webUrl"])
+
+    def list_tabs(self, team_id: str, channel_id: str, teams_app_id: str = "") -> list[Tab]:
+        with self._lock:
+            self._app_may_use(team_id, channel_id)
+            return [self._as_tab(raw) for raw in self._tabs.get(channel_id, [])
+                    if not teams_app_id or raw["teamsApp"]["id"] == teams_app_id]
+
+    def pin_tab(self, team_id: str, channel_id: str, tab: TabRequest) -> Tab:
+        with self._lock:
+            self._channel(team_id, channel_id)
+            installed = self._installed.get(team_id)
+            if installed is None or installed["teams_app_id"] != tab.teams_app_id:
+                raise InvalidRequest(
+                    f"App id {tab.teams_app_id} needs to be installed to the team "
+                    f"{team_id}:{channel_id} and be in an unblocked state to install/update "
+                    "a tab", status=400, code="BadRequest")
+            self._app_may_use(team_id, channel_id)
+            if not tab.display_name.strip():
+                raise InvalidRequest("displayName is required.", status=400,
+                                     code="BadRequest")
+            tab_id = str(uuid.uuid4())
+            raw = {"id": tab_id, "displayName": tab.display_name,
+                   "configuration": {"entityId": tab.entity_id,
+                                     "contentUrl": tab.content_url,
+                                     "websiteUrl": tab.website_url or None,
+                                     "removeUrl": tab.remove_url or None},
+                   "teamsApp": {"id": tab.teams_app_id,
+                                "externalId": installed["external_id"],
+                                "displayName": installed["display_name"],
+                                "distributionMethod": "organization"},
+                   "webUrl": f"https://teams.microsoft.com/l/channel/{channel_id}/"
+                             f"tab%3a%3a{tab_id}?groupId={team_id}",
+                   "team_id": team_id, "channel_id": channel_id}
+            self._tabs.setdefault(channel_id, []).append(raw)
+            return self._as_tab(raw)
+
     # ---- Outlook ---------------------------------------------------------------------------
 
     def _mail_record(self, sender: Sender, mail: Mail) -> dict:
@@ -627,3 +734,70 @@ class FakeGraph:
             if self._upload_sessions.pop(session.upload_url, None) is None:
                 raise NotFound("The upload session was not found.", status=404,
                                code="itemNotFound")
+
+    # ---- the Teams activity feed (the sandbox's rules: graph/sandbox/routes_activity.py) --
+
+    def install_app_for_user(self, user_id: str, activity_types: dict[str, str],
+                             send_permission: bool = True) -> None:
+        """The Teams app installed for a person: `activity_types` maps each type its
+        manifest declares to its templateText; `send_permission` False is a package
+        without the TeamsActivity.Send.User resource-specific consent."""
+        with self._lock:
+            self._personal_apps[user_id.lower()] = {"types": dict(activity_types),
+                                                    "send": send_permission}
+
+    def uninstall_app_for_user(self, user_id: str) -> None:
+        with self._lock:
+            self._personal_apps.pop(user_id.lower(), None)
+
+    def activity_notifications(self) -> list[dict]:
+        """Every notification sent, oldest first; `replaced` once a later one with the
+        same chainId took its place in the person's feed."""
+        with self._lock:
+            return [_copy(n) for n in self._activity]
+
+    def send_activity_notification(self, user_id: str,
+                                   notification: ActivityNotification) -> None:
+        with self._lock:
+            installed = self._personal_apps.get(user_id.lower())
+            if installed is None:
+                raise AppNotInstalled(
+                    "Application with AAD App Id 'fake' is not authorized to generate custom "
+                    f"text notifications about '/users/{user_id}/teamwork/"
+                    "sendActivityNotification' to the recipient. Ensure that the expected "
+                    "Teams app is installed in the target scope (user, team, or chat).",
+                    status=403, code="Forbidden")
+            if not installed["send"]:
+                raise GraphError("Missing role permissions on the request. API requires one "
+                                 "of 'TeamsActivity.Send, TeamsActivity.Send.User'. Roles on "
+                                 "the request ''. Resource specific consent grants on the "
+                                 "request ''.", status=403, code="Forbidden")
+            template = installed["types"].get(notification.activity_type)
+            if template is None:
+                raise InvalidRequest(f"The activity type '{notification.activity_type}' is "
+                                     "not declared in the Teams app's manifest.",
+                                     status=400, code="BadRequest")
+            given = dict(notification.parameters)
+            wanted = set(re.findall(r"\{(\w+)\}", template)) - {"actor"}
+            if set(given) != wanted or len(given) != len(notification.parameters):
+                raise InvalidRequest(f"The template parameters {sorted(given)} do not match "
+                                     f"the activity type's {sorted(wanted)}.", status=400,
+                                     code="BadRequest")
+            if not notification.web_url.startswith(TEAMS_LINK) or not notification.topic_text:
+                raise InvalidRequest("A text topic needs a value and a webUrl on the "
+                                     "Microsoft Teams domain.", status=400,
+                                     code="BadRequest")
+            if notification.chain_id is not None:
+                for earlier in self._activity:
+                    if (earlier["recipient_id"], earlier["chain_id"]) == \
+                            (user_id.lower(), notification.chain_id):
+                        earlier["replaced"] = True
+            self._activity.append({
+                "recipient_id": user_id.lower(), "activity_type": notification.activity_type,
+                "text": re.sub(r"\{(\w+)\}", lambda m: given.get(m[1], self.actor),
+                               template),
+                "preview": notification.preview[:MAX_PREVIEW_TEXT],
+                "topic": {"source": "text", "value": notification.topic_text,
+                          "webUrl": notification.web_url},
+                "template_parameters": given, "chain_id": notification.chain_id,
+                "replaced": False, "sent_at": _now()})

@@ -7,8 +7,9 @@ people through the report's `Namer`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from docx.document import Document
 
@@ -169,9 +170,37 @@ def timeline(ctx: Context, doc: Document) -> None:
                              italic=True))
         if item.corrected_at is not None:
             what.append(Span(f"\n{corrected(ctx, item)}", italic=True))
+        what += teams_source(ctx, item)
         rows.append((clock.short(item.occurred_at), what,
                      namer.who(item.author, item.occurred_at)))
     word.table(doc, (TIME, FULL_WIDTH - TIME - 3.6, 3.6), rows, ("Time", "What happened", "Who"))
+
+
+def teams_source(ctx: Context, item: TimelineItem) -> list[Span]:
+    """"From a Teams message by Ada Lovelace, posted 3 Mar 2026 10:02 GMT" and a link
+    to it, for an entry added from a message (data["teams_message"]: who wrote it, when,
+    its link) or read in by the import page (kind "teams_message", its link only). The
+    writer is named as free text names people (the role held then, or "a responder", in
+    a blameless draft: people.Namer.scrub)."""
+    source = item.data.get("teams_message")
+    if not isinstance(source, Mapping):
+        if item.kind != "teams_message" or not item.data.get("web_url"):
+            return []
+        source = {"web_url": item.data.get("web_url")}
+    posted = source.get("sent_at")
+    try:
+        when = datetime.fromisoformat(posted) if isinstance(posted, str) else None
+    except ValueError:
+        when = None
+    sender = source.get("sender") if isinstance(source.get("sender"), str) else ""
+    said = "From a Teams message" + (f" by {sender}" if sender.strip() else "")
+    said = ctx.namer.scrub(said, when or item.occurred_at) + (
+        f", posted {ctx.clock.short(when)}" if when and when.tzinfo else "")
+    spans = [Span(f"\n{said}", italic=True)]
+    url = source.get("web_url")
+    if isinstance(url, str) and url.startswith("https://"):
+        spans += [Span(": ", italic=True), Span("open it in Teams", url=url)]
+    return spans
 
 
 def corrected(ctx: Context, item: TimelineItem) -> str:

@@ -184,6 +184,8 @@ class IncidentSnapshot:
         names.update(r.person for r in self.roles)
         names.update(t.author for t in self.timeline)
         names.update(t.corrected_by for t in self.timeline)
+        names.update(t.data["teams_message"].get("sender") for t in self.timeline
+                     if isinstance(t.data.get("teams_message"), Mapping))  # who wrote it
         names.update(u.author for u in self.updates)
         names.update(c.by for c in self.severity_changes)
         names.update(a.owner for a in self.actions)

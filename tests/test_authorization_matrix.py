@@ -140,6 +140,7 @@ ROUTES: dict[str, Route] = {
     # sandbox-only
     "m365.sandbox": route(SANDBOX, "GET"),
     "m365.sandbox_file": route(SANDBOX, "GET"),
+    "m365.sandbox_add_app_for_me": route(SANDBOX, "POST"),
     # incident-scoped pages
     "incidents.show": route(INCIDENT, "GET"),
     "incidents.edit": route(INCIDENT, "GET", "POST"),
@@ -701,6 +702,8 @@ def test_sandbox_pages_open_to_anyone_signed_in_only_in_sandbox_mode(
         for url, status in (("/sandbox", 200), ("/sandbox/file?drive=none&path=x.docx", 404)):
             assert sent_to_sign_in(signed_out.get(url)) is None, url
             assert person.get(url).status_code == status, url
+        for client in (signed_out, person.client):  # no CSRF token: refused before all else
+            assert client.post("/sandbox/teams-app-for-me").status_code == 400
     finally:
         finish_jobs(sandbox)
         sandbox.extensions["db_engine"].dispose()

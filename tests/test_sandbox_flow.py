@@ -222,3 +222,26 @@ def test_the_sandbox_shows_a_security_incident_only_to_those_who_may_see_it(
         assert "sec-0001-" in page and "Restricted reports/" in page
         response = allowed.get(download)
         assert response.status_code == 200 and response.data[:2] == b"PK"
+
+
+def test_a_person_adds_the_teams_app_for_themselves_from_the_sandbox_page(
+        sandbox_app, session, frozen_clock):
+    """The sandbox page's button adds the app for the signed-in person, as they would in
+    Teams (what their notices then do: tests/test_activity_feed.py)."""
+    from app.m365.sandbox_host import state_for
+    from graph.sandbox import teams_apps
+
+    browser = Browser(sandbox_app.test_client())
+    browser.sign_in(name="Bo Peep", email="bo@example.com")
+    assert "Add the Incident Desk app for me in Teams" in browser.get("/sandbox").get_data(
+        as_text=True)
+    answer = browser.submit("/sandbox", "/sandbox/teams-app-for-me")
+    assert answer.status_code == 302 and answer.location.endswith("/sandbox#activity-feed")
+    page = browser.get("/sandbox").get_data(as_text=True)
+    assert "The Incident Desk app is in your Teams now" in page
+    state = state_for(sandbox_app.extensions["settings"].graph_sandbox_db)
+    with state.read() as tx:
+        bo = tx.get("user", "bo@example.com")
+        assert teams_apps.personal_installations(tx, bo["id"])
+    forged = browser.client.post("/sandbox/teams-app-for-me", data={})
+    assert forged.status_code == 400  # no CSRF token, nothing done

@@ -216,10 +216,14 @@ def test_addresses_are_the_installations_own():
 def test_only_team_scoped_permissions_each_with_a_reason():
     manifest = build(IDENTITY)
     granted = manifest["authorization"]["permissions"]["resourceSpecific"]
-    assert [p["name"] for p in granted] == ["ChannelMessage.Read.Group",
-                                            "TeamMember.Read.Group",
-                                            "ChannelMember.ReadWrite.Group"]
-    assert all(p["type"] == "Application" and p["name"].endswith(".Group") for p in granted)
+    assert [p["name"] for p in granted] == [
+        "ChannelMessage.Read.Group", "TeamMember.Read.Group", "ChannelMember.ReadWrite.Group",
+        "TeamsAppInstallation.Read.Group", "TeamsTab.Read.Group", "TeamsTab.Create.Group",
+        "TeamsActivity.Send.User"]
+    # Granted for the incidents team by the owner who adds the app, or (the activity
+    # feed) by each person who adds it for themselves: never tenant-wide.
+    assert all(p["type"] == "Application" and p["name"].endswith((".Group", ".User"))
+               for p in granted)
     assert all(p.why for p in teams_manifest.RSC_PERMISSIONS)
 
 

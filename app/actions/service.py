@@ -18,7 +18,7 @@ from app.catalogue.service import link as checked_link
 from app.core import clock
 from app.db import commit
 from app.incidents import delivery_keys, timeline
-from app.incidents.events import Changed, Effects, Notice
+from app.incidents.events import ACTION_OVERDUE, Changed, Effects, Feed, Notice
 from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 from app.incidents.service import visible_to
@@ -128,7 +128,12 @@ def chase_overdue(session: Session, effects: Effects, now: datetime | None = Non
                      + " Update it in Incident Desk when it moves."),
             link_text="Open the incident's actions",
             url=effects.installation.incident_url(incident.reference) + "/review#actions",
-            label="Overdue action", show_title=not incident.is_security))
+            label="Overdue action", show_title=not incident.is_security,
+            # The owner's own action: their Teams activity feed, where they have the app.
+            # A security incident's action may say too much there: only its due date.
+            feed=Feed(about=ACTION_OVERDUE, to_user_id=owner.id,
+                      preview=(f"Due {action.due:%-d %B %Y}" if incident.is_security
+                               else action.description)) if owner is not None else None))
         action.last_chased_at = now
     session.commit()
     return len(due)

@@ -7,7 +7,7 @@ from microsoft_agents.activity import InvokeResponse
 from microsoft_agents.hosting.core import ActivityHandler, TurnContext
 
 from app import db
-from app.bot import card_actions, commands, installations, teams_people
+from app.bot import card_actions, commands, installations, message_actions, teams_people
 
 
 class IncidentDeskBot(ActivityHandler):
@@ -20,9 +20,13 @@ class IncidentDeskBot(ActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext):
         """A card's button (adaptiveCard/action, the update form's too): card_actions.py;
-        any other invoke as the SDK answers it."""
+        a message action's dialog (composeExtension/fetchTask, submitAction):
+        message_actions.py; any other invoke as the SDK answers it."""
         if turn_context.activity.name == "adaptiveCard/action":
             return InvokeResponse(status=200, body=await card_actions.answer(turn_context))
+        if turn_context.activity.name in message_actions.INVOKES:  # a message's More actions
+            status, body = await message_actions.answer(turn_context)
+            return InvokeResponse(status=status, body=body)
         return await super().on_invoke_activity(turn_context)
 
     # The app added to or removed from a team (app/bot/installations.py): where the bot

@@ -85,6 +85,16 @@ def handover_declined(reference: str, handover_id: int) -> str:
     return f"{handover(reference, handover_id)}/declined"
 
 
+def role_assigned(reference: str, assignment_id: int) -> str:
+    """Telling someone a role was given to them by someone else."""
+    return f"{reference}/role/{assignment_id}"
+
+
+def activity_feed(key: str, user_id: int) -> str:
+    """A notice in its one person's Teams activity feed, beside its (fallback) email."""
+    return f"{key}/feed/{user_id}"
+
+
 def security_contacts(reference: str) -> str:
     return f"{reference}/security-contacts"
 

@@ -80,6 +80,25 @@ class UpdatePosted(Event):
     entry_id: int
 
 
+# What a notice to one person is about, for their Teams activity feed (app/m365/
+# activity_feed.py turns each into the Teams app's activity type of the same meaning).
+HANDOVER_OFFERED, ROLE_ASSIGNED = "handover_offered", "role_assigned"
+ACTION_OVERDUE, UPDATE_DUE = "action_overdue", "update_due"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feed:
+    """A notice's one person may hear of it in their Teams activity feed instead of by
+    email (where they have the Teams app; else the email goes as ever). `about` is one of
+    the names above; `values` are its words (who asked, which role: "asker", "role",
+    "assigner"), plain text; `preview` a line of detail without the incident's title."""
+
+    about: str
+    to_user_id: int
+    values: tuple[tuple[str, str], ...] = ()
+    preview: str = ""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Notice(Event):
     """Tell these people this (by email, and by a card in the channel if `teams`), with a
@@ -97,6 +116,7 @@ class Notice(Event):
     # What the channel's card says, where the email's "you" would be wrong for everyone
     # else reading the channel (a hand-over offered to one person). None: `message`.
     channel_message: str | None = None
+    feed: Feed | None = None  # its one person's Teams activity feed, where they have it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +133,7 @@ class NoticeList(Event):
     label: str = "Notice"
     for_name: str | None = None
     show_title: bool = True
+    feed: Feed | None = None  # its one person's Teams activity feed, where they have it
 
 
 class Effects(Protocol):

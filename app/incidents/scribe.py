@@ -58,11 +58,14 @@ def parse_when(text: str | None, timezone: ZoneInfo, now: datetime | None = None
 
 
 def add_entry(session: Session, actor, incident: Incident, *, text: str, entry_type: str,
-              effects: Effects, occurred_at: datetime | None = None) -> TimelineEntry:
+              effects: Effects, occurred_at: datetime | None = None,
+              data: dict | None = None) -> TimelineEntry:
+    """`data`: where the entry came from, kept beside it (a Teams message added from its
+    More actions menu: app/bot/message_actions.py)."""
     text = (text or "").strip()
     _check(incident, text, entry_type)
     entry = timeline.record(incident, "note", text, author=actor, entry_type=entry_type,
-                            occurred_at=occurred_at, session=session)
+                            occurred_at=occurred_at, session=session, data=data)
     timeline.touch(session, incident, entry.created_at)
     effects.publish(session, Changed(incident=incident, actor=actor))
     commit(session)

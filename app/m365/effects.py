@@ -152,7 +152,7 @@ def _notice(effects: M365Effects, session: Session, event: Notice) -> None:
                    to=event.to, subject=event.subject, message=event.message,
                    link_text=event.link_text, url=event.url, teams=event.teams,
                    label=event.label, show_title=event.show_title,
-                   channel_message=event.channel_message)
+                   channel_message=event.channel_message, feed=event.feed)
 
 
 def _notice_list(effects: M365Effects, session: Session, event: NoticeList) -> None:
@@ -160,7 +160,7 @@ def _notice_list(effects: M365Effects, session: Session, event: NoticeList) -> N
                         key=event.key, to=event.to, subject=event.subject,
                         heading=event.heading, items=event.items, url=event.url,
                         label=event.label, for_name=event.for_name,
-                        show_title=event.show_title)
+                        show_title=event.show_title, feed=event.feed)
 
 
 # The events that put something on the timeline; the others (notices, meetings, people

@@ -21,7 +21,7 @@ from app.documents.service import WRITE_KIND
 from app.incidents import timeline
 from app.incidents.events import Changed
 from app.incidents.models import Participant, TimelineEntry
-from app.m365 import lifecycle, plans
+from app.m365 import lifecycle, plans, tab_pins
 from app.m365.bot_posts import BotGone, BotPost, BotPoster
 from app.m365.models import TeamsChannel
 from app.m365.report_handler import WriteReport
@@ -72,6 +72,11 @@ class CreateChannel:
     refusals may be its own channel."""
 
     paces_itself = True  # books its turn after saving the name it tries (runner.Attempt)
+
+    def __init__(self, pins: tab_pins.TabPins | None = None):
+        # With `pins` (app/jobs.py), the new channel gets the incident's tab as a follow-up
+        # delivery where the Teams app is installed (app/m365/tab_pins.py).
+        self.pins = pins
 
     def send(self, graph: Graph, attempt: Attempt) -> dict:
         p = attempt.delivery.payload
@@ -143,6 +148,8 @@ class CreateChannel:
                   {"web_url": result["web_url"]})
         if private:
             _add_participants(session, delivery, result)
+        if self.pins is not None:
+            self.pins.plan(session, delivery, result)
 
 
 def _add_participants(session: Session, delivery: Delivery, result: dict) -> None:
@@ -185,7 +192,8 @@ class PostToChannel:
     """A card (with a short HTML summary) in the incident's channel or another one: sent
     by the Teams app's bot where the app is installed in the team (`bot`, given by
     app/jobs.py), needing nobody's token, else through Graph as a person. A private
-    channel (a security incident's) stays on Graph for now.
+    channel (a security incident's) stays on Graph for now (app/m365/tab_pins.py: why,
+    and what the incident page says about it).
 
     Exactly once on both paths: an attempt that may have posted (attempt.ambiguous) is
     looked for on each path tried (`tried_via` in its progress, saved before a bot send;
@@ -562,4 +570,5 @@ HANDLERS = {
     plans.UNARCHIVE_CHANNEL: UnarchiveChannel(),
     plans.MAIL: SendMail(),
     WRITE_KIND: WriteReport(),
+    tab_pins.PIN_TAB: tab_pins.PinTab(),  # wired with what it needs by app/jobs.py
 }

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from app.core.email_html import paragraphs
 from app.core.installation import Installation
 from app.incidents import delivery_keys
+from app.incidents.events import Feed
 from app.incidents.models import Incident
-from app.m365 import cards, lifecycle, mail_plan, plans
+from app.m365 import activity_feed, cards, lifecycle, mail_plan, plans
 from app.outbox import service as outbox
 from app.outbox.models import Delivery
 
@@ -26,29 +27,37 @@ from app.outbox.models import Delivery
 def notify(session: Session, installation: Installation, incident: Incident, actor, *, key: str,
            to: Sequence[str], subject: str, message: str, link_text: str, url: str,
            teams: bool = True, label: str = "Notice", show_title: bool = True,
-           channel_message: str | None = None) -> None:
+           channel_message: str | None = None, feed: Feed | None = None) -> None:
     """Queue the email (and Teams card) in the caller's transaction. `show_title` False
     keeps the incident's title out of the email (a restricted incident's title can say
-    too much in a forwarded message)."""
+    too much in a forwarded message). `feed`: its one person hears in their Teams
+    activity feed instead of by email where they can (app/m365/activity_feed.py)."""
     html = Markup('{message}<p style="margin:0"><a href="{url}">{link_text}</a></p>').format(
         message=paragraphs(message), url=url, link_text=link_text)
-    _queue_mail(session, installation, incident, actor, key=key, to=to, subject=subject,
-                body=html, label=label, show_title=show_title)
+    person = activity_feed.recipient(session, installation, feed, to)
+    mail = _queue_mail(session, installation, incident, actor, key=key, to=to,
+                       subject=subject, body=html, label=label, show_title=show_title,
+                       hold=person is not None)
+    card = None
     if teams:
         body = [cards.rich(cards.run(subject, weight="Bolder")),
                 cards.rich(cards.run(channel_message or message), spacing="Small")]
-        _queue_card(session, installation, incident, actor, key=key, heading=subject,
-                    card=cards.card(body, [cards.open_url(link_text, url)]), label=label,
-                    live=_handover_card(key))
+        card = _queue_card(session, installation, incident, actor, key=key, heading=subject,
+                           card=cards.card(body, [cards.open_url(link_text, url)]),
+                           label=label, live=_handover_card(key))
+    if person is not None and mail is not None:
+        activity_feed.plan(session, incident, actor, person=person, feed=feed, key=key,
+                           mail=mail, card=card, label=label, show_title=show_title)
 
 
 def notify_list(session: Session, installation: Installation, incident: Incident, actor, *,
                 key: str, to: Sequence[str], subject: str, heading: str, items: Sequence,
                 url: str, label: str = "Notice", for_name: str | None = None,
-                show_title: bool = True) -> None:
+                show_title: bool = True, feed: Feed | None = None) -> None:
     """One email and one Teams card listing several things at once (reminders due
     together), each `item` (title, text, link_text, url) with its own text and link.
-    A list of one is headed by its title, so the title is not repeated."""
+    A list of one is headed by its title, so the title is not repeated. `feed` as for
+    `notify`."""
     titled = len(items) > 1
     listed = Markup("").join(Markup(
         '<li style="margin:0 0 10px">{title}{text}<br><a href="{url}">{link_text}</a></li>'
@@ -59,8 +68,10 @@ def notify_list(session: Session, installation: Installation, incident: Incident
         '<ul style="margin:0 0 12px;padding-left:20px">{listed}</ul>'
         '<p style="margin:0"><a href="{url}">Open the incident</a></p>').format(
             heading=heading, listed=listed, url=url)
-    _queue_mail(session, installation, incident, actor, key=key, to=to, subject=subject,
-                body=html, label=label, show_title=show_title)
+    person = activity_feed.recipient(session, installation, feed, to)
+    mail = _queue_mail(session, installation, incident, actor, key=key, to=to,
+                       subject=subject, body=html, label=label, show_title=show_title,
+                       hold=person is not None)
     body = [cards.rich(cards.run(heading, weight="Bolder"))]
     if for_name:
         body.append(cards.rich(cards.run(f"For {for_name}", isSubtle=True), spacing="None"))
@@ -71,26 +82,35 @@ def notify_list(session: Session, installation: Installation, incident: Incident
         body += [cards.rich(cards.run(i.text), spacing="Small"),
                  {"type": "ActionSet", "spacing": "Small",
                   "actions": [cards.open_url(i.link_text, i.url)]}]
-    _queue_card(session, installation, incident, actor, key=key, heading=heading,
-                card=cards.card(body, [cards.open_url("Open the incident", url)]), label=label,
-                live=_reminders_card(key))
+    card = _queue_card(session, installation, incident, actor, key=key, heading=heading,
+                       card=cards.card(body, [cards.open_url("Open the incident", url)]),
+                       label=label, live=_reminders_card(key))
+    if person is not None and mail is not None:
+        activity_feed.plan(session, incident, actor, person=person, feed=feed, key=key,
+                           mail=mail, card=card, label=label, show_title=show_title)
 
 
 def _queue_mail(session: Session, installation: Installation, incident: Incident, actor, *,
                 key: str, to: Sequence[str], subject: str, body: Markup, label: str,
-                show_title: bool) -> None:
-    """The email under the incident's headline; `body` is already escaped HTML."""
+                show_title: bool, hold: bool = False) -> dict | None:
+    """The email under the incident's headline; `body` is already escaped HTML. `hold`:
+    not queued but returned (mail_plan.queue's arguments but the installation), for the
+    activity feed to send if it cannot reach the person itself."""
     headline = f"{incident.reference}: {incident.title}" if show_title else incident.reference
     people = [address.strip().lower() for address in to if address and "@" in address]
     if not people:
-        return
+        return None
     html = str(Markup(
         '<div style="font-family:Segoe UI,Arial,sans-serif;font-size:15px;'
         'color:#0b0c0c"><p style="margin:0 0 4px;color:#505a5f">{headline}</p>'
         '{body}</div>').format(headline=headline, body=body))
+    subject = " ".join(f"{incident.reference} {subject}".split())[:255]
+    if hold:
+        return {"key": key, "recipients": people, "subject": subject, "html": html,
+                "label": f"{label} email"}
     mail_plan.queue(session, installation, incident, actor, key=key, recipients=people,
-                    subject=" ".join(f"{incident.reference} {subject}".split())[:255],
-                    html=html, label=lambda _batch: f"{label} email")
+                    subject=subject, html=html, label=lambda _batch: f"{label} email")
+    return None
 
 
 _HANDOVER_KEY = re.compile(r"/handover/(\d+)$")  # delivery_keys.handover
@@ -112,15 +132,17 @@ def _reminders_card(key: str) -> dict | None:
 
 def _queue_card(session: Session, installation: Installation, incident: Incident, actor, *,
                 key: str,
-                heading: str, card: dict, label: str, live: dict | None = None) -> None:
+                heading: str, card: dict, label: str, live: dict | None = None
+                ) -> Delivery | None:
     """`live` ({"card_kind", "card_context"}) says which live card the bot may make of it
-    (app/bot/live_cards.py); the Graph path ignores it."""
+    (app/bot/live_cards.py); the Graph path ignores it. Returns the post, if planned."""
     channel = _channel(session, incident) if installation.teams_enabled else None
-    if channel is not None:
-        outbox.add(session, key=delivery_keys.teams_part(key), kind=plans.POST, incident=incident,
-                   actor=actor, depends_on=channel,
-                   payload={"channel": "incident", "html": f"<p>{escape(heading)}</p>",
-                            "card": card, "label": f"{label} in Teams", **(live or {})})
+    if channel is None:
+        return None
+    return outbox.add(session, key=delivery_keys.teams_part(key), kind=plans.POST,
+                      incident=incident, actor=actor, depends_on=channel,
+                      payload={"channel": "incident", "html": f"<p>{escape(heading)}</p>",
+                               "card": card, "label": f"{label} in Teams", **(live or {})})
 
 
 def meeting_body(url: str) -> str:

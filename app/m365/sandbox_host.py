@@ -280,6 +280,7 @@ def sandbox_view(state, unseen: Unseen | None = None) -> dict:
         "channel_names": {c["id"]: c["displayName"] for c in channels},
         "messages": messages,
         "app_posts": _app_posts(state, unseen, {c["id"]: c["displayName"] for c in channels}),
+        "activity_notifications": _activity_notifications(state, unseen),
         "mails": shown(state.mails()),
         "files": shown(state.files()),
         "meetings": shown(state.meetings()),
@@ -318,6 +319,27 @@ def _app_posts(state, unseen: Unseen, channel_names: dict[str, str]) -> list[dic
             if isinstance(sent.get("at"), int | float) else "", "cards": cards,
             "text": str(activity.get("text") or "")[:2000]})
     return posts
+
+
+def _activity_notifications(state, unseen: Unseen) -> list[dict]:
+    """What reached people's Teams activity feeds (graph/sandbox/routes_activity.py),
+    newest first, the last MAX_APP_POSTS; one replaced by a later one with the same
+    chainId says so (Teams shows only the later)."""
+    from graph.sandbox.routes_activity import sent_notifications
+
+    shown = []
+    for sent in reversed(sent_notifications(state)[-MAX_APP_POSTS:]):
+        if unseen.hides(sent):
+            continue
+        topic = sent.get("topic") or {}
+        link = str(topic.get("webUrl") or "")
+        shown.append({
+            "recipient": sent.get("recipient_name") or sent.get("recipient_upn") or "",
+            "upn": sent.get("recipient_upn") or "", "text": str(sent.get("text") or ""),
+            "preview": str(sent.get("preview") or ""), "topic": str(topic.get("value") or ""),
+            "link": link if link.startswith("https://") else "",
+            "at": sent.get("sent_at") or "", "replaced": bool(sent.get("replaced"))})
+    return shown
 
 
 def _refusals(requests: list[dict]) -> dict[int, int]:

@@ -19,8 +19,11 @@ from app.db import commit
 from app.incidents import delivery_keys, timeline
 from app.incidents import service as incidents
 from app.incidents.events import (
+    HANDOVER_OFFERED,
+    ROLE_ASSIGNED,
     Changed,
     Effects,
+    Feed,
     Notice,
     ParticipantAdded,
     ParticipantRemoved,
@@ -94,6 +97,8 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
             incidents.assign(session, org, incident, actor, role_key, user)
             add_participant(session, effects, actor, incident, user, record=False)
             offer = None
+            if user.id != actor.id:
+                _tell_assigned(session, effects, actor, incident, role, user)
         else:
             offer = RoleHandover(incident_id=incident.id, role=role_key,
                                  from_user_id=current.user_id, to_user_id=user.id,
@@ -120,7 +125,10 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
                                  f"{incident.title}. {current.user.name} keeps the role "
                                  f"until {user.name} accepts."),
                 link_text="Accept or decline in Incident Desk", url=url,
-                label="Hand-over request"))
+                label="Hand-over request",
+                feed=Feed(about=HANDOVER_OFFERED, to_user_id=user.id,
+                          values=(("asker", actor.name), ("role", role.label.lower())),
+                          preview=f"{current.user.name} keeps the role until you accept.")))
         for earlier in replaced:
             if earlier.to_user_id != user.id:
                 _drop_if_only_offered(session, effects, actor, incident, earlier.to_user)
@@ -130,6 +138,28 @@ def assign_or_offer(session: Session, org: OrgSettings, effects: Effects, actor,
         session.rollback()
         raise
     return offer
+
+
+def _tell_assigned(session: Session, effects: Effects, actor, incident: Incident, role,
+                   user: User) -> None:
+    """Someone given a role by someone else hears of it (in their Teams activity feed
+    where they have the app, else by email): nobody should hold a role unawares."""
+    session.flush()
+    assignment = incident.current_roles()[role.key]
+    label = role.label.lower()
+    title = "" if incident.is_security else f": {incident.title}"
+    effects.publish(session, Notice(
+        incident=incident, actor=actor,
+        key=delivery_keys.role_assigned(incident.reference, assignment.id), to=[user.email],
+        subject=f"{user.name}: you are now {label}",
+        message=(f"{actor.name} made you {label} for {incident.reference}{title}. The role "
+                 "is yours until you hand it over."),
+        link_text="Open the incident in Incident Desk",
+        url=effects.installation.incident_url(incident.reference), teams=False,
+        label="Role assigned", show_title=not incident.is_security,
+        feed=Feed(about=ROLE_ASSIGNED, to_user_id=user.id,
+                  values=(("assigner", actor.name), ("role", label)),
+                  preview="The role is yours until you hand it over.")))
 
 
 def accept(session: Session, org: OrgSettings, effects: Effects, actor,

@@ -22,7 +22,7 @@ from app.core import clock
 from app.core.org import OrgSettings
 from app.db import insert_for
 from app.incidents import delivery_keys
-from app.incidents.events import Effects, NoticeList
+from app.incidents.events import UPDATE_DUE, Effects, Feed, NoticeList
 from app.incidents.models import Incident, RoleAssignment, StatusUpdate
 from app.incidents.rules import OPEN_STATUSES
 from app.reminders import digest
@@ -141,8 +141,19 @@ def _send_group(session: Session, effects: Effects, incident: Incident, people: 
         label="Reminders" if len(items) > 1 else
         f"Reminder ({TITLES.get(claimed[0][0].kind, 'reminder').lower()})",
         for_name=", ".join(p.name for p in people) or None,
-        show_title=not incident.is_security))
+        show_title=not incident.is_security, feed=_update_due(people, claimed)))
     return len(claimed)
+
+
+def _update_due(people: list, claimed: list) -> Feed | None:
+    """An update due from one person goes to their Teams activity feed (where they have
+    the app), with what else is due said in its preview."""
+    texts = [r.text for r, _ in claimed if r.kind == "update"]
+    if len(people) != 1 or not texts:
+        return None
+    others = [TITLES.get(r.kind, "A reminder") for r, _ in claimed if r.kind != "update"]
+    also = f" Also: {'; '.join(dict.fromkeys(others))}." if others else ""
+    return Feed(about=UPDATE_DUE, to_user_id=people[0].id, preview=texts[-1] + also)
 
 
 def _claim(session: Session, incident: Incident, reminder: Reminder,

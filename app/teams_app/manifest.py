@@ -20,7 +20,7 @@ SCHEMA_URL = ("https://developer.microsoft.com/en-us/json-schemas/teams/"
               f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json")
 # Bump when what the app offers changes (commands, permissions, wording): Teams takes an
 # upload as an update only when its version is higher than the one installed.
-REVISION = 2
+REVISION = 3
 # Fixed forever: every installation's app id is derived in this namespace.
 _APP_ID_NAMESPACE = uuid.UUID("6b0f3f8e-2a41-5c1e-9d7a-1c1d3e4e5f60")
 ACCENT_COLOR = "#1d70b8"
@@ -58,6 +58,27 @@ BOT_SCOPES = ("team", "personal", "groupChat")
 
 
 @dataclass(frozen=True)
+class MessageAction:
+    """An action command on a message's More actions menu (a message extension's,
+    context "message"), its dialog fetched from the bot (app/bot/message_actions.py):
+    https://learn.microsoft.com/microsoftteams/platform/messaging-extensions/how-to/action-commands/define-action-command
+    The schema allows a title of 32 characters and a description of 128."""
+
+    id: str
+    title: str
+    description: str
+
+
+ADD_TO_TIMELINE = MessageAction(
+    "addToTimeline", "Add to incident timeline",
+    "Put this message on an incident's timeline, with who wrote it, when, and a link to it")
+DECLARE_FROM_MESSAGE = MessageAction(
+    "declareFromMessage", "Declare incident from message",
+    "Declare an incident, the form filled in from this message")
+MESSAGE_ACTIONS = (ADD_TO_TIMELINE, DECLARE_FROM_MESSAGE)
+
+
+@dataclass(frozen=True)
 class ResourceSpecificPermission:
     """Granted by the team owner who adds the app, for the incidents team only, in place
     of a tenant-wide Graph permission."""
@@ -79,7 +100,59 @@ RSC_PERMISSIONS = (
     ResourceSpecificPermission(
         "ChannelMember.ReadWrite.Group",
         "take people who are no longer on a security incident out of its private channel"),
+    # Pinning the incident tab in channels Incident Desk creates (app/m365/tab_pins.py):
+    # the app's catalog id from its installation, a look for a tab an earlier attempt
+    # pinned, then the pin. Each is the least privileged application permission its
+    # Graph page lists (team-list-installedapps, channel-list-tabs, channel-post-tabs).
+    ResourceSpecificPermission(
+        "TeamsAppInstallation.Read.Group",
+        "find this app's installation in the incidents team, to pin the incident tab"),
+    ResourceSpecificPermission(
+        "TeamsTab.Read.Group",
+        "see whether an incident channel has its tab already, so it is never pinned twice"),
+    ResourceSpecificPermission(
+        "TeamsTab.Create.Group",
+        "pin the incident as a tab in the channels Incident Desk creates for incidents"),
+    # User-scoped, granted by each person who adds the app for themselves (or by the
+    # administrator's app setup policy that adds it for them), for that person only:
+    # notifying them in their activity feed (app/m365/activity_feed.py), the least
+    # privileged application permission userteamwork-sendactivitynotification lists.
+    ResourceSpecificPermission(
+        "TeamsActivity.Send.User",
+        "tell you in your Teams activity feed about a role handed to you, your overdue "
+        "follow-up actions and updates due from you"),
 )
+
+
+@dataclass(frozen=True)
+class ActivityType:
+    """A kind of notification the app posts to a person's activity feed
+    (https://learn.microsoft.com/graph/teams-send-activityfeednotifications, "Activities
+    update"). Teams shows `description` in the person's notification settings for the
+    app. The app notifies as itself, so Teams' {actor} would only ever say "Incident Desk":
+    who asked is a parameter of its own."""
+
+    type: str
+    description: str
+    template_text: str
+
+
+HANDOVER_OFFERED = ActivityType(
+    "handoverOffered", "Someone asks you to take over a role on an incident",
+    "{asker} asks you to take over as {role} for {incident}")
+ROLE_ASSIGNED = ActivityType(
+    "roleAssigned", "Someone gives you a role on an incident",
+    "{assigner} made you {role} for {incident}")
+ACTION_OVERDUE = ActivityType(
+    "actionOverdue", "A follow-up action you own is overdue",
+    "Your follow-up action for {incident} is overdue")
+UPDATE_DUE = ActivityType(
+    "updateDue", "An update is due on an incident you run",
+    "An update on {incident} is due")
+ACTIVITY_TYPES = (HANDOVER_OFFERED, ROLE_ASSIGNED, ACTION_OVERDUE, UPDATE_DUE)
+# Ready for private (and shared) channels, where an app must be added to each channel:
+# https://learn.microsoft.com/microsoftteams/platform/build-apps-for-shared-private-channels
+SUPPORTS_CHANNEL_FEATURES = "tier1"
 
 SHORT_NAME = "Incident Desk"
 SHORT_DESCRIPTION = "Declare and run incidents from Teams: status, updates, roles and notes."
@@ -89,6 +162,8 @@ FULL_DESCRIPTION = (
     "channel; in that channel ask for its status, post an update to the channel and "
     "stakeholders, take a role (say 'lead me' or 'scribe me') and add notes to the "
     "incident's timeline. In a personal chat the bot lists your open incidents. "
+    "On any message, More actions offers 'Add to incident timeline' (with who wrote it, "
+    "when, and a link back) and 'Declare incident from message'. "
     "Pin an incident to its channel as a tab to see it and add notes without leaving "
     "Teams, signed in with your Teams account. "
     "Everything is also on the Incident Desk website, where reports and reviews are written."
@@ -147,6 +222,12 @@ def _content(identity: AppIdentity) -> dict:
                 {"scopes": ["personal"], "commands": _commands(PERSONAL_COMMANDS)},
             ],
         }],
+        "composeExtensions": [{
+            "botId": identity.bot_app_id,
+            "commands": [{"id": a.id, "type": "action", "title": a.title,
+                          "description": a.description, "context": ["message"],
+                          "fetchTask": True} for a in MESSAGE_ACTIONS],
+        }],
         "configurableTabs": [{
             "id": TAB_ID,
             "configurationUrl": base + TAB_CONFIG_PATH + TAB_CONFIG_QUERY,
@@ -154,8 +235,12 @@ def _content(identity: AppIdentity) -> dict:
             "scopes": ["team"],
             "context": ["channelTab"],
         }],
+        "supportsChannelFeatures": SUPPORTS_CHANNEL_FEATURES,
         "validDomains": [host],
         "webApplicationInfo": {"id": entra_id, "resource": f"api://{host}/{entra_id}"},
+        "activities": {"activityTypes": [
+            {"type": a.type, "description": a.description, "templateText": a.template_text}
+            for a in ACTIVITY_TYPES]},
         "authorization": {"permissions": {"resourceSpecific": [
             {"name": p.name, "type": p.type} for p in RSC_PERMISSIONS]}},
     }

@@ -30,12 +30,14 @@ from werkzeug.wrappers import Request, Response
 from graph.sandbox import (
     access,
     entra,
+    routes_activity,
     routes_calendar,
     routes_channel_archive,
     routes_connector,
     routes_drives,
     routes_mail,
     routes_sites,
+    routes_tabs,
     routes_teams,
     routes_workflows,
     throttling,
@@ -80,10 +82,18 @@ class SandboxApp:
             Rule("/_sandbox/team-members", endpoint=self.control_team_members,
                  methods=["POST"]),
             Rule("/_sandbox/teams-app", endpoint=self.control_teams_app, methods=["POST"]),
+            # The app installed for one person; the activity feed notifications received.
+            Rule("/_sandbox/teams-app/personal", methods=["POST"],
+                 endpoint=lambda request: routes_activity.control_personal_install(
+                     self.state, request)),
+            Rule("/_sandbox/activity-notifications", methods=["GET"],
+                 endpoint=lambda request: routes_activity.control_notifications(
+                     self.state, request)),
         ]
         graph_rules = [rule for module in (routes_teams, routes_mail, routes_calendar,
                                            routes_sites, routes_drives,
-                                           routes_channel_archive)
+                                           routes_channel_archive, routes_tabs,
+                                           routes_activity)
                        for rule in module.rules()]
         self.url_map = Map(
             _tag(graph_rules, "graph") + _tag(routes_drives.upload_rules(), "upload")

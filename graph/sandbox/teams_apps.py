@@ -22,7 +22,9 @@ from graph.sandbox.wire import TENANT_ID, iso
 
 KIND = "teams_app_installation"  # one per team: {team_id, bot_id, rsc_app_ids, rsc, ...}
 DEFAULT_RSC = ("ChannelMessage.Read.Group", "TeamMember.Read.Group",
-               "ChannelMember.ReadWrite.Group")  # app/teams_app/manifest.py's RSC_PERMISSIONS
+               "ChannelMember.ReadWrite.Group", "TeamsAppInstallation.Read.Group",
+               "TeamsTab.Read.Group", "TeamsTab.Create.Group",
+               )  # app/teams_app/manifest.py's RSC_PERMISSIONS
 
 
 def install(state, team_id: str, bot_id: str, rsc_app_ids: tuple[str, ...] | list[str],
@@ -31,10 +33,14 @@ def install(state, team_id: str, bot_id: str, rsc_app_ids: tuple[str, ...] | lis
     with state.tx() as tx:
         if tx.get("team", team_id) is None:
             raise ValueError(f"no team {team_id!r}")
+        # The package uploaded to the catalog stays there: installing it again keeps its
+        # catalog id and manifest id (set_package); its private channels start afresh.
+        package = {k: v for k, v in (tx.get(KIND, team_id) or {}).items()
+                   if k in ("external_id", "teams_app_id", "display_name")}
         return tx.put(KIND, team_id, {
             "team_id": team_id, "bot_id": bot_id, "rsc_app_ids": list(rsc_app_ids),
             "rsc": list(permissions), "installed": True, "installed_at": iso(),
-            "removed_at": None})
+            "removed_at": None, "channels": [], **package})
 
 
 def uninstall(state, team_id: str) -> dict | None:
@@ -44,6 +50,44 @@ def uninstall(state, team_id: str) -> dict | None:
         if found is None:
             return None
         return tx.put(KIND, team_id, {**found, "installed": False, "removed_at": iso()})
+
+
+def set_package(state, team_id: str, external_id: str, display_name: str = "Incident Desk"
+                ) -> dict:
+    """Which package the installation is: its manifest id (`externalId`) and the app
+    catalog id Teams gave it when it was uploaded (what `teamsApp@odata.bind` names),
+    derived from the manifest id so uploading the same app again keeps it. The README has
+    an administrator upload the package /admin/teams-app builds."""
+    with state.tx() as tx:
+        found = tx.get(KIND, team_id)
+        if found is None:
+            raise ValueError(f"the app is not installed in {team_id!r}")
+        catalog = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-catalog:{external_id.lower()}"))
+        return tx.put(KIND, team_id, {**found, "external_id": external_id,
+                                      "teams_app_id": catalog, "display_name": display_name})
+
+
+def add_to_channel(state, team_id: str, channel_id: str) -> dict:
+    """A channel owner adds the installed app to one of the team's private channels in
+    Teams: an app installed in the team is not available in its private channels until it
+    is added to each (https://learn.microsoft.com/microsoftteams/platform/build-apps-for-shared-private-channels,
+    "App must be added to each channel"); Graph has no call for it."""
+    with state.tx() as tx:
+        found = installation(tx, team_id)
+        if found is None:
+            raise ValueError(f"the app is not installed in {team_id!r}")
+        channels = sorted({*found.get("channels", []), channel_id})
+        return tx.put(KIND, team_id, {**found, "channels": channels})
+
+
+def in_channel(tx, team_id: str, channel: dict) -> bool:
+    """Whether the installed app is available in this channel of the team: every standard
+    channel; a private one only once it was added there."""
+    found = installation(tx, team_id)
+    if found is None:
+        return False
+    return channel.get("membershipType") != "private" or \
+        channel["id"] in found.get("channels", [])
 
 
 def installation(tx, team_id: str) -> dict | None:
@@ -63,6 +107,67 @@ def rsc_granted(tx, team_id: str | None, app_id: str, wanted: tuple[str, ...]) -
         return None
     granted = {p.lower() for p in found.get("rsc", [])}
     return next((p for p in wanted if p.lower() in granted), None)
+
+
+# ---- the app installed for one person (personal scope) --------------------------------
+# A person adds the app for themselves in Teams (Apps, then Add), or an administrator's
+# app setup policy does it for them. That installation carries the package's manifest: the
+# activity types its `activities` declares (what the app may post to their activity feed)
+# and the user-scoped RSC permissions it lists (TeamsActivity.Send.User), granted to the
+# Entra app the manifest names (`webApplicationInfo.id`) for this person only.
+# https://learn.microsoft.com/graph/teams-send-activityfeednotifications (Requirements).
+PERSONAL_KIND = "teams_app_personal_installation"  # key: "{user object id}/{manifest id}"
+
+
+def install_for_user(state, user: str, manifest: dict,
+                     rsc_app_ids: tuple[str, ...] | list[str] = ()) -> dict:
+    """The app (its `manifest`, as the package has it) installed for `user` (UPN or
+    object id, who must be in the directory); its user-scoped RSC goes to the manifest's
+    webApplicationInfo app and to `rsc_app_ids`. Raises ValueError for a manifest
+    without an id or webApplicationInfo, or an unknown person."""
+    from graph.sandbox import directory
+
+    app_id = str((manifest.get("webApplicationInfo") or {}).get("id") or "")
+    external = str(manifest.get("id") or "")
+    if not app_id or not external:
+        raise ValueError("the manifest needs an id and webApplicationInfo.id")
+    declared = ((manifest.get("activities") or {}).get("activityTypes")) or []
+    types = {str(t.get("type")): {"templateText": str(t.get("templateText") or ""),
+                                  "description": str(t.get("description") or "")}
+             for t in declared if isinstance(t, dict) and t.get("type")}
+    rsc = [str(p.get("name")) for p in
+           ((manifest.get("authorization") or {}).get("permissions") or {})
+           .get("resourceSpecific") or [] if isinstance(p, dict) and p.get("name")]
+    with state.tx() as tx:
+        person = directory.find_user(tx, user)
+        if person is None:
+            raise ValueError(f"no user {user!r} in the directory")
+        return tx.put(PERSONAL_KIND, f"{person['id']}/{external.lower()}", {
+            "user_id": person["id"], "upn": person["userPrincipalName"],
+            "external_id": external, "display_name": (manifest.get("name") or {}).get(
+                "short") or "Teams app",
+            "app_ids": sorted({app_id, *rsc_app_ids}), "rsc": rsc, "activity_types": types,
+            "installed": True, "installed_at": iso(), "removed_at": None},
+            scope=person["id"])
+
+
+def uninstall_for_user(state, user: str) -> int:
+    """Every app installed for `user` removed; returns how many."""
+    from graph.sandbox import directory
+
+    with state.tx() as tx:
+        person = directory.find_user(tx, user)
+        found = personal_installations(tx, person["id"]) if person else []
+        for row in found:
+            tx.put(PERSONAL_KIND, f"{row['user_id']}/{row['external_id'].lower()}",
+                   {**row, "installed": False, "removed_at": iso()}, scope=row["user_id"])
+        return len(found)
+
+
+def personal_installations(tx, user_object_id: str) -> list[dict]:
+    """The apps installed for this person now."""
+    return [row for row in tx.bodies(PERSONAL_KIND, scope=user_object_id)
+            if row.get("installed")]
 
 
 def team_of_channel(tx, channel_id: str) -> str | None:

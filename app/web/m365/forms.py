@@ -24,5 +24,9 @@ class ImportMessagesForm(LimitedForm):
     submit = SubmitField("Add the chosen messages to the timeline", widget=GovSubmitInput())
 
 
+class AddAppForMeForm(LimitedForm):
+    submit = SubmitField("Add the Incident Desk app for me in Teams", widget=GovSubmitInput())
+
+
 class RunSetUpCheckForm(LimitedForm):
     submit = SubmitField("Run the check", widget=GovSubmitInput())

@@ -25,7 +25,12 @@ from app.m365 import teams_import
 from app.m365.models import TeamsChannel
 from app.outbox import service as outbox
 from app.outbox.models import FAILED, Delivery
-from app.web.m365.forms import FetchMessagesForm, ImportMessagesForm, RetryForm
+from app.web.m365.forms import (
+    AddAppForMeForm,
+    FetchMessagesForm,
+    ImportMessagesForm,
+    RetryForm,
+)
 from app.web.m365.panel import label
 from app.web.m365.sandbox_page import sandbox_record, unseen_here
 from app.web.pages import incident_or_404
@@ -74,7 +79,30 @@ def sandbox():
     state, source = _sandbox_record()
     return render_template("m365/sandbox.html", source=source,
                            view=sandbox_view(state, unseen_here()) if state is not None
-                           else None)
+                           else None, add_app_form=AddAppForMeForm())
+
+
+@bp.post("/sandbox/teams-app-for-me")
+def sandbox_add_app_for_me():
+    """The signed-in person adds the Teams app for themselves, as they would in Teams, so
+    their notices reach their activity feed (app/m365/activity_feed.py) in the sandbox."""
+    from app.m365.activity_feed import install_in_sandbox
+    from app.teams_app.identity import NotReady
+
+    _sandbox_record()
+    if not AddAppForMeForm().validate_on_submit():
+        abort(400)
+    try:
+        install_in_sandbox(current_app._get_current_object(), current_user.email)
+    except (NotReady, ValueError, OSError):  # OSError: requests' errors, to a standalone one
+        current_app.logger.exception("sandbox: could not add the Teams app for a person")
+        flash("The sandbox could not add the app for you. Check that the Teams app is set "
+              "up (the administrator's Teams app page) and try again.", "error")
+    else:
+        flash("The Incident Desk app is in your Teams now: hand-overs, roles, overdue actions "
+              "and updates due reach your activity feed (listed on this page) instead of "
+              "your email.", "success")
+    return redirect(url_for("m365.sandbox", _anchor="activity-feed"))
 
 
 @bp.get("/sandbox/file")
