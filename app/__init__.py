@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.web.tab.routes import bp as tab_bp
     from app.web.teams_app.routes import bp as teams_app_bp
     from app.web.updates.routes import bp as updates_bp
+    from app.web.uptime.routes import bp as uptime_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(incidents_bp)
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(tab_bp)  # the incident as a Teams tab
     app.register_blueprint(review_meetings_bp)
     app.register_blueprint(reporting_bp)
+    app.register_blueprint(uptime_bp)  # uptime checks of catalogue services
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     from app.bot.routes import bp as bot_bp
 
@@ -188,3 +190,4 @@ def _init_m365(app: Flask, settings: Settings) -> None:
         app.extensions["jobs"].every(60, "app.jobs.send_reminders", first_in=30.0)
         app.extensions["jobs"].every(15 * 60, "app.jobs.sync_contacts", first_in=5.0)
         app.extensions["jobs"].every(60, "app.jobs.archive_channels", first_in=45.0)
+        app.extensions["jobs"].every(15, "app.jobs.sweep_uptime_checks", first_in=10.0)

@@ -2,7 +2,10 @@
 
 It queues the outbox sweep every 15 s (the sweep re-queues work left by a restart, a dead
 worker or a Redis outage; the database is the source of truth), the reminders and channel
-archiving every minute and the SharePoint contacts sync every 15 minutes.
+archiving every minute and the SharePoint contacts sync every 15 minutes. It also runs
+the uptime checks itself, on a thread of its own every 15 s (UptimeChecks): a check waits
+up to 30 s for a target that hangs, which must not hold a delivery worker during the
+outage it is checking (docs/uptime-checks.md).
 
 It is rq's `CronScheduler` except that it never exits on a lost Redis: `rq cron` dies at
 its first tick while Redis is down (ConnectionError in `register_death`), and then nothing
@@ -18,6 +21,7 @@ import argparse
 import contextlib
 import logging
 import os
+import threading
 import time
 
 from redis import Redis
@@ -110,6 +114,38 @@ class SteadyCron(CronScheduler):
         self._down_since, self._retry = None, FIRST_RETRY
 
 
+UPTIME_EVERY = 15  # seconds between the scheduler's sweeps of due uptime checks
+
+
+class UptimeChecks(threading.Thread):
+    """The uptime checks, run in the scheduler's process (there is exactly one): every
+    UPTIME_EVERY seconds the due checks, side by side (app.jobs.sweep_uptime_checks).
+    Needs the database, not Redis; a sweep that fails is logged and the next one tries."""
+
+    def __init__(self, every: float = UPTIME_EVERY):
+        super().__init__(name="uptime-checks", daemon=True)
+        self.every = every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from app.jobs import sweep_uptime_checks
+
+        failing = False
+        while not self.stopped.wait(self.every):
+            try:
+                sweep_uptime_checks()
+            except Exception as exc:  # the database away, say: the next sweep tries again
+                if not failing:  # once per outage, as for Redis
+                    log.warning("uptime checks could not run (%s: %s); trying every %.0f s",
+                                type(exc).__name__, str(exc).splitlines()[0][:200],
+                                self.every)
+                failing = True
+            else:
+                if failing:
+                    log.warning("uptime checks run again")
+                failing = False
+
+
 def connect(url: str) -> Redis:
     """Timeouts on every call, so a Redis that hangs is an outage, not a hang."""
     return Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10,
@@ -128,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("no Redis to queue on: give --url or set REDIS_URL")
     logging.basicConfig(level=args.logging_level.upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    UptimeChecks().start()
     SteadyCron(connect(args.url), logging_level=args.logging_level.upper()).start()
 
 

@@ -32,13 +32,18 @@ def register(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         nonce = g.get("csp_nonce", "")
+        # A page rendered once for everyone (/status) carries no per-request nonce: it
+        # names its inline scripts by their hashes instead (app/web/status/cache.py).
+        hashes = g.get("csp_script_hashes")
+        scripts = " ".join(filter(None, ["'self'", f"'nonce-{nonce}'" if hashes is None
+                                         else hashes]))
         # Only the Teams tab's routes set this (app/web/tab: Teams' own hosts); every
         # other page may be framed by no one.
         ancestors = g.get("frame_ancestors") or "'none'"
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; "
-            f"script-src 'self' 'nonce-{nonce}'; "
+            f"script-src {scripts}; "
             "style-src 'self'; img-src 'self' data:; font-src 'self'; "
             f"connect-src 'self'; frame-ancestors {ancestors}; base-uri 'self'; "
             f"form-action 'self' {sign_in_origin}; object-src 'none'",

@@ -264,3 +264,53 @@ def archive_channels() -> int:
             Session.remove()
 
     return _run(work)
+
+
+UPTIME_AT_ONCE = 8  # checks a sweep runs side by side (each bounded by its timeout)
+
+
+def sweep_uptime_checks() -> int:
+    """Run each uptime check that is due, side by side, in this process, and prune old
+    results; returns how many ran. Called every 15 s by the scheduler's own thread
+    (app/cron.py), never queued for the delivery workers: a target that hangs for its
+    whole timeout (30 s at most) must not hold a worker that posts to Teams during the
+    very outage it is checking. Each check is leased before it runs (uptime.claim_due),
+    so none runs twice at once; in-process (development) the job runner calls this."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.db import Session
+    from app.uptime import service as uptime
+
+    def work(app):
+        try:
+            claimed = uptime.claim_due(Session)
+            uptime.prune(Session)
+        finally:
+            Session.remove()
+        if claimed:
+            real = getattr(app, "_get_current_object", lambda: app)()  # not the proxy
+            with ThreadPoolExecutor(max_workers=min(UPTIME_AT_ONCE, len(claimed)),
+                                    thread_name_prefix="uptime-check") as pool:
+                list(pool.map(lambda pair: _run_uptime_check(real, *pair), claimed))
+        return len(claimed)
+
+    return _run(work)
+
+
+def _run_uptime_check(app: Flask, check_id: int, token: str) -> str:
+    """One claimed check on a thread of its own: failures in a row open an incident
+    through alert intake, and the first pass after that records the recovery on it."""
+    from app.db import Session
+    from app.uptime import service as uptime
+
+    with app.app_context():
+        try:
+            return uptime.run(
+                Session, check_id, token, org=app.extensions["org"],
+                effects=app.extensions["effects"],
+                incidents_per_hour=app.extensions["settings"].alert_incidents_per_hour)
+        except Exception:  # one check's fault is logged; the others still run
+            app.logger.exception("uptime check %s failed to run", check_id)
+            return "error"
+        finally:
+            Session.remove()

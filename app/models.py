@@ -22,6 +22,8 @@ from app.outbox.models import Delivery
 from app.people.models import RoleHandover
 from app.reminders.models import ReminderSnooze, SentReminder
 from app.review_meetings.models import ReviewMeeting
+from app.updates.models import UpdateTemplate
+from app.uptime.models import UptimeCheck, UptimeResult
 
 __all__ = [
     "AlertRecord",
@@ -52,5 +54,8 @@ __all__ = [
     "TimelineEdit",
     "TimelineEntry",
     "TokenCache",
+    "UpdateTemplate",
+    "UptimeCheck",
+    "UptimeResult",
     "User",
 ]

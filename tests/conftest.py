@@ -30,7 +30,7 @@ from app.core import clock
 CI = os.environ.get("CI", "").lower() == "true"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"… under xdist, else None
 REDIS_DATABASES = 16  # redis-server's default `databases`
-TABLES = ["bot_installations",
+TABLES = ["bot_installations", "uptime_results", "uptime_checks",
           "review_meetings", "follow_up_actions", "channel_messages", "service_dependencies",
           "service_suppliers", "suppliers",
           "escalation_steps",

@@ -28,9 +28,11 @@ from app.auth.models import User
 from app.auth.service import create_api_token
 from app.catalogue import service as catalogue
 from app.documents.models import ReportFile
-from app.incidents.models import Incident, TimelineEntry
+from app.incidents.models import Incident, Service, TimelineEntry
 from app.outbox.models import Delivery
 from app.people.models import RoleHandover
+from app.updates.models import UpdateTemplate
+from app.uptime import service as uptime
 from graph.fake import FakeGraph
 from tests.conftest import (
     TABLES,
@@ -131,12 +133,20 @@ ROUTES: dict[str, Route] = {
     "teams_app.download": route(SANDBOX, "GET"),  # admins'; 404 until a bot is named
     "tab.sandbox_host": route(SANDBOX, "GET"),  # the tab in the sandbox's Teams host page
     "alerts.revoke": route(ADMIN, "POST"),
+    # Saved update templates (migration 0029's rows: retire runs before restore, so the
+    # template the world names is offered again afterwards).
+    "updates.list_templates": route(ADMIN, "GET"),
+    "updates.edit_template": route(ADMIN, "GET", "POST"),  # .../new and .../<id>/edit
+    "updates.retire_template": route(ADMIN, "POST"),
+    "updates.restore_template": route(ADMIN, "POST"),
     "setup_check.page": route(ADMIN, "GET", "POST"),  # the POST runs the set-up check
     "catalogue.edit_service": route(ADMIN, "GET", "POST"),  # /services/new and .../edit
     "catalogue.edit_supplier": route(ADMIN, "GET", "POST"),
     "catalogue.edit_step": route(ADMIN, "GET", "POST"),
     "catalogue.move_step": route(ADMIN, "POST", args={"direction": "down"}),
     "catalogue.remove_step": route(ADMIN, "POST", ids={"step_id": "spare_step_id"}),
+    "uptime.edit_check": route(ADMIN, "GET", "POST"),  # .../uptime-checks/new and .../edit
+    "uptime.switch": route(ADMIN, "POST", args={"action": "disable"}),
     # sandbox-only
     "m365.sandbox": route(SANDBOX, "GET"),
     "m365.sandbox_file": route(SANDBOX, "GET"),
@@ -442,7 +452,14 @@ def build_world(app, session, graph) -> World:
         **{key: catalogue.save_step(session, None, name=name, role="", phone="", email="",
                                     when="").id
            for key, name in (("step_id", "Duty manager"), ("spare_step_id", "Director"))},
+        "template_id": session.scalar(select(UpdateTemplate.id).where(
+            UpdateTemplate.name == "Resolved")),
     }
+    ids["check_id"] = uptime.save_check(
+        session, session.get(Service, ids["service_id"]), None, users["admin"],
+        uptime.CheckFields(url="https://payroll.example.org/health", expected_status=200,
+                           timeout_seconds=10, interval_seconds=300,
+                           failures_before_open=3, enabled=False)).id  # never run here
     session.commit()  # end the read: on SQLite it would hold the lock requests need
     return World(app, clients, csrf_of(clients), tokens, cases, ids)
 

@@ -268,7 +268,7 @@ def test_a_forged_forwarded_proto_gives_no_hsts_without_a_trusted_proxy(app):
 def test_the_anonymous_status_page_may_be_cached_publicly(app):
     response = app.test_client().get("/status")
     assert response.status_code == 200
-    assert response.headers["Cache-Control"] == "public, max-age=30"
+    assert response.headers["Cache-Control"] == "public, max-age=5, stale-while-revalidate=10"
     assert "Set-Cookie" not in response.headers
 
 

@@ -29,7 +29,7 @@ def test_the_form_starts_from_the_template_for_the_current_stage(app, browser, f
     reference = browser.declare(new_services="Payments", severity="P2")
     page = browser.get(f"/incidents/{reference}/updates/new").get_data(as_text=True)
     assert "We are investigating reports that Payments" in page
-    assert "We will update you by 2 hours" in page
+    assert "We will update you by 11:00 GMT." in page  # a P2's 2 hours from 09:00 UTC
     page = browser.get(f"/incidents/{reference}/updates/new?phase=monitoring")
     assert "A fix has been put in place for the problem with Payments" in page.get_data(
         as_text=True)

@@ -25,6 +25,7 @@ from app.incidents.models import Incident
 from app.incidents.rules import RuleError
 from app.m365 import cards
 from app.updates import phrasing
+from app.updates import templates as saved
 from app.updates.service import MAX_MESSAGE, post_update
 
 OPEN, SEND, BACK = "update_form", "send_update", "refresh"
@@ -35,6 +36,7 @@ EXTRA_MAX = 4_000  # characters of "also email" addresses (about a hundred)
 MAX_CONTACT_CHOICES = 40
 CHOICE_TITLE_MAX = 120
 MAX_REQUIRED_NAMES = 30
+MAX_TEMPLATE_BUTTONS = 12  # saved templates offered as buttons; the web form offers all
 LAUNCHER = "launcher"  # data flag: opened from the `update` command's reply, not a live card
 SENT = "Update sent. You can follow its delivery on the incident page, under Microsoft 365."
 CLOSED = "A closed incident cannot take new updates."
@@ -54,34 +56,29 @@ def launcher_card(incident: Incident, card_data: dict) -> dict:
                       [open_button({**card_data, LAUNCHER: True})])
 
 
-def starting_text(org, incident: Incident, phase: str) -> str:
-    """The web form's starting words for `phase` (app/web/updates/routes.py)."""
-    severity = org.severity(incident.severity)
-    minutes = severity.update_every_minutes if severity else 60
-    next_update = f"{minutes} minutes from now" if minutes < 120 else f"{minutes // 60} hours"
-    services = ", ".join(s.name for s in incident.services)
-    return phrasing.starting_text(phase, services, "", next_update)
-
-
 def opened(session, org, installation, incident: Incident, data: dict) -> dict:
     """The form as the web's starts: the incident's phase and its wording, the suggested
-    contacts ticked, the channel ticked when Teams is set up; with `template`, the inputs
-    sent with it kept and that phase's wording in place of the message."""
+    contacts ticked, the channel ticked when Teams is set up; with `template` (a saved
+    template's key, or a phase as on cards from before saved templates), the inputs sent
+    with it kept and that wording in place of the message (app.updates.templates.starting,
+    as the web form)."""
     if incident.is_closed:
         raise RuleError(CLOSED)
     recipients = recipients_for(session, org, incident)
     template = data.get("template")
-    if isinstance(template, str) and template in phrasing.PHASES:
+    if isinstance(template, str) and template:
+        start = saved.starting(session, org, installation, incident,
+                               choice=template[:40], phase=template[:40])
         values = _values(data, recipients)
-        values.update(phase=template, message=starting_text(org, incident, template))
+        values.update(phase=start.phase, message=start.message)
     else:
-        phase = incident.status if incident.status in phrasing.PHASES else "investigating"
-        values = {"phase": phase, "message": starting_text(org, incident, phase),
+        start = saved.starting(session, org, installation, incident)
+        values = {"phase": start.phase, "message": start.message,
                   "to_channel": installation.teams_enabled,
                   "public_title": incident.public_title or incident.title,
                   "contacts": [c.id for c in recipients.suggested], "publish": False,
                   "extra_recipients": ""}
-    return form(incident, recipients, installation, values, data)
+    return form(incident, recipients, installation, values, data, offers=saved.offered(session))
 
 
 def send(session, org, effects, installation, person: User, incident: Incident,
@@ -110,7 +107,8 @@ def send(session, org, effects, installation, person: User, incident: Incident,
                     public_title=values["public_title"] or None)
     except RuleError as error:
         session.rollback()
-        return form(incident, recipients, installation, values, data, error.message)
+        return form(incident, recipients, installation, values, data, error.message,
+                    offers=saved.offered(session))
     return None
 
 
@@ -157,10 +155,25 @@ def _heading(text: str) -> dict:
     return cards.rich(cards.run(text, weight="Bolder"), spacing="Medium", separator=True)
 
 
+def _template_buttons(back: dict, offers: list | None) -> dict:
+    """A button per saved template (the phases' own wordings when there are none); more
+    than MAX_TEMPLATE_BUTTONS are chosen on the web form."""
+    if offers:
+        actions = [{"type": "Action.Execute", "title": o.label[:CHOICE_TITLE_MAX],
+                    "verb": OPEN, "data": {**back, "template": o.key}}
+                   for o in offers[:MAX_TEMPLATE_BUTTONS]]
+    else:
+        actions = [{"type": "Action.Execute", "title": label, "verb": OPEN,
+                    "data": {**back, "template": phase}}
+                   for phase, label in phrasing.PHASE_LABELS.items()]
+    return {"type": "ActionSet", "spacing": "Small", "actions": actions}
+
+
 def form(incident: Incident, recipients, installation, values: dict, data: dict,
-         error: str | None = None) -> dict:
-    """The form's card, in the web form's order; user text only in TextRuns and input
-    values, every input bounded as the web's is."""
+         error: str | None = None, offers: list | None = None) -> dict:
+    """The form's card, in the web form's order; user text only in TextRuns, input values
+    and button titles (plain text), every input bounded as the web's is. `offers`: the
+    saved templates (app.updates.templates.offered), one button each, as many as fit."""
     back = _card_part(data)
     body = [cards.rich(cards.run("Send an update", weight="Bolder", size="Medium")),
             cards.rich(cards.run(f"{incident.reference}: {incident.title}"), spacing="None")]
@@ -173,10 +186,7 @@ def form(incident: Incident, recipients, installation, values: dict, data: dict,
          "choices": [{"title": phrasing.PHASE_LABELS[p], "value": p}
                      for p in phrasing.PHASES]},
         _subtle("Start from a template (replaces the text below):", spacing="Small"),
-        {"type": "ActionSet", "spacing": "Small", "actions": [
-            {"type": "Action.Execute", "title": label, "verb": OPEN,
-             "data": {**back, "template": phase}}
-            for phase, label in phrasing.PHASE_LABELS.items()]},
+        _template_buttons(back, offers),
         {"type": "Input.Text", "id": "message", "label": "Update", "isMultiline": True,
          "maxLength": MAX_MESSAGE, "value": values["message"][:MAX_MESSAGE]},
         _subtle("Say what is happening, who is affected, what you are doing and when you "

@@ -52,6 +52,13 @@ class StatusView:
     def all_operational(self) -> bool:
         return not self.current
 
+    @property
+    def latest_update_at(self) -> datetime | None:
+        """When the newest published update shown was posted: the page shows this, not
+        the time it was rendered, so the same content is the same bytes at any time."""
+        shown = [*self.current, *(item for _day, items in self.history for item in items)]
+        return max((item.latest.created_at for item in shown), default=None)
+
 
 def published(session: Session, org: OrgSettings, since: datetime) -> list[PublicIncident]:
     """Non-security incidents with published updates, open or resolved since `since`."""

@@ -12,27 +12,24 @@ PHASE_LABELS = {
     "resolved": "Resolved",
 }
 
+# The starting wording of each phase when administrators have retired every saved
+# template for it (app/updates/templates.py; migration 0029 seeds the same words).
+# Placeholders are filled by templates.render, never str.format.
 TEMPLATES = {
     "investigating": (
         "We are investigating reports that {services} {problem}. "
-        "Some users may be affected. We will update you by {next_update}."
+        "{impact} We will update you {next_update}."
     ),
     "identified": (
         "We have identified the cause of the problem with {services} and are working on a "
-        "fix. We will update you by {next_update}."
+        "fix. {impact} We will update you {next_update}."
     ),
     "monitoring": (
         "A fix has been put in place for the problem with {services}. We are monitoring to "
-        "make sure it holds. We will update you by {next_update}."
+        "make sure it holds. We will update you {next_update}."
     ),
     "resolved": (
         "The problem with {services} has been resolved. Users should no longer be "
         "affected. Thank you for your patience."
     ),
 }
-
-
-def starting_text(phase: str, services: str, problem: str, next_update: str) -> str:
-    return TEMPLATES[phase].format(services=services or "the service",
-                                   problem=problem or "is not working as expected",
-                                   next_update=next_update)

@@ -291,7 +291,7 @@ def test_send_an_update_from_the_card(desk):
     assert (cancel["verb"], cancel["associatedInputs"]) == ("refresh", "none")
     # A starting wording: the form again with it, what was typed elsewhere kept.
     [monitoring] = [a for a in _all_actions(form) if a.get("data", {}).get("template")
-                    == "monitoring"]
+                    and a["title"] == "Monitoring"]  # a saved template (migration 0029)
     templated = _press(sandbox, bot_url, ADA, "update_form", {
         **monitoring["data"], "phase": "investigating", "message": "x",
         "extra_recipients": "ops@example.org", "to_channel": "false"})

@@ -22,6 +22,8 @@ from app.auth.service import create_api_token
 from app.catalogue import service as catalogue
 from app.incidents.models import Incident, TimelineEntry
 from app.people.models import RoleHandover
+from app.updates.models import UpdateTemplate
+from app.uptime import service as uptime
 from tests.conftest import CI, Browser, drain
 from tests.e2e.test_browser import AXE, CHROMIUM, FLAGS, ROOT
 
@@ -137,6 +139,11 @@ def build_world(app, session, frozen_clock) -> dict:
             RoleHandover.incident_id == incident_id)),
         "action_id": int(re.search(rf"/incidents/{main}/actions/(\d+)/edit", actions)[1]),
         "service_id": service.id, "supplier_id": supplier.id, "step_id": steps[0],
+        "template_id": session.scalar(select(UpdateTemplate.id).order_by(UpdateTemplate.id)),
+        "check_id": uptime.save_check(session, service, None, user, uptime.CheckFields(
+            url="https://payroll.example.org/" + "health/" * 8, expected_status=200,
+            timeout_seconds=10, interval_seconds=300, failures_before_open=3,
+            enabled=False)).id,
     }
     session.commit()
     assert None not in values.values(), values

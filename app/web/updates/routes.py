@@ -9,8 +9,10 @@ from app.contacts.service import recipients_for
 from app.db import Session
 from app.incidents.rules import RuleError
 from app.updates import phrasing
+from app.updates import templates as saved
 from app.updates.service import post_update
 from app.web.pages import incident_or_404
+from app.web.updates import template_admin
 from app.web.updates.forms import UpdateForm
 
 bp = Blueprint("updates", __name__)
@@ -22,12 +24,7 @@ def _signed_in():
     """Every page here needs a signed-in person."""
 
 
-def _starting_text(incident, phase: str) -> str:
-    severity = current_app.extensions["org"].severity(incident.severity)
-    minutes = severity.update_every_minutes if severity else 60
-    next_update = f"{minutes} minutes from now" if minutes < 120 else f"{minutes // 60} hours"
-    services = ", ".join(s.name for s in incident.services)
-    return phrasing.starting_text(phase, services, "", next_update)
+template_admin.register(bp)  # administrators' /admin/update-templates pages
 
 
 @bp.route("/incidents/<reference>/updates/new", methods=["GET", "POST"])
@@ -41,13 +38,14 @@ def new_update(reference: str):
     recipients = recipients_for(Session, org, incident)
     form = UpdateForm()
     form.set_contacts(recipients.suggested)
+    chosen = None
     if request.method == "GET":
         form.contacts.data = [c.id for c in recipients.suggested]
-        phase = request.args.get("phase")
-        if phase not in phrasing.PHASES:
-            phase = incident.status if incident.status in phrasing.PHASES else "investigating"
-        form.phase.data = phase
-        form.message.data = _starting_text(incident, phase)
+        # ?template= (the "Use this wording" choice) or ?phase=: the same rules as the card's
+        start = saved.starting(Session, org, installation, incident,
+                               choice=request.args.get("template"),
+                               phase=request.args.get("phase"))
+        form.phase.data, form.message.data, chosen = start.phase, start.message, start.key
         form.to_channel.data = installation.teams_enabled
         form.public_title.data = incident.public_title or incident.title
     elif form.validate_on_submit():
@@ -69,4 +67,5 @@ def new_update(reference: str):
     return render_template("updates/new.html", form=form, incident=incident,
                            required=recipients.required,
                            phases=phrasing.PHASES, phase_labels=phrasing.PHASE_LABELS,
+                           offers=saved.offered(Session), chosen=chosen,
                            teams_enabled=installation.teams_enabled), status

@@ -1,0 +1,1 @@
+"""Uptime checks' pages: administrators add, change and disable a service's checks."""
