@@ -4,7 +4,7 @@ balloon. No database, no Flask.
 - Only http:// and https:// addresses, without credentials in them (`check_url`).
 - The whole run, redirects and body included, ends at its timeout (at most 30 s): a
   timer shuts the socket at the deadline, so a server that trickles its headers or body a
-  byte at a time cannot hold a worker longer than the check's timeout.
+  byte at a time cannot hold the check longer than its timeout.
 - At most MAX_REDIRECTS redirects, and only to the same host and port (http may become
   https); a redirect anywhere else is not followed, and its status is the result.
 - At most BODY_CAP bytes of the body are read; the rest is left unread.
