@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import cron
 from rq.cron import CronScheduler
-from rq.exceptions import StopRequested
+from rq.exceptions import SchedulerNotFound, StopRequested
 
 from app.core.job_queue import QUEUE_NAME
 from app.jobs import archive_channels, send_reminders, sweep_outbox, sync_contacts
@@ -73,7 +73,9 @@ class SteadyCron(CronScheduler):
         except (KeyboardInterrupt, StopRequested):
             self.log.info("CronScheduler %s: stop requested", self.name)
         finally:
-            with contextlib.suppress(RedisError):  # else its registry entry expires
+            # Redis away: its registry entry expires. Redis back empty and stopped before
+            # the next heartbeat registered it again: there is nothing to unregister.
+            with contextlib.suppress(RedisError, SchedulerNotFound):
                 self.register_death()
             self.log.info("CronScheduler %s: shutdown complete", self.name)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from rq import Queue
+from rq.exceptions import StopRequested
 
 from app.core.job_queue import QUEUE_NAME
 from app.cron import FIRST_RETRY, MAX_RETRY, SWEEP_EVERY, SteadyCron, connect
@@ -92,3 +93,15 @@ def test_a_tick_without_redis_backs_off_and_logs_once_then_catches_up(
     assert scheduler.tick() > 0 and len(queued(private_redis.url)) == len(SCHEDULED)
     private_redis.kill()
     assert scheduler.tick() == FIRST_RETRY  # a new outage starts the backoff afresh
+
+
+def test_stopping_just_after_redis_came_back_empty_ends_cleanly(private_redis):  # noqa: F811
+    """Stopped between Redis coming back empty and the next heartbeat registering the
+    scheduler again: there is nothing to unregister, and it still exits 0."""
+    def sleep_then_stop(_seconds):
+        with Redis.from_url(private_redis.url) as redis:
+            redis.flushall()  # came back without its data
+        raise StopRequested
+
+    scheduler = SteadyCron(connect(private_redis.url), sleep=sleep_then_stop)
+    scheduler.start()  # returns: no SchedulerNotFound from register_death
