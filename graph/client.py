@@ -28,8 +28,6 @@ import asyncio
 import contextlib
 import contextvars
 import json
-import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -67,6 +65,7 @@ from graph.port import (
     TeamMember,
     UploadSession,
 )
+from graph.process_loop import PerProcess, start_loop
 
 # Upload sessions take chunks in multiples of 320 KiB. 12 of them (3.75 MiB) is the most
 # that stays under the 4 MB simple-upload limit, so no request body we send is larger
@@ -114,11 +113,8 @@ class _Runtime:
     """The process's event-loop thread and the SDK clients that live on it."""
 
     def __init__(self):
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
+        self.loop = start_loop("graph-sdk-loop")
         self.sdks: dict[tuple[str, float], Any] = {}  # touched on the loop thread only
-        threading.Thread(target=self.loop.run_forever, name="graph-sdk-loop",
-                         daemon=True).start()
 
     def sdk(self, base_url: str, timeout: float):
         client = self.sdks.get((base_url, timeout))
@@ -127,29 +123,7 @@ class _Runtime:
         return client
 
 
-_runtime: _Runtime | None = None
-_runtime_lock = threading.Lock()
-
-
-def _current_runtime() -> _Runtime:
-    global _runtime
-    runtime = _runtime
-    if runtime is None or runtime.pid != os.getpid():
-        with _runtime_lock:
-            if _runtime is None or _runtime.pid != os.getpid():
-                _runtime = _Runtime()  # a forked child: the parent's loop thread is gone
-            runtime = _runtime
-    return runtime
-
-
-def _after_fork_in_child() -> None:
-    """A lock held by another thread at fork time would never be released in the child."""
-    global _runtime, _runtime_lock
-    _runtime_lock = threading.Lock()
-    _runtime = None
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_runtimes = PerProcess(_Runtime)
 
 
 def _build_sdk(base_url: str, timeout: float):
@@ -395,7 +369,7 @@ class GraphClient:
             return self._send_once(build, parse, fresh)
 
     def _send_once(self, build: Callable[[Any], Any], parse: bool, token: str):
-        runtime = _current_runtime()
+        runtime = _runtimes.get()
         base_url, longest = self.base_url, self.timeout or LONGEST
 
         async def call():

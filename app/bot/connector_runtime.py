@@ -5,8 +5,8 @@ Each send used to run on a fresh `asyncio.run` with a fresh aiohttp session: a n
 connection and TLS handshake to the connector for every card, update and announcement,
 which made a P1's posts through the bot slower than the same posts through Graph (whose
 client keeps its connections: graph/client.py). Sessions live on the loop that made them,
-so the loop lives in a thread of its own (`run` hands it a coroutine from any thread,
-inside a bot turn's loop too); a forked worker makes its own.
+so the loop lives in a thread of its own (graph/process_loop.py; `run` hands it a
+coroutine from any thread, inside a bot turn's loop too); a forked worker makes its own.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
-import os
-import threading
 from collections import OrderedDict
 
 import aiohttp
 
 from graph.port import GraphError
+from graph.process_loop import PerProcess, start_loop
 
 SEND_TIMEOUT = 10.0  # seconds, as graph/client.py gives a channel post
 MOST_SESSIONS = 8  # connectors a process talks to: Teams has one per region
@@ -29,11 +28,8 @@ MOST_SESSIONS = 8  # connectors a process talks to: Teams has one per region
 
 class _Runtime:
     def __init__(self):
-        self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
+        self.loop = start_loop("bot-connector-loop")
         self.sessions: OrderedDict[tuple[str, str], aiohttp.ClientSession] = OrderedDict()
-        threading.Thread(target=self.loop.run_forever, name="bot-connector-loop",
-                         daemon=True).start()
 
     def session(self, service_url: str, bot_id: str) -> aiohttp.ClientSession:
         """The open session to `service_url` for this bot (on the loop thread only): the
@@ -51,45 +47,23 @@ class _Runtime:
             self.loop.create_task(oldest.close())
         return made
 
-
     async def close(self) -> None:
         sessions, self.sessions = list(self.sessions.values()), OrderedDict()
         for open_session in sessions:
             await open_session.close()
 
 
-_runtime: _Runtime | None = None
-_lock = threading.Lock()
+_runtimes = PerProcess(_Runtime)
+current = _runtimes.get
 
 
 @atexit.register
 def _close_at_exit() -> None:
     """Close the kept sessions as the process ends (each would warn it was left open)."""
-    runtime = _runtime
-    if runtime is not None and runtime.pid == os.getpid() and runtime.loop.is_running():
+    runtime = _runtimes.made()
+    if runtime is not None and runtime.loop.is_running():
         with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):  # ending
             asyncio.run_coroutine_threadsafe(runtime.close(), runtime.loop).result(2)
-
-
-def current() -> _Runtime:
-    global _runtime
-    runtime = _runtime
-    if runtime is None or runtime.pid != os.getpid():
-        with _lock:
-            if _runtime is None or _runtime.pid != os.getpid():
-                _runtime = _Runtime()  # a forked child: the parent's loop thread is gone
-            runtime = _runtime
-    return runtime
-
-
-def _after_fork_in_child() -> None:
-    """A lock held by another thread at fork time would never be released in the child."""
-    global _runtime, _lock
-    _lock = threading.Lock()
-    _runtime = None
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def run(make_coroutine):
